@@ -1,1 +1,1 @@
-//! x
+//! Integration tests across the CRI crates; everything lives in `tests/`.

@@ -20,7 +20,11 @@ const MAX_DIFF_LINES_PER_FILE: usize = 40;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// A vendored file's bytes do not match its lock entry.
-    VendoredModified { path: PathBuf, locked: String, actual: String },
+    VendoredModified {
+        path: PathBuf,
+        locked: String,
+        actual: String,
+    },
     /// A file the lock names is missing.
     VendoredMissing { path: PathBuf },
     /// A file in `proto/` that the lock does not name.
@@ -47,19 +51,35 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::VendoredModified { path, locked, actual } => write!(
+            Problem::VendoredModified {
+                path,
+                locked,
+                actual,
+            } => write!(
                 f,
                 "{}: modified (sha256 {actual}, the lock says {locked})",
                 path.display()
             ),
             Problem::VendoredMissing { path } => {
-                write!(f, "{}: missing (named in {PROTO_DIR}/{LOCK_FILE})", path.display())
+                write!(
+                    f,
+                    "{}: missing (named in {PROTO_DIR}/{LOCK_FILE})",
+                    path.display()
+                )
             }
             Problem::VendoredUnlocked { path } => {
-                write!(f, "{}: not vendored (no entry in {PROTO_DIR}/{LOCK_FILE})", path.display())
+                write!(
+                    f,
+                    "{}: not vendored (no entry in {PROTO_DIR}/{LOCK_FILE})",
+                    path.display()
+                )
             }
             Problem::GeneratedStale { path, diff } => {
-                write!(f, "{}: differs from what regen makes now\n{diff}", path.display())
+                write!(
+                    f,
+                    "{}: differs from what regen makes now\n{diff}",
+                    path.display()
+                )
             }
             Problem::GeneratedMissing { path } => write!(f, "{}: missing", path.display()),
             Problem::GeneratedExtra { path } => {
@@ -107,7 +127,10 @@ impl fmt::Display for Report {
             )?;
         }
         if self.problems.iter().any(|p| !p.is_vendored()) {
-            writeln!(f, "fix: run `cargo xtask regen` (generated files are never edited by hand)")?;
+            writeln!(
+                f,
+                "fix: run `cargo xtask regen` (generated files are never edited by hand)"
+            )?;
         }
         Ok(())
     }
@@ -137,7 +160,9 @@ pub fn check(root: &Path) -> Result<Report> {
                 path: path.clone(),
                 diff: short_diff(&actual, expected),
             }),
-            Err(_) => report.problems.push(Problem::GeneratedMissing { path: path.clone() }),
+            Err(_) => report
+                .problems
+                .push(Problem::GeneratedMissing { path: path.clone() }),
         }
     }
     for version in &API_VERSIONS {
@@ -174,7 +199,9 @@ fn check_vendored(root: &Path, report: &mut Report) -> Result<()> {
     for rel in fsutil::list_files(&proto_dir)? {
         let name = rel.to_string_lossy().replace('\\', "/");
         if name != LOCK_FILE && lock.get(&name).is_none() {
-            report.problems.push(Problem::VendoredUnlocked { path: Path::new(PROTO_DIR).join(rel) });
+            report.problems.push(Problem::VendoredUnlocked {
+                path: Path::new(PROTO_DIR).join(rel),
+            });
         }
     }
     Ok(())
@@ -183,8 +210,10 @@ fn check_vendored(root: &Path, report: &mut Report) -> Result<()> {
 /// A unified diff of two versions of a file, cut to a few dozen lines; binary files are only
 /// said to differ.
 fn short_diff(committed: &[u8], regenerated: &[u8]) -> String {
-    let (Ok(old), Ok(new)) = (std::str::from_utf8(committed), std::str::from_utf8(regenerated))
-    else {
+    let (Ok(old), Ok(new)) = (
+        std::str::from_utf8(committed),
+        std::str::from_utf8(regenerated),
+    ) else {
         return format!(
             "  (binary: {} bytes committed, {} bytes regenerated)",
             committed.len(),
@@ -203,7 +232,10 @@ fn short_diff(committed: &[u8], regenerated: &[u8]) -> String {
         .map(|line| format!("  {line}\n"))
         .collect();
     if total > MAX_DIFF_LINES_PER_FILE {
-        out.push_str(&format!("  … {} more diff lines\n", total - MAX_DIFF_LINES_PER_FILE));
+        out.push_str(&format!(
+            "  … {} more diff lines\n",
+            total - MAX_DIFF_LINES_PER_FILE
+        ));
     }
     out.trim_end().to_string()
 }

@@ -72,8 +72,14 @@ pub fn generate(root: &Path) -> Result<Files> {
             published.encode_to_vec(),
         );
 
-        files.insert(dir.join("upstream.rs"), upstream(version, &lock, &header)?.into_bytes());
-        files.insert(dir.join("constants.rs"), format!("{header}{CONSTANTS}").into_bytes());
+        files.insert(
+            dir.join("upstream.rs"),
+            upstream(version, &lock, &header)?.into_bytes(),
+        );
+        files.insert(
+            dir.join("constants.rs"),
+            format!("{header}{CONSTANTS}").into_bytes(),
+        );
     }
     Ok(files)
 }
@@ -195,7 +201,12 @@ fn prost_and_tonic(
         .file
         .iter()
         .filter(|file| file.name() == version.proto)
-        .map(|file| (prost_build::Module::from_protobuf_package_name(file.package()), file.clone()))
+        .map(|file| {
+            (
+                prost_build::Module::from_protobuf_package_name(file.package()),
+                file.clone(),
+            )
+        })
         .collect();
     let modules = config
         .generate(requests)
@@ -228,14 +239,21 @@ impl ::core::fmt::Debug for DebugRedacted {
 }
 "#;
 
-fn redacting_debug(message: &MessageDescriptor, relative_name: &str, redacted: &Redactions) -> String {
+fn redacting_debug(
+    message: &MessageDescriptor,
+    relative_name: &str,
+    redacted: &Redactions,
+) -> String {
     let is_redacted = |field: &FieldDescriptor| {
         redacted.contains(&(relative_name.to_string(), field.name().to_string()))
     };
     let mut body = String::new();
     let mut oneofs_done = BTreeSet::new();
     for field in message.fields() {
-        match field.containing_oneof().filter(|oneof| !oneof.is_synthetic()) {
+        match field
+            .containing_oneof()
+            .filter(|oneof| !oneof.is_synthetic())
+        {
             Some(oneof) => {
                 if !oneofs_done.insert(oneof.name().to_string()) {
                     continue;
@@ -302,7 +320,11 @@ fn redactions(pool: &DescriptorPool, package: &str) -> Redactions {
     pool.all_messages()
         .filter(|m| m.package_name() == package)
         .flat_map(|message| {
-            let relative = message.full_name().strip_prefix(&prefix).unwrap_or_default().to_string();
+            let relative = message
+                .full_name()
+                .strip_prefix(&prefix)
+                .unwrap_or_default()
+                .to_string();
             message
                 .fields()
                 .filter(|field| {

@@ -71,8 +71,13 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for rel in list_files(from)? {
         let dest = to.join(&rel);
         fs::create_dir_all(dest.parent().expect("a file below `to`"))?;
-        fs::copy(from.join(&rel), &dest)
-            .with_context(|| format!("cannot copy {} to {}", from.join(&rel).display(), dest.display()))?;
+        fs::copy(from.join(&rel), &dest).with_context(|| {
+            format!(
+                "cannot copy {} to {}",
+                from.join(&rel).display(),
+                dest.display()
+            )
+        })?;
     }
     Ok(())
 }

@@ -49,11 +49,15 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let lock: Lock =
-            toml::from_str(&text).with_context(|| format!("{} is not a valid lock", path.display()))?;
+        let lock: Lock = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid lock", path.display()))?;
         for file in &lock.files {
             if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("{}: entry {} has a malformed sha256", path.display(), file.path);
+                bail!(
+                    "{}: entry {} has a malformed sha256",
+                    path.display(),
+                    file.path
+                );
             }
         }
         Ok(lock)

@@ -55,7 +55,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let root = workspace_root();
     match cli.command {
-        Command::Vendor { git, v1_ref, v1alpha2_ref, gogo_git, gogo_ref } => {
+        Command::Vendor {
+            git,
+            v1_ref,
+            v1alpha2_ref,
+            gogo_git,
+            gogo_ref,
+        } => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let options = vendor::Options {
                 cri_api_git: git,
@@ -71,7 +77,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for path in &outcome.changed {
                     println!("updated {}", path.display());
                 }
-                println!("next: `cargo xtask regen`, then `cargo insta review` for the API changes");
+                println!(
+                    "next: `cargo xtask regen`, then `cargo insta review` for the API changes"
+                );
             }
         }
         Command::Regen => {

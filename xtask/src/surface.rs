@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use prost_reflect::{Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{
+    Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+};
 
 /// Renders services, messages (with their fields) and enums (with their values) of `package`,
 /// in declaration order.
@@ -48,7 +50,12 @@ fn render_message(out: &mut String, message: &MessageDescriptor, rel: &dyn Fn(&s
     let name = rel(message.full_name());
     let _ = writeln!(out, "message {name}");
     for field in message.fields() {
-        let mut line = format!("field {name}.{} = {}: {}", field.name(), field.number(), field_type(&field, rel));
+        let mut line = format!(
+            "field {name}.{} = {}: {}",
+            field.name(),
+            field.number(),
+            field_type(&field, rel)
+        );
         if let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic()) {
             let _ = write!(line, " (oneof {})", oneof.name());
         }

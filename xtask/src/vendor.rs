@@ -35,7 +35,10 @@ pub const CRI_V1: Source = Source {
     upstream: CRI_API_URL,
     default_ref: "v0.36.3",
     files: &[
-        ("pkg/apis/runtime/v1/api.proto", "k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"),
+        (
+            "pkg/apis/runtime/v1/api.proto",
+            "k8s.io/cri-api/pkg/apis/runtime/v1/api.proto",
+        ),
         ("LICENSE", "k8s.io/cri-api/pkg/apis/runtime/v1/LICENSE"),
     ],
 };
@@ -50,7 +53,10 @@ pub const CRI_V1ALPHA2: Source = Source {
             "pkg/apis/runtime/v1alpha2/api.proto",
             "k8s.io/cri-api/pkg/apis/runtime/v1alpha2/api.proto",
         ),
-        ("LICENSE", "k8s.io/cri-api/pkg/apis/runtime/v1alpha2/LICENSE"),
+        (
+            "LICENSE",
+            "k8s.io/cri-api/pkg/apis/runtime/v1alpha2/LICENSE",
+        ),
     ],
 };
 
@@ -60,7 +66,10 @@ pub const GOGO: Source = Source {
     upstream: GOGO_URL,
     default_ref: "v1.3.2",
     files: &[
-        ("gogoproto/gogo.proto", "github.com/gogo/protobuf/gogoproto/gogo.proto"),
+        (
+            "gogoproto/gogo.proto",
+            "github.com/gogo/protobuf/gogoproto/gogo.proto",
+        ),
         ("LICENSE", "github.com/gogo/protobuf/LICENSE"),
     ],
 };
@@ -100,9 +109,21 @@ pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     let proto_dir = root.join(PROTO_DIR);
     let old_lock = Lock::read(&proto_dir)?;
     let plan = [
-        (&CRI_V1, options.cri_api_git.as_deref(), options.v1_ref.as_deref()),
-        (&CRI_V1ALPHA2, options.cri_api_git.as_deref(), options.v1alpha2_ref.as_deref()),
-        (&GOGO, options.gogo_git.as_deref(), options.gogo_ref.as_deref()),
+        (
+            &CRI_V1,
+            options.cri_api_git.as_deref(),
+            options.v1_ref.as_deref(),
+        ),
+        (
+            &CRI_V1ALPHA2,
+            options.cri_api_git.as_deref(),
+            options.v1alpha2_ref.as_deref(),
+        ),
+        (
+            &GOGO,
+            options.gogo_git.as_deref(),
+            options.gogo_ref.as_deref(),
+        ),
     ];
 
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
@@ -125,7 +146,10 @@ pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     }
     for version in &API_VERSIONS {
         compile(&staged, version).with_context(|| {
-            format!("the fetched files do not compile; {} was left untouched", proto_dir.display())
+            format!(
+                "the fetched files do not compile; {} was left untouched",
+                proto_dir.display()
+            )
         })?;
     }
 
@@ -158,17 +182,31 @@ fn fetch(source: &Source, location: &str, git_ref: &str, scratch: &Path) -> Resu
     git(scratch, &["init", "--quiet", "--bare", path_str(&repo)?])?;
     // A shallow fetch where the transport supports it; bundles and some local paths do not.
     let what = format!("{} at `{git_ref}` from {location}", source.label);
-    if git(&repo, &["fetch", "--quiet", "--depth=1", "--no-tags", location, git_ref]).is_err() {
+    if git(
+        &repo,
+        &[
+            "fetch",
+            "--quiet",
+            "--depth=1",
+            "--no-tags",
+            location,
+            git_ref,
+        ],
+    )
+    .is_err()
+    {
         git(&repo, &["fetch", "--quiet", "--no-tags", location, git_ref])
             .with_context(|| format!("cannot fetch {what}"))?;
     }
     let commit = String::from_utf8(git(&repo, &["rev-parse", "FETCH_HEAD^{commit}"])?)?
         .trim()
         .to_string();
-    let message = String::from_utf8_lossy(&git(&repo, &["log", "-1", "--format=%B", &commit])?)
-        .into_owned();
+    let message =
+        String::from_utf8_lossy(&git(&repo, &["log", "-1", "--format=%B", &commit])?).into_owned();
     let upstream_commit = upstream_commit_trailer(&message)
-        .with_context(|| format!("{what}: commit {commit} has a malformed Upstream-Commit trailer"))?
+        .with_context(|| {
+            format!("{what}: commit {commit} has a malformed Upstream-Commit trailer")
+        })?
         .unwrap_or(commit);
 
     let mut out = Vec::new();

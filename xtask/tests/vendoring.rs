@@ -29,7 +29,12 @@ fn v1_surface(root: &Path) -> String {
 fn vendoring_the_pinned_tags_again_changes_nothing() {
     let scratch = scratch_workspace();
     let before = snapshot_tree(&scratch.path().join(PROTO_DIR));
-    let outcome = vendor(scratch.path(), scratch.path(), &from_bundles(Some("v0.36.3"))).unwrap();
+    let outcome = vendor(
+        scratch.path(),
+        scratch.path(),
+        &from_bundles(Some("v0.36.3")),
+    )
+    .unwrap();
     assert!(outcome.changed.is_empty(), "changed: {:?}", outcome.changed);
     assert_eq!(before, snapshot_tree(&scratch.path().join(PROTO_DIR)));
 }
@@ -42,8 +47,18 @@ fn vendoring_master_shows_the_upstream_changes_and_going_back_restores_the_tree(
     let old_surface = v1_surface(root);
 
     let outcome = vendor(root, root, &from_bundles(Some("master"))).unwrap();
-    assert!(outcome.changed.contains(&Path::new(PROTO_DIR).join(V1.proto)), "{:?}", outcome.changed);
-    assert!(!outcome.changed.contains(&Path::new(PROTO_DIR).join(V1ALPHA2.proto)));
+    assert!(
+        outcome
+            .changed
+            .contains(&Path::new(PROTO_DIR).join(V1.proto)),
+        "{:?}",
+        outcome.changed
+    );
+    assert!(
+        !outcome
+            .changed
+            .contains(&Path::new(PROTO_DIR).join(V1ALPHA2.proto))
+    );
     let lock = std::fs::read_to_string(root.join("proto/upstream.lock")).unwrap();
     assert!(lock.contains("ref = \"master\""), "{lock}");
 
@@ -61,21 +76,36 @@ fn vendoring_master_shows_the_upstream_changes_and_going_back_restores_the_tree(
         "rpc RuntimeService.RestorePod(",
         "field Mount.mount_options = ",
     ] {
-        assert!(added.iter().any(|line| line.starts_with(expected)), "{expected} not in {added:#?}");
+        assert!(
+            added.iter().any(|line| line.starts_with(expected)),
+            "{expected} not in {added:#?}"
+        );
     }
 
     let outcome = vendor(root, root, &from_bundles(Some("v0.36.3"))).unwrap();
     assert!(!outcome.changed.is_empty());
-    assert_eq!(before, snapshot_tree(&root.join(PROTO_DIR)), "proto/ is not restored byte for byte");
+    assert_eq!(
+        before,
+        snapshot_tree(&root.join(PROTO_DIR)),
+        "proto/ is not restored byte for byte"
+    );
 }
 
 #[test]
 fn an_unknown_ref_leaves_proto_untouched_and_names_the_ref() {
     let scratch = scratch_workspace();
     let before = snapshot_tree(&scratch.path().join(PROTO_DIR));
-    let error = vendor(scratch.path(), scratch.path(), &from_bundles(Some("v9.9.9"))).unwrap_err();
+    let error = vendor(
+        scratch.path(),
+        scratch.path(),
+        &from_bundles(Some("v9.9.9")),
+    )
+    .unwrap_err();
     let message = format!("{error:#}");
-    assert!(message.contains("v9.9.9") && message.contains("cri-api.bundle"), "{message}");
+    assert!(
+        message.contains("v9.9.9") && message.contains("cri-api.bundle"),
+        "{message}"
+    );
     assert_eq!(before, snapshot_tree(&scratch.path().join(PROTO_DIR)));
 }
 
@@ -84,10 +114,19 @@ fn an_unreachable_source_leaves_proto_untouched() {
     let scratch = scratch_workspace();
     let before = snapshot_tree(&scratch.path().join(PROTO_DIR));
     let options = Options {
-        cri_api_git: Some(scratch.path().join("no-such-repository").display().to_string()),
+        cri_api_git: Some(
+            scratch
+                .path()
+                .join("no-such-repository")
+                .display()
+                .to_string(),
+        ),
         ..from_bundles(None)
     };
-    let message = format!("{:#}", vendor(scratch.path(), scratch.path(), &options).unwrap_err());
+    let message = format!(
+        "{:#}",
+        vendor(scratch.path(), scratch.path(), &options).unwrap_err()
+    );
     assert!(message.contains("no-such-repository"), "{message}");
     assert_eq!(before, snapshot_tree(&scratch.path().join(PROTO_DIR)));
 }
@@ -97,11 +136,22 @@ fn fake_upstream(dir: &Path, files: &[(&str, &str)], tag: &str) {
     let git = |args: &[&str]| {
         let status = Command::new("git")
             .current_dir(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .output()
             .unwrap();
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
     };
     std::fs::create_dir_all(dir).unwrap();
     git(&["init", "-q"]);
@@ -123,8 +173,14 @@ fn a_proto_that_does_not_compile_leaves_proto_untouched() {
         &upstream,
         &[
             ("LICENSE", "license\n"),
-            ("pkg/apis/runtime/v1/api.proto", "syntax = \"proto3\";\npackage runtime.v1;\nmessage Broken { strin name = 1; }\n"),
-            ("pkg/apis/runtime/v1alpha2/api.proto", "syntax = \"proto3\";\npackage runtime.v1alpha2;\n"),
+            (
+                "pkg/apis/runtime/v1/api.proto",
+                "syntax = \"proto3\";\npackage runtime.v1;\nmessage Broken { strin name = 1; }\n",
+            ),
+            (
+                "pkg/apis/runtime/v1alpha2/api.proto",
+                "syntax = \"proto3\";\npackage runtime.v1alpha2;\n",
+            ),
         ],
         "v0.99.0",
     );
@@ -135,8 +191,14 @@ fn a_proto_that_does_not_compile_leaves_proto_untouched() {
         v1alpha2_ref: Some("v0.99.0".into()),
         ..from_bundles(None)
     };
-    let message = format!("{:#}", vendor(scratch.path(), scratch.path(), &options).unwrap_err());
-    assert!(message.contains("do not compile") && message.contains("strin"), "{message}");
+    let message = format!(
+        "{:#}",
+        vendor(scratch.path(), scratch.path(), &options).unwrap_err()
+    );
+    assert!(
+        message.contains("do not compile") && message.contains("strin"),
+        "{message}"
+    );
     assert!(message.contains("left untouched"), "{message}");
     assert_eq!(before, snapshot_tree(&scratch.path().join(PROTO_DIR)));
 }
@@ -151,6 +213,12 @@ fn a_missing_upstream_file_is_named() {
         v1_ref: Some("v0.99.0".into()),
         ..from_bundles(None)
     };
-    let message = format!("{:#}", vendor(scratch.path(), scratch.path(), &options).unwrap_err());
-    assert!(message.contains("pkg/apis/runtime/v1/api.proto") && message.contains("v0.99.0"), "{message}");
+    let message = format!(
+        "{:#}",
+        vendor(scratch.path(), scratch.path(), &options).unwrap_err()
+    );
+    assert!(
+        message.contains("pkg/apis/runtime/v1/api.proto") && message.contains("v0.99.0"),
+        "{message}"
+    );
 }
