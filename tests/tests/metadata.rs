@@ -120,3 +120,56 @@ fn decoding_garbage_is_an_error_not_a_panic() {
         cri_api_v1::ListContainersResponse::decode(&[0x0a, 0xff, 0xff, 0xff][..]).unwrap_err();
     assert!(!error.to_string().is_empty());
 }
+
+#[test]
+fn every_message_is_listed_and_named() {
+    fn names(set: &prost_types::FileDescriptorSet, package: &str) -> Vec<String> {
+        fn walk(prefix: &str, messages: &[prost_types::DescriptorProto], out: &mut Vec<String>) {
+            for m in messages {
+                let name = format!("{prefix}.{}", m.name());
+                if !m.options.as_ref().is_some_and(|o| o.map_entry()) {
+                    out.push(name.clone());
+                }
+                walk(&name, &m.nested_type, out);
+            }
+        }
+        let mut out = Vec::new();
+        for file in set.file.iter().filter(|f| f.package() == package) {
+            walk(package, &file.message_type, &mut out);
+        }
+        out.sort();
+        out
+    }
+    let mut v1 = Vec::new();
+    let mut v1alpha2 = Vec::new();
+    macro_rules! push_v1 {
+        ($ty:ty, $name:literal) => {
+            assert_eq!(<$ty as prost::Name>::full_name(), $name);
+            v1.push($name.to_string());
+        };
+    }
+    macro_rules! push_v1alpha2 {
+        ($ty:ty, $name:literal) => {
+            assert_eq!(<$ty as prost::Name>::full_name(), $name);
+            v1alpha2.push($name.to_string());
+        };
+    }
+    cri_api_v1::__for_each_message!(push_v1);
+    cri_api_v1alpha2::__for_each_message!(push_v1alpha2);
+    v1.sort();
+    v1alpha2.sort();
+    assert_eq!(
+        v1,
+        names(
+            &descriptor_set(cri_api_v1::FILE_DESCRIPTOR_SET),
+            "runtime.v1"
+        )
+    );
+    assert_eq!(
+        v1alpha2,
+        names(
+            &descriptor_set(cri_api_v1alpha2::FILE_DESCRIPTOR_SET),
+            "runtime.v1alpha2"
+        )
+    );
+}

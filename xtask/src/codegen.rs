@@ -12,6 +12,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
 
 use crate::lock::Lock;
+use crate::names::{field_ident, message_path};
 use crate::{API_VERSIONS, ApiVersion, PROTO_DIR, V1, compile, fsutil};
 
 /// Generated files, keyed by their path relative to the workspace root.
@@ -188,6 +189,13 @@ fn prost_and_tonic(
 
     let mut config = prost_build::Config::new();
     config
+        // `prost::Name` for every message: full names and type URLs without a lookup table.
+        .enable_type_names()
+        // Random values for property tests and fuzzing, behind the crates' `arbitrary` feature.
+        .type_attribute(
+            ".",
+            r#"#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]"#,
+        )
         // Ordered maps: deterministic encoding and JSON, and faster decoding of CRI's small
         // label and annotation maps (see the crate docs).
         .btree_map(["."])
@@ -216,6 +224,7 @@ fn prost_and_tonic(
         .next()
         .ok_or_else(|| anyhow!("prost generated nothing for {}", version.package))?;
 
+    code.push_str(&for_each_message(pool, version.package));
     if !redacted_messages.is_empty() {
         code.push_str(REDACTED_HELPER);
     }
@@ -226,6 +235,29 @@ fn prost_and_tonic(
         code.push_str(&redacting_debug(&descriptor, message, redacted));
     }
     Ok(code)
+}
+
+/// A macro that lists every message of the package, for tests and tools that must cover them
+/// all (wire and JSON agreement, conversions). Hidden from the docs: not a stable API.
+fn for_each_message(pool: &DescriptorPool, package: &str) -> String {
+    let mut out = String::from(
+        "\n/// Calls `$callback!(path::To::Type, \"full.protobuf.Name\");` for every message of this\n\
+         /// API version (map entries excepted), in declaration order. Not a stable API.\n\
+         #[doc(hidden)]\n#[macro_export]\nmacro_rules! __for_each_message {\n    ($callback:ident) => {\n",
+    );
+    for message in pool
+        .all_messages()
+        .filter(|m| m.package_name() == package && !m.is_map_entry())
+    {
+        let _ = writeln!(
+            out,
+            "        $callback!($crate::{}, {:?});",
+            message_path(&message),
+            message.full_name()
+        );
+    }
+    out.push_str("    };\n}\n");
+    out
 }
 
 const REDACTED_HELPER: &str = r#"
@@ -258,7 +290,7 @@ fn redacting_debug(
                 if !oneofs_done.insert(oneof.name().to_string()) {
                     continue;
                 }
-                let ident = rust_ident(oneof.name());
+                let ident = field_ident(oneof.name());
                 let value = if oneof.fields().any(|f| is_redacted(&f)) {
                     format!("&DebugRedacted(self.{ident}.is_some())")
                 } else {
@@ -267,7 +299,7 @@ fn redacting_debug(
                 let _ = writeln!(body, "            .field({:?}, {value})", oneof.name());
             }
             None => {
-                let ident = rust_ident(field.name());
+                let ident = field_ident(field.name());
                 let value = if !is_redacted(&field) {
                     format!("&self.{ident}")
                 } else if field.is_list() || field.is_map() {
@@ -283,13 +315,8 @@ fn redacting_debug(
             }
         }
     }
-    let mut segments: Vec<&str> = relative_name.split('.').collect();
-    let type_name = segments.pop().expect("a message has a name");
-    let path: String = segments
-        .iter()
-        .map(|s| format!("{}::", rust_ident(&to_snake(s))))
-        .chain(std::iter::once(type_name.to_string()))
-        .collect();
+    let path = message_path(message);
+    let type_name = message.name();
     format!(
         "\nimpl ::core::fmt::Debug for {path} {{\n    \
          fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{\n        \
@@ -342,36 +369,4 @@ fn redactions(pool: &DescriptorPool, package: &str) -> Redactions {
 fn has_field(pool: &DescriptorPool, package: &str, message: &str, field: &str) -> bool {
     pool.get_message_by_name(&format!("{package}.{message}"))
         .is_some_and(|m| m.get_field_by_name(field).is_some())
-}
-
-fn to_snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The identifier prost gives a field named `name` (CRI names are already snake_case).
-fn rust_ident(name: &str) -> String {
-    const KEYWORDS: &[&str] = &[
-        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-        "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
-        "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "type",
-        "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
-        "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-    ];
-    let snake = to_snake(name);
-    if KEYWORDS.contains(&snake.as_str()) {
-        format!("r#{snake}")
-    } else {
-        snake
-    }
 }

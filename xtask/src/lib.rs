@@ -12,6 +12,7 @@ pub mod check;
 pub mod codegen;
 pub mod fsutil;
 pub mod lock;
+pub mod names;
 pub mod surface;
 pub mod vendor;
 

@@ -15,7 +15,8 @@
 //! ([`ListContainersRequest`], [`ContainerStatus`], [`AuthConfig`], …); nested messages and
 //! enums are in snake_case modules named after their parent, as prost places them
 //! ([`security_profile::ProfileType`]). Enum fields are `i32` in the structs (proto3 enums are
-//! open); use the generated getters (`container.state()`) for the Rust enum.
+//! open); use the generated getters (`container.state()`) for the Rust enum. Every message
+//! implements [`prost::Name`], which gives its full protobuf name and type URL.
 //!
 //! # Features
 //!
@@ -24,6 +25,7 @@
 //! | `client` | yes | [`runtime_service_client::RuntimeServiceClient`] and [`image_service_client::ImageServiceClient`], generic over any tonic transport (depends on `tonic` without its transport stack) |
 //! | `server` | yes | the [`runtime_service_server::RuntimeService`] and [`image_service_server::ImageService`] traits and their tower services (same dependencies as `client`) |
 //! | `serde`  | yes | `Serialize`/`Deserialize` for every message and enum, in canonical proto3 JSON (pbjson) |
+//! | `arbitrary` | no | `arbitrary::Arbitrary` for every message and enum: random values for property tests and fuzzing |
 //!
 //! With `default-features = false` you get every type, its protobuf encoding
 //! ([`prost::Message`]), the descriptor set and the constants, and only `prost` as a dependency.
