@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::lock::{LOCK_FILE, Lock};
-use crate::{API_VERSIONS, PROTO_DIR, codegen, fsutil};
+use crate::{PROTO_DIR, codegen, fsutil, generated_dirs};
 
 /// Lines of diff shown in a report at most (per file a little less).
 const MAX_DIFF_LINES: usize = 100;
@@ -165,8 +165,7 @@ pub fn check(root: &Path) -> Result<Report> {
                 .push(Problem::GeneratedMissing { path: path.clone() }),
         }
     }
-    for version in &API_VERSIONS {
-        let dir = version.generated_dir();
+    for dir in generated_dirs() {
         for rel in fsutil::list_files(&root.join(&dir))? {
             let path = dir.join(rel);
             if !generated.contains_key(&path) {

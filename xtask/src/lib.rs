@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 pub mod check;
 pub mod codegen;
+pub mod convert;
 pub mod fsutil;
 pub mod lock;
 pub mod names;
@@ -54,6 +55,16 @@ pub const V1ALPHA2: ApiVersion = ApiVersion {
 
 /// Every API version this workspace publishes.
 pub const API_VERSIONS: [ApiVersion; 2] = [V1, V1ALPHA2];
+
+/// Every directory the generator owns (and may remove stale files from), relative to the
+/// workspace root.
+pub fn generated_dirs() -> Vec<PathBuf> {
+    API_VERSIONS
+        .iter()
+        .map(ApiVersion::generated_dir)
+        .chain(std::iter::once(PathBuf::from(convert::GENERATED_DIR)))
+        .collect()
+}
 
 /// Directory of the vendored protos, relative to the workspace root.
 pub const PROTO_DIR: &str = "proto";

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use xtask::{API_VERSIONS, PROTO_DIR, fsutil, workspace_root};
+use xtask::{PROTO_DIR, fsutil, generated_dirs, workspace_root};
 
 /// A scratch copy of everything the pipeline reads and writes: `proto/` and the generated
 /// directories of the API crates.
@@ -13,8 +13,7 @@ pub fn scratch_workspace() -> tempfile::TempDir {
     let root = workspace_root();
     let scratch = tempfile::tempdir().expect("a scratch directory");
     fsutil::copy_tree(&root.join(PROTO_DIR), &scratch.path().join(PROTO_DIR)).unwrap();
-    for version in &API_VERSIONS {
-        let dir = version.generated_dir();
+    for dir in generated_dirs() {
         fsutil::copy_tree(&root.join(&dir), &scratch.path().join(&dir)).unwrap();
     }
     scratch
