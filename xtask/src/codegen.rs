@@ -101,7 +101,11 @@ pub fn generate(root: &Path) -> Result<Files> {
         v1_lock.source,
         v1_lock.git_ref,
     );
-    files.extend(crate::convert::generate(&pool_of(V1ALPHA2.name), &pool_of(V1.name), &header)?);
+    files.extend(crate::convert::generate(
+        &pool_of(V1ALPHA2.name),
+        &pool_of(V1.name),
+        &header,
+    )?);
     Ok(files)
 }
 

@@ -58,7 +58,11 @@ struct MessagePair {
 }
 
 /// Generates the files of `cri-convert` from the two pools.
-pub fn generate(alpha: &DescriptorPool, v1: &DescriptorPool, header: &str) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
+pub fn generate(
+    alpha: &DescriptorPool,
+    v1: &DescriptorPool,
+    header: &str,
+) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
     let mut errors = Vec::new();
     let pairs = pair_messages(alpha, v1, &mut errors);
     check_enums(alpha, v1, &mut errors);
@@ -100,19 +104,30 @@ fn relative<'a>(full: &'a str, package: &str) -> &'a str {
         .unwrap_or(full)
 }
 
-fn pair_messages(alpha: &DescriptorPool, v1: &DescriptorPool, errors: &mut Vec<String>) -> Vec<MessagePair> {
+fn pair_messages(
+    alpha: &DescriptorPool,
+    v1: &DescriptorPool,
+    errors: &mut Vec<String>,
+) -> Vec<MessagePair> {
     let mut pairs = Vec::new();
-    for a in alpha.all_messages().filter(|m| m.package_name() == V1ALPHA2.package && !m.is_map_entry()) {
+    for a in alpha
+        .all_messages()
+        .filter(|m| m.package_name() == V1ALPHA2.package && !m.is_map_entry())
+    {
         let name = relative(a.full_name(), V1ALPHA2.package);
         let Some(b) = v1.get_message_by_name(&format!("{}.{name}", V1.package)) else {
-            errors.push(format!("message {name} was removed (runtime.v1 has no {name})"));
+            errors.push(format!(
+                "message {name} was removed (runtime.v1 has no {name})"
+            ));
             continue;
         };
         let mut fields = Vec::new();
         for af in a.fields() {
             let where_ = format!("{name}.{} (field {})", af.name(), af.number());
             if af.containing_oneof().is_some() {
-                errors.push(format!("{where_}: oneof and optional fields are not supported yet"));
+                errors.push(format!(
+                    "{where_}: oneof and optional fields are not supported yet"
+                ));
                 continue;
             }
             let Some(bf) = b.get_field(af.number()) else {
@@ -124,29 +139,53 @@ fn pair_messages(alpha: &DescriptorPool, v1: &DescriptorPool, errors: &mut Vec<S
                 continue;
             }
             match field_conv(&af, &bf, name) {
-                Ok(conv) => fields.push(FieldPair { alpha: af, v1: bf, conv }),
+                Ok(conv) => fields.push(FieldPair {
+                    alpha: af,
+                    v1: bf,
+                    conv,
+                }),
                 Err(why) => errors.push(format!("{where_}: {why}")),
             }
         }
-        let v1_only: Vec<_> = b.fields().filter(|bf| a.get_field(bf.number()).is_none()).collect();
+        let v1_only: Vec<_> = b
+            .fields()
+            .filter(|bf| a.get_field(bf.number()).is_none())
+            .collect();
         for bf in &v1_only {
             if bf.containing_oneof().is_some() {
-                errors.push(format!("{name}.{}: v1-only oneof fields are not supported yet", bf.name()));
+                errors.push(format!(
+                    "{name}.{}: v1-only oneof fields are not supported yet",
+                    bf.name()
+                ));
             }
         }
-        pairs.push(MessagePair { alpha: a, v1: b, fields, v1_only });
+        pairs.push(MessagePair {
+            alpha: a,
+            v1: b,
+            fields,
+            v1_only,
+        });
     }
     pairs
 }
 
 fn field_conv(a: &FieldDescriptor, b: &FieldDescriptor, message: &str) -> Result<Conv, String> {
-    if let Some(&(_, _, rule)) = RULES.iter().find(|(m, f, _)| *m == message && *f == a.name()) {
-        return match (rule, a.kind(), b.kind(), a.is_list() == b.is_list() && !a.is_map() && !b.is_map()) {
+    if let Some(&(_, _, rule)) = RULES
+        .iter()
+        .find(|(m, f, _)| *m == message && *f == a.name())
+    {
+        return match (
+            rule,
+            a.kind(),
+            b.kind(),
+            a.is_list() == b.is_list() && !a.is_map() && !b.is_map(),
+        ) {
             (Rule::StringToBytes, Kind::String, Kind::Bytes, true) => Ok(Conv::Rule(rule)),
             _ => Err(format!("the rule {rule:?} no longer fits this field")),
         };
     }
-    if a.is_map() != b.is_map() || a.is_list() != b.is_list() || a.cardinality() != b.cardinality() {
+    if a.is_map() != b.is_map() || a.is_list() != b.is_list() || a.cardinality() != b.cardinality()
+    {
         return Err(format!(
             "its cardinality changed ({} in runtime.v1alpha2, {} in runtime.v1)",
             shape(a),
@@ -157,11 +196,17 @@ fn field_conv(a: &FieldDescriptor, b: &FieldDescriptor, message: &str) -> Result
         let (Kind::Message(ae), Kind::Message(be)) = (a.kind(), b.kind()) else {
             unreachable!("map fields are message-typed")
         };
-        let key_conv = value_conv(&ae.map_entry_key_field().kind(), &be.map_entry_key_field().kind())?;
+        let key_conv = value_conv(
+            &ae.map_entry_key_field().kind(),
+            &be.map_entry_key_field().kind(),
+        )?;
         if !matches!(key_conv, Conv::Move) {
             return Err("map keys changed type".into());
         }
-        return value_conv(&ae.map_entry_value_field().kind(), &be.map_entry_value_field().kind());
+        return value_conv(
+            &ae.map_entry_value_field().kind(),
+            &be.map_entry_value_field().kind(),
+        );
     }
     value_conv(&a.kind(), &b.kind())
 }
@@ -169,7 +214,10 @@ fn field_conv(a: &FieldDescriptor, b: &FieldDescriptor, message: &str) -> Result
 fn value_conv(a: &Kind, b: &Kind) -> Result<Conv, String> {
     match (a, b) {
         (Kind::Message(am), Kind::Message(bm)) => {
-            let (an, bn) = (relative(am.full_name(), V1ALPHA2.package), relative(bm.full_name(), V1.package));
+            let (an, bn) = (
+                relative(am.full_name(), V1ALPHA2.package),
+                relative(bm.full_name(), V1.package),
+            );
             if an == bn {
                 Ok(Conv::Message)
             } else {
@@ -177,7 +225,10 @@ fn value_conv(a: &Kind, b: &Kind) -> Result<Conv, String> {
             }
         }
         (Kind::Enum(ae), Kind::Enum(be)) => {
-            let (an, bn) = (relative(ae.full_name(), V1ALPHA2.package), relative(be.full_name(), V1.package));
+            let (an, bn) = (
+                relative(ae.full_name(), V1ALPHA2.package),
+                relative(be.full_name(), V1.package),
+            );
             if an == bn {
                 Ok(Conv::Move)
             } else {
@@ -202,10 +253,18 @@ fn shape(f: &FieldDescriptor) -> &'static str {
 }
 
 fn check_enums(alpha: &DescriptorPool, v1: &DescriptorPool, errors: &mut Vec<String>) {
-    for a in alpha.all_enums().filter(|e| e.package_name() == V1ALPHA2.package) {
+    for a in alpha
+        .all_enums()
+        .filter(|e| e.package_name() == V1ALPHA2.package)
+    {
         let name = relative(a.full_name(), V1ALPHA2.package);
-        if v1.get_enum_by_name(&format!("{}.{name}", V1.package)).is_none() {
-            errors.push(format!("enum {name} was removed (runtime.v1 has no {name})"));
+        if v1
+            .get_enum_by_name(&format!("{}.{name}", V1.package))
+            .is_none()
+        {
+            errors.push(format!(
+                "enum {name} was removed (runtime.v1 has no {name})"
+            ));
         }
         // Values pair by number: enum fields convert as their i32, so renamed values (for
         // example Signal's SIGNAL_* names in v0.37) and unknown values stay intact.
@@ -217,10 +276,18 @@ struct ServicePair {
     methods: Vec<MethodDescriptor>,
 }
 
-fn pair_methods(alpha: &DescriptorPool, v1: &DescriptorPool, errors: &mut Vec<String>) -> Vec<ServicePair> {
+fn pair_methods(
+    alpha: &DescriptorPool,
+    v1: &DescriptorPool,
+    errors: &mut Vec<String>,
+) -> Vec<ServicePair> {
     let mut out = Vec::new();
-    for service in alpha.services().filter(|s| s.package_name() == V1ALPHA2.package) {
-        let Some(b_service) = v1.get_service_by_name(&format!("{}.{}", V1.package, service.name())) else {
+    for service in alpha
+        .services()
+        .filter(|s| s.package_name() == V1ALPHA2.package)
+    {
+        let Some(b_service) = v1.get_service_by_name(&format!("{}.{}", V1.package, service.name()))
+        else {
             errors.push(format!("service {} was removed", service.name()));
             continue;
         };
@@ -231,18 +298,35 @@ fn pair_methods(alpha: &DescriptorPool, v1: &DescriptorPool, errors: &mut Vec<St
                 errors.push(format!("{where_} was removed"));
                 continue;
             };
-            if method.is_client_streaming() || method.is_server_streaming() || b.is_client_streaming() || b.is_server_streaming() {
-                errors.push(format!("{where_}: streaming RPCs shared by both versions are not supported yet"));
+            if method.is_client_streaming()
+                || method.is_server_streaming()
+                || b.is_client_streaming()
+                || b.is_server_streaming()
+            {
+                errors.push(format!(
+                    "{where_}: streaming RPCs shared by both versions are not supported yet"
+                ));
                 continue;
             }
-            for (what, am, bm) in [("request", method.input(), b.input()), ("response", method.output(), b.output())] {
-                if relative(am.full_name(), V1ALPHA2.package) != relative(bm.full_name(), V1.package) {
-                    errors.push(format!("{where_}: its {what} type changed to {}", bm.full_name()));
+            for (what, am, bm) in [
+                ("request", method.input(), b.input()),
+                ("response", method.output(), b.output()),
+            ] {
+                if relative(am.full_name(), V1ALPHA2.package)
+                    != relative(bm.full_name(), V1.package)
+                {
+                    errors.push(format!(
+                        "{where_}: its {what} type changed to {}",
+                        bm.full_name()
+                    ));
                 }
             }
             methods.push(method);
         }
-        out.push(ServicePair { name: service.name().to_string(), methods });
+        out.push(ServicePair {
+            name: service.name().to_string(),
+            methods,
+        });
     }
     out
 }
@@ -271,16 +355,26 @@ fn write_upgrade(out: &mut String, pair: &MessagePair) {
         let _ = write!(destructure, "{ai}, ");
         let value = match (&fp.conv, fp.alpha.is_map(), fp.alpha.is_list()) {
             (Conv::Move, ..) => ai.clone(),
-            (Conv::Message, true, _) => format!("{ai}.into_iter().map(|(k, v)| (k, v.upgrade())).collect()"),
-            (Conv::Message, false, true) => format!("{ai}.into_iter().map(Upgrade::upgrade).collect()"),
+            (Conv::Message, true, _) => {
+                format!("{ai}.into_iter().map(|(k, v)| (k, v.upgrade())).collect()")
+            }
+            (Conv::Message, false, true) => {
+                format!("{ai}.into_iter().map(Upgrade::upgrade).collect()")
+            }
             (Conv::Message, false, false) => format!("{ai}.map(Upgrade::upgrade)"),
-            (Conv::Rule(Rule::StringToBytes), _, true) => format!("{ai}.into_iter().map(String::into_bytes).collect()"),
+            (Conv::Rule(Rule::StringToBytes), _, true) => {
+                format!("{ai}.into_iter().map(String::into_bytes).collect()")
+            }
             (Conv::Rule(Rule::StringToBytes), _, false) => format!("{ai}.into_bytes()"),
         };
         write_field(&mut build, &bi, &value);
     }
     for f in &pair.v1_only {
-        let _ = writeln!(build, "            {}: ::core::default::Default::default(),", field(f));
+        let _ = writeln!(
+            build,
+            "            {}: ::core::default::Default::default(),",
+            field(f)
+        );
     }
     let _ = write!(
         out,
@@ -295,8 +389,8 @@ fn write_downgrade(out: &mut String, pair: &MessagePair) {
     let mut destructure = String::new();
     let mut checks = String::new();
     let mut build = String::new();
-    let uses_path = !pair.v1_only.is_empty()
-        || pair.fields.iter().any(|fp| !matches!(fp.conv, Conv::Move));
+    let uses_path =
+        !pair.v1_only.is_empty() || pair.fields.iter().any(|fp| !matches!(fp.conv, Conv::Move));
     for fp in &pair.fields {
         let (ai, bi) = (field(&fp.alpha), field(&fp.v1));
         let _ = write!(destructure, "{bi}, ");
@@ -332,7 +426,11 @@ fn write_downgrade(out: &mut String, pair: &MessagePair) {
             f.full_name()
         );
     }
-    let (path_arg, report_arg) = if uses_path { ("path", "report") } else { ("_path", "_report") };
+    let (path_arg, report_arg) = if uses_path {
+        ("path", "report")
+    } else {
+        ("_path", "_report")
+    };
     let _ = write!(
         out,
         "\nimpl DowngradeInto for b::{bp} {{\n    type Output = a::{ap};\n    #[inline]\n    \

@@ -142,7 +142,10 @@ where
         if report.is_empty() {
             Ok(output)
         } else {
-            Err(DowngradeError { message: T::full_name(), report })
+            Err(DowngradeError {
+                message: T::full_name(),
+                report,
+            })
         }
     }
 
@@ -213,7 +216,10 @@ impl Report {
     }
 
     fn push(&mut self, path: __private::Path<'_>, reason: Reason) {
-        self.dropped.push(Dropped { path: path.to_string(), reason });
+        self.dropped.push(Dropped {
+            path: path.to_string(),
+            reason,
+        });
     }
 }
 
@@ -294,21 +300,33 @@ pub mod __private {
 
     impl<'a> Path<'a> {
         /// The converted value itself.
-        pub const ROOT: Path<'static> = Path { parent: None, segment: Segment::Root };
+        pub const ROOT: Path<'static> = Path {
+            parent: None,
+            segment: Segment::Root,
+        };
 
         /// A field of the value at this path.
         pub fn field(&'a self, name: &'static str) -> Path<'a> {
-            Path { parent: Some(self), segment: Segment::Field(name) }
+            Path {
+                parent: Some(self),
+                segment: Segment::Field(name),
+            }
         }
 
         /// An element of the repeated field at this path.
         pub fn index(&'a self, index: usize) -> Path<'a> {
-            Path { parent: Some(self), segment: Segment::Index(index) }
+            Path {
+                parent: Some(self),
+                segment: Segment::Index(index),
+            }
         }
 
         /// A value of the map field at this path.
         pub fn key(&'a self, key: &'a str) -> Path<'a> {
-            Path { parent: Some(self), segment: Segment::Key(key) }
+            Path {
+                parent: Some(self),
+                segment: Segment::Key(key),
+            }
         }
     }
 
@@ -319,7 +337,8 @@ pub mod __private {
             }
             match self.segment {
                 Segment::Root => Ok(()),
-                Segment::Field(name) if matches!(self.parent, Some(p) if !matches!(p.segment, Segment::Root)) => {
+                Segment::Field(name) if matches!(self.parent, Some(p) if !matches!(p.segment, Segment::Root)) =>
+                {
                     write!(f, ".{name}")
                 }
                 Segment::Field(name) => f.write_str(name),

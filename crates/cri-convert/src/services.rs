@@ -49,7 +49,10 @@ impl<T> V1alpha2OverV1<T> {
 
     /// Wraps a v1 implementation that is shared, for example with a v1 server.
     pub fn from_arc(inner: Arc<T>) -> Self {
-        Self { inner, policy: DowngradePolicy::default() }
+        Self {
+            inner,
+            policy: DowngradePolicy::default(),
+        }
     }
 
     /// Sets how responses that v1alpha2 cannot carry exactly are treated.
@@ -82,12 +85,18 @@ impl DowngradePolicy {
 
     /// Fails the call with `INTERNAL` (naming the fields) instead of dropping anything.
     pub fn strict() -> Self {
-        Self { strict: true, observer: None }
+        Self {
+            strict: true,
+            observer: None,
+        }
     }
 
     /// Calls `observer(rpc, report)` whenever a response loses something, before it is sent
     /// (lossy) or refused (strict). `rpc` is `Service/Method`.
-    pub fn on_dropped(mut self, observer: impl Fn(&'static str, &Report) + Send + Sync + 'static) -> Self {
+    pub fn on_dropped(
+        mut self,
+        observer: impl Fn(&'static str, &Report) + Send + Sync + 'static,
+    ) -> Self {
         self.observer = Some(Arc::new(observer));
         self
     }
@@ -204,10 +213,15 @@ fn downgrade_response<M: Downgrade>(
     Ok(Response::from_parts(metadata, message, extensions))
 }
 
-fn downgrade_request<M: Downgrade>(rpc: &'static str, request: Request<M>) -> Result<Request<M::Output>, Status> {
+fn downgrade_request<M: Downgrade>(
+    rpc: &'static str,
+    request: Request<M>,
+) -> Result<Request<M::Output>, Status> {
     let (metadata, _, message) = request.into_parts();
     let message = message.downgrade().map_err(|error| {
-        Status::invalid_argument(format!("{rpc}: the runtime speaks only runtime.v1alpha2; {error}"))
+        Status::invalid_argument(format!(
+            "{rpc}: the runtime speaks only runtime.v1alpha2; {error}"
+        ))
     })?;
     let mut forwarded = Request::new(message);
     *forwarded.metadata_mut() = forwardable(metadata);
