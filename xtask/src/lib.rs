@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub mod check;
+pub mod client;
 pub mod codegen;
 pub mod convert;
 pub mod fsutil;
@@ -62,7 +63,10 @@ pub fn generated_dirs() -> Vec<PathBuf> {
     API_VERSIONS
         .iter()
         .map(ApiVersion::generated_dir)
-        .chain(std::iter::once(PathBuf::from(convert::GENERATED_DIR)))
+        .chain([
+            PathBuf::from(convert::GENERATED_DIR),
+            PathBuf::from(client::GENERATED_DIR),
+        ])
         .collect()
 }
 

@@ -171,6 +171,7 @@
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 
 pub use prost;
 #[cfg(any(feature = "client", feature = "server"))]

@@ -86,6 +86,7 @@
 //! `prost`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -142,6 +142,11 @@ impl<T> V1OverV1alpha2<T> {
         }
     }
 
+    /// The channel to the v1alpha2 runtime.
+    pub fn channel(&self) -> &T {
+        &self.channel
+    }
+
     /// Sets the largest response accepted from the runtime.
     pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
         self.max_decoding_message_size = limit;

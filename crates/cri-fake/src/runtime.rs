@@ -1,0 +1,940 @@
+//! The `RuntimeService`.
+
+use cri_api_v1 as api;
+use cri_api_v1::runtime_service_server::RuntimeService;
+use tokio::sync::{broadcast, mpsc};
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use crate::state::{self, Ctr, Pod, id_matches, resolve};
+use crate::{FakeRuntime, labels_match};
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// Sends `items` in pages of at most `size` (no message for no items).
+pub(crate) fn pages<T, R>(items: Vec<T>, size: usize, wrap: fn(Vec<T>) -> R) -> BoxStream<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    let mut pages = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        pages.push(Ok(wrap(items.by_ref().take(size).collect())));
+    }
+    Box::pin(tokio_stream::iter(pages))
+}
+
+impl FakeRuntime {
+    /// `UNIMPLEMENTED` as an older runtime answers an RPC it does not know, when the fake was
+    /// built without the `Stream*` RPCs.
+    pub(crate) fn check_streaming(&self, method: &str, service: &str) -> Result<(), Status> {
+        if self.options().stream_rpcs {
+            Ok(())
+        } else {
+            Err(Status::unimplemented(format!(
+                "unknown method {method} for service runtime.v1.{service}"
+            )))
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        self.options().page_size
+    }
+
+    fn list_pods(&self, filter: Option<api::PodSandboxFilter>) -> Vec<api::PodSandbox> {
+        let filter = filter.unwrap_or_default();
+        let state = self.read();
+        state
+            .pods
+            .values()
+            .filter(|pod| {
+                id_matches(&pod.id, &filter.id)
+                    && filter.state.is_none_or(|s| s.state == pod.state as i32)
+                    && labels_match(&pod.config.labels, &filter.label_selector)
+            })
+            .map(Pod::summary)
+            .collect()
+    }
+
+    fn list_ctrs(&self, filter: Option<api::ContainerFilter>) -> Vec<api::Container> {
+        let filter = filter.unwrap_or_default();
+        let state = self.read();
+        state
+            .containers
+            .values()
+            .filter(|c| {
+                id_matches(&c.id, &filter.id)
+                    && id_matches(&c.pod_id, &filter.pod_sandbox_id)
+                    && filter.state.is_none_or(|s| s.state == c.state as i32)
+                    && labels_match(&c.config.labels, &filter.label_selector)
+            })
+            .map(|c| c.summary(&state.images))
+            .collect()
+    }
+
+    fn list_ctr_stats(
+        &self,
+        filter: Option<api::ContainerStatsFilter>,
+    ) -> Vec<api::ContainerStats> {
+        let filter = filter.unwrap_or_default();
+        let at = state::now();
+        let state = self.read();
+        state
+            .containers
+            .values()
+            .filter(|c| {
+                id_matches(&c.id, &filter.id)
+                    && id_matches(&c.pod_id, &filter.pod_sandbox_id)
+                    && labels_match(&c.config.labels, &filter.label_selector)
+            })
+            .map(|c| c.stats(at))
+            .collect()
+    }
+
+    fn pod_stats_of(&self, state: &state::State, pod: &Pod, at: i64) -> api::PodSandboxStats {
+        let containers: Vec<api::ContainerStats> =
+            state.containers_of(&pod.id).map(|c| c.stats(at)).collect();
+        let sum = |get: fn(&api::ContainerStats) -> Option<u64>| -> Option<api::UInt64Value> {
+            Some(api::UInt64Value {
+                value: containers.iter().filter_map(get).sum(),
+            })
+        };
+        let running = containers.len() as u64;
+        api::PodSandboxStats {
+            attributes: Some(api::PodSandboxAttributes {
+                id: pod.id.clone(),
+                metadata: pod.metadata(),
+                labels: pod.config.labels.clone(),
+                annotations: pod.config.annotations.clone(),
+            }),
+            linux: Some(api::LinuxPodSandboxStats {
+                cpu: Some(api::CpuUsage {
+                    timestamp: at,
+                    usage_core_nano_seconds: sum(|s| {
+                        s.cpu.as_ref()?.usage_core_nano_seconds.map(|v| v.value)
+                    }),
+                    usage_nano_cores: sum(|s| s.cpu.as_ref()?.usage_nano_cores.map(|v| v.value)),
+                    psi: None,
+                }),
+                memory: Some(api::MemoryUsage {
+                    timestamp: at,
+                    working_set_bytes: sum(|s| {
+                        s.memory.as_ref()?.working_set_bytes.map(|v| v.value)
+                    }),
+                    usage_bytes: sum(|s| s.memory.as_ref()?.usage_bytes.map(|v| v.value)),
+                    ..Default::default()
+                }),
+                network: Some(api::NetworkUsage {
+                    timestamp: at,
+                    default_interface: Some(api::NetworkInterfaceUsage {
+                        name: "eth0".into(),
+                        rx_bytes: Some(api::UInt64Value {
+                            value: 1_500 * running,
+                        }),
+                        rx_errors: Some(api::UInt64Value { value: 0 }),
+                        tx_bytes: Some(api::UInt64Value {
+                            value: 900 * running,
+                        }),
+                        tx_errors: Some(api::UInt64Value { value: 0 }),
+                    }),
+                    interfaces: Vec::new(),
+                }),
+                process: Some(api::ProcessUsage {
+                    timestamp: at,
+                    process_count: Some(api::UInt64Value { value: running + 1 }),
+                }),
+                containers,
+                io: None,
+            }),
+            windows: None,
+        }
+    }
+
+    fn list_pod_stats(
+        &self,
+        filter: Option<api::PodSandboxStatsFilter>,
+    ) -> Vec<api::PodSandboxStats> {
+        let filter = filter.unwrap_or_default();
+        let at = state::now();
+        let state = self.read();
+        state
+            .pods
+            .values()
+            .filter(|p| {
+                id_matches(&p.id, &filter.id)
+                    && labels_match(&p.config.labels, &filter.label_selector)
+            })
+            .map(|p| self.pod_stats_of(&state, p, at))
+            .collect()
+    }
+
+    fn pod_metrics(&self) -> Vec<api::PodSandboxMetrics> {
+        let at = state::now();
+        let state = self.read();
+        let metric = |name: &str, labels: Vec<String>, value: u64| api::Metric {
+            name: name.into(),
+            timestamp: at,
+            metric_type: api::MetricType::Counter as i32,
+            label_values: labels,
+            value: Some(api::UInt64Value { value }),
+        };
+        state
+            .pods
+            .values()
+            .map(|pod| api::PodSandboxMetrics {
+                pod_sandbox_id: pod.id.clone(),
+                metrics: vec![metric(
+                    "container_network_receive_bytes_total",
+                    vec!["eth0".into()],
+                    1_500 * state.containers_of(&pod.id).count() as u64,
+                )],
+                container_metrics: state
+                    .containers_of(&pod.id)
+                    .map(|c| api::ContainerMetrics {
+                        container_id: c.id.clone(),
+                        metrics: vec![metric(
+                            "container_cpu_usage_seconds_total",
+                            vec![c.metadata().map(|m| m.name).unwrap_or_default()],
+                            c.stats(at)
+                                .cpu
+                                .and_then(|cpu| cpu.usage_core_nano_seconds)
+                                .map_or(0, |v| v.value / 1_000_000_000),
+                        )],
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The container `id` (full or prefix), which must be running.
+    fn running(&self, id: &str) -> Result<String, Status> {
+        let state = self.read();
+        let id = resolve(&state.containers, id, "container")?;
+        if state.containers[id].state != api::ContainerState::ContainerRunning {
+            return Err(Status::failed_precondition(format!(
+                "container {id} is not running"
+            )));
+        }
+        Ok(id.clone())
+    }
+
+    fn stream_url(&self, kind: &str) -> String {
+        format!("http://127.0.0.1:10010/{kind}/{}", &self.new_id()[..16])
+    }
+}
+
+fn exec(ctr: &Ctr, pod: Option<&Pod>, cmd: &[String]) -> api::ExecSyncResponse {
+    let out = |stdout: String, exit_code: i32| api::ExecSyncResponse {
+        stdout: stdout.into_bytes(),
+        stderr: Vec::new(),
+        exit_code,
+    };
+    match cmd.first().map(String::as_str).unwrap_or_default() {
+        "echo" => out(format!("{}\n", cmd[1..].join(" ")), 0),
+        "true" => out(String::new(), 0),
+        "false" => out(String::new(), 1),
+        "exit" => out(
+            String::new(),
+            cmd.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
+        ),
+        "hostname" => out(
+            format!("{}\n", pod.map(Pod::hostname).unwrap_or_default()),
+            0,
+        ),
+        "env" => out(
+            ctr.config
+                .envs
+                .iter()
+                .map(|kv| format!("{}={}\n", kv.key, String::from_utf8_lossy(&kv.value)))
+                .collect(),
+            0,
+        ),
+        other => api::ExecSyncResponse {
+            stdout: Vec::new(),
+            stderr: format!("cri-fake: {other}: command not found\n").into_bytes(),
+            exit_code: 127,
+        },
+    }
+}
+
+#[tonic::async_trait]
+impl RuntimeService for FakeRuntime {
+    async fn version(&self, _: Request<api::VersionRequest>) -> Reply<api::VersionResponse> {
+        Ok(Response::new(api::VersionResponse {
+            version: "0.1.0".into(),
+            runtime_name: self.options().runtime_name.clone(),
+            runtime_version: self.options().runtime_version.clone(),
+            runtime_api_version: "v1".into(),
+        }))
+    }
+
+    async fn run_pod_sandbox(
+        &self,
+        request: Request<api::RunPodSandboxRequest>,
+    ) -> Reply<api::RunPodSandboxResponse> {
+        let request = request.into_inner();
+        let config = request.config.unwrap_or_default();
+        if config.metadata.as_ref().is_none_or(|m| m.name.is_empty()) {
+            return Err(Status::invalid_argument(
+                "sandbox config must include metadata.name",
+            ));
+        }
+        let serial = self.next_serial();
+        let pod = Pod::new(
+            crate::ids::object_id(serial),
+            serial,
+            config,
+            request.runtime_handler,
+        );
+        let id = pod.id.clone();
+        let mut state = self.write();
+        state.pods.insert(id.clone(), pod);
+        self.emit(
+            &state,
+            &id,
+            &id,
+            api::ContainerEventType::ContainerCreatedEvent,
+        );
+        self.emit(
+            &state,
+            &id,
+            &id,
+            api::ContainerEventType::ContainerStartedEvent,
+        );
+        Ok(Response::new(api::RunPodSandboxResponse {
+            pod_sandbox_id: id,
+        }))
+    }
+
+    async fn stop_pod_sandbox(
+        &self,
+        request: Request<api::StopPodSandboxRequest>,
+    ) -> Reply<api::StopPodSandboxResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = match resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox") {
+            Ok(id) => id.clone(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Ok(Response::new(api::StopPodSandboxResponse {}));
+            }
+            Err(status) => return Err(status),
+        };
+        let now = state::now();
+        let mut stopped = Vec::new();
+        for ctr in state.containers.values_mut().filter(|c| c.pod_id == id) {
+            if ctr.state == api::ContainerState::ContainerRunning {
+                ctr.state = api::ContainerState::ContainerExited;
+                ctr.finished_at = now;
+                ctr.exit_code = 137;
+                ctr.reason = "Error".into();
+                stopped.push(ctr.id.clone());
+            }
+        }
+        let pod = state.pods.get_mut(&id).expect("resolved");
+        let was_ready = pod.state == api::PodSandboxState::SandboxReady;
+        pod.state = api::PodSandboxState::SandboxNotready;
+        for ctr in stopped {
+            self.emit(
+                &state,
+                &ctr,
+                &id,
+                api::ContainerEventType::ContainerStoppedEvent,
+            );
+        }
+        if was_ready {
+            self.emit(
+                &state,
+                &id,
+                &id,
+                api::ContainerEventType::ContainerStoppedEvent,
+            );
+        }
+        Ok(Response::new(api::StopPodSandboxResponse {}))
+    }
+
+    async fn remove_pod_sandbox(
+        &self,
+        request: Request<api::RemovePodSandboxRequest>,
+    ) -> Reply<api::RemovePodSandboxResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = match resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox") {
+            Ok(id) => id.clone(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Ok(Response::new(api::RemovePodSandboxResponse {}));
+            }
+            Err(status) => return Err(status),
+        };
+        let containers: Vec<String> = state.containers_of(&id).map(|c| c.id.clone()).collect();
+        for ctr in containers {
+            state.containers.remove(&ctr);
+            self.emit(
+                &state,
+                &ctr,
+                &id,
+                api::ContainerEventType::ContainerDeletedEvent,
+            );
+        }
+        // The event carries the pod's last status.
+        self.emit(
+            &state,
+            &id,
+            &id,
+            api::ContainerEventType::ContainerDeletedEvent,
+        );
+        state.pods.remove(&id);
+        Ok(Response::new(api::RemovePodSandboxResponse {}))
+    }
+
+    async fn pod_sandbox_status(
+        &self,
+        request: Request<api::PodSandboxStatusRequest>,
+    ) -> Reply<api::PodSandboxStatusResponse> {
+        let request = request.into_inner();
+        let state = self.read();
+        let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?;
+        let pod = &state.pods[id];
+        let mut info = std::collections::BTreeMap::new();
+        if request.verbose {
+            info.insert(
+                "info".to_string(),
+                format!(
+                    r#"{{"runtime":"cri-fake","pid":{},"ip":"{}"}}"#,
+                    1000 + pod.created_at % 30_000,
+                    pod.ip
+                ),
+            );
+        }
+        Ok(Response::new(api::PodSandboxStatusResponse {
+            status: Some(pod.status()),
+            info,
+            containers_statuses: state
+                .containers_of(id)
+                .map(|c| c.status(&state.images))
+                .collect(),
+            timestamp: state::now(),
+        }))
+    }
+
+    async fn list_pod_sandbox(
+        &self,
+        request: Request<api::ListPodSandboxRequest>,
+    ) -> Reply<api::ListPodSandboxResponse> {
+        Ok(Response::new(api::ListPodSandboxResponse {
+            items: self.list_pods(request.into_inner().filter),
+        }))
+    }
+
+    async fn stream_pod_sandboxes(
+        &self,
+        request: Request<api::StreamPodSandboxesRequest>,
+    ) -> Reply<BoxStream<api::StreamPodSandboxesResponse>> {
+        self.check_streaming("StreamPodSandboxes", "RuntimeService")?;
+        let items = self.list_pods(request.into_inner().filter);
+        Ok(Response::new(pages(
+            items,
+            self.page_size(),
+            |pod_sandboxes| api::StreamPodSandboxesResponse { pod_sandboxes },
+        )))
+    }
+
+    async fn create_container(
+        &self,
+        request: Request<api::CreateContainerRequest>,
+    ) -> Reply<api::CreateContainerResponse> {
+        let request = request.into_inner();
+        let config = request.config.unwrap_or_default();
+        if config.metadata.as_ref().is_none_or(|m| m.name.is_empty()) {
+            return Err(Status::invalid_argument(
+                "container config must include metadata.name",
+            ));
+        }
+        let image = config
+            .image
+            .as_ref()
+            .map(|i| i.image.as_str())
+            .unwrap_or_default();
+        let id = self.new_id();
+        let mut state = self.write();
+        let pod_id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?.clone();
+        let pod = &state.pods[&pod_id];
+        if pod.state != api::PodSandboxState::SandboxReady {
+            return Err(Status::failed_precondition(format!(
+                "pod sandbox {pod_id} is not ready"
+            )));
+        }
+        let Some(image_id) = state.resolve_image(image) else {
+            return Err(Status::not_found(format!(
+                "image {image:?} not found: pull it first"
+            )));
+        };
+        let resources = config
+            .linux
+            .as_ref()
+            .and_then(|l| l.resources.clone())
+            .map(|linux| api::ContainerResources {
+                linux: Some(linux),
+                windows: None,
+            });
+        let ctr = Ctr::new(id.clone(), pod, config, image_id, resources);
+        state.containers.insert(id.clone(), ctr);
+        self.emit(
+            &state,
+            &id,
+            &pod_id,
+            api::ContainerEventType::ContainerCreatedEvent,
+        );
+        Ok(Response::new(api::CreateContainerResponse {
+            container_id: id,
+        }))
+    }
+
+    async fn start_container(
+        &self,
+        request: Request<api::StartContainerRequest>,
+    ) -> Reply<api::StartContainerResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+        let ctr = state.containers.get_mut(&id).expect("resolved");
+        if ctr.state != api::ContainerState::ContainerCreated {
+            return Err(Status::failed_precondition(format!(
+                "container {id} is not in created state"
+            )));
+        }
+        ctr.state = api::ContainerState::ContainerRunning;
+        ctr.started_at = state::now();
+        let pod_id = ctr.pod_id.clone();
+        self.emit(
+            &state,
+            &id,
+            &pod_id,
+            api::ContainerEventType::ContainerStartedEvent,
+        );
+        Ok(Response::new(api::StartContainerResponse {}))
+    }
+
+    async fn stop_container(
+        &self,
+        request: Request<api::StopContainerRequest>,
+    ) -> Reply<api::StopContainerResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+        let ctr = state.containers.get_mut(&id).expect("resolved");
+        if ctr.state == api::ContainerState::ContainerExited {
+            return Ok(Response::new(api::StopContainerResponse {}));
+        }
+        if ctr.state == api::ContainerState::ContainerCreated {
+            ctr.started_at = 0;
+        }
+        ctr.state = api::ContainerState::ContainerExited;
+        ctr.finished_at = state::now();
+        ctr.exit_code = 0;
+        ctr.reason = "Completed".into();
+        let pod_id = ctr.pod_id.clone();
+        self.emit(
+            &state,
+            &id,
+            &pod_id,
+            api::ContainerEventType::ContainerStoppedEvent,
+        );
+        Ok(Response::new(api::StopContainerResponse {}))
+    }
+
+    async fn remove_container(
+        &self,
+        request: Request<api::RemoveContainerRequest>,
+    ) -> Reply<api::RemoveContainerResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = match resolve(&state.containers, &request.container_id, "container") {
+            Ok(id) => id.clone(),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Ok(Response::new(api::RemoveContainerResponse {}));
+            }
+            Err(status) => return Err(status),
+        };
+        let ctr = state.containers.remove(&id).expect("resolved");
+        self.emit(
+            &state,
+            &id,
+            &ctr.pod_id,
+            api::ContainerEventType::ContainerDeletedEvent,
+        );
+        Ok(Response::new(api::RemoveContainerResponse {}))
+    }
+
+    async fn list_containers(
+        &self,
+        request: Request<api::ListContainersRequest>,
+    ) -> Reply<api::ListContainersResponse> {
+        Ok(Response::new(api::ListContainersResponse {
+            containers: self.list_ctrs(request.into_inner().filter),
+        }))
+    }
+
+    async fn stream_containers(
+        &self,
+        request: Request<api::StreamContainersRequest>,
+    ) -> Reply<BoxStream<api::StreamContainersResponse>> {
+        self.check_streaming("StreamContainers", "RuntimeService")?;
+        let items = self.list_ctrs(request.into_inner().filter);
+        Ok(Response::new(pages(
+            items,
+            self.page_size(),
+            |containers| api::StreamContainersResponse { containers },
+        )))
+    }
+
+    async fn container_status(
+        &self,
+        request: Request<api::ContainerStatusRequest>,
+    ) -> Reply<api::ContainerStatusResponse> {
+        let request = request.into_inner();
+        let state = self.read();
+        let id = resolve(&state.containers, &request.container_id, "container")?;
+        let ctr = &state.containers[id];
+        let mut info = std::collections::BTreeMap::new();
+        if request.verbose {
+            info.insert(
+                "info".to_string(),
+                format!(r#"{{"sandboxID":"{}","runtime":"cri-fake"}}"#, ctr.pod_id),
+            );
+        }
+        Ok(Response::new(api::ContainerStatusResponse {
+            status: Some(ctr.status(&state.images)),
+            info,
+        }))
+    }
+
+    async fn update_container_resources(
+        &self,
+        request: Request<api::UpdateContainerResourcesRequest>,
+    ) -> Reply<api::UpdateContainerResourcesResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+        let ctr = state.containers.get_mut(&id).expect("resolved");
+        ctr.resources = Some(api::ContainerResources {
+            linux: request.linux,
+            windows: request.windows,
+        });
+        ctr.config.annotations.extend(request.annotations);
+        Ok(Response::new(api::UpdateContainerResourcesResponse {}))
+    }
+
+    async fn reopen_container_log(
+        &self,
+        request: Request<api::ReopenContainerLogRequest>,
+    ) -> Reply<api::ReopenContainerLogResponse> {
+        self.running(&request.into_inner().container_id)?;
+        Ok(Response::new(api::ReopenContainerLogResponse {}))
+    }
+
+    async fn exec_sync(
+        &self,
+        request: Request<api::ExecSyncRequest>,
+    ) -> Reply<api::ExecSyncResponse> {
+        let request = request.into_inner();
+        if request.cmd.is_empty() {
+            return Err(Status::invalid_argument("cmd is empty"));
+        }
+        let id = self.running(&request.container_id)?;
+        let state = self.read();
+        let ctr = state
+            .containers
+            .get(&id)
+            .ok_or_else(|| Status::not_found(format!("container {id} not found")))?;
+        Ok(Response::new(exec(
+            ctr,
+            state.pods.get(&ctr.pod_id),
+            &request.cmd,
+        )))
+    }
+
+    async fn exec(&self, request: Request<api::ExecRequest>) -> Reply<api::ExecResponse> {
+        let request = request.into_inner();
+        if request.cmd.is_empty() {
+            return Err(Status::invalid_argument("cmd is empty"));
+        }
+        self.running(&request.container_id)?;
+        Ok(Response::new(api::ExecResponse {
+            url: self.stream_url("exec"),
+        }))
+    }
+
+    async fn attach(&self, request: Request<api::AttachRequest>) -> Reply<api::AttachResponse> {
+        self.running(&request.into_inner().container_id)?;
+        Ok(Response::new(api::AttachResponse {
+            url: self.stream_url("attach"),
+        }))
+    }
+
+    async fn port_forward(
+        &self,
+        request: Request<api::PortForwardRequest>,
+    ) -> Reply<api::PortForwardResponse> {
+        let request = request.into_inner();
+        {
+            let state = self.read();
+            let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?;
+            if state.pods[id].state != api::PodSandboxState::SandboxReady {
+                return Err(Status::failed_precondition(format!(
+                    "pod sandbox {id} is not ready"
+                )));
+            }
+        }
+        Ok(Response::new(api::PortForwardResponse {
+            url: self.stream_url("portforward"),
+        }))
+    }
+
+    async fn container_stats(
+        &self,
+        request: Request<api::ContainerStatsRequest>,
+    ) -> Reply<api::ContainerStatsResponse> {
+        let request = request.into_inner();
+        let state = self.read();
+        let id = resolve(&state.containers, &request.container_id, "container")?;
+        Ok(Response::new(api::ContainerStatsResponse {
+            stats: Some(state.containers[id].stats(state::now())),
+        }))
+    }
+
+    async fn list_container_stats(
+        &self,
+        request: Request<api::ListContainerStatsRequest>,
+    ) -> Reply<api::ListContainerStatsResponse> {
+        Ok(Response::new(api::ListContainerStatsResponse {
+            stats: self.list_ctr_stats(request.into_inner().filter),
+        }))
+    }
+
+    async fn stream_container_stats(
+        &self,
+        request: Request<api::StreamContainerStatsRequest>,
+    ) -> Reply<BoxStream<api::StreamContainerStatsResponse>> {
+        self.check_streaming("StreamContainerStats", "RuntimeService")?;
+        let items = self.list_ctr_stats(request.into_inner().filter);
+        Ok(Response::new(pages(
+            items,
+            self.page_size(),
+            |container_stats| api::StreamContainerStatsResponse { container_stats },
+        )))
+    }
+
+    async fn pod_sandbox_stats(
+        &self,
+        request: Request<api::PodSandboxStatsRequest>,
+    ) -> Reply<api::PodSandboxStatsResponse> {
+        let request = request.into_inner();
+        let state = self.read();
+        let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?;
+        Ok(Response::new(api::PodSandboxStatsResponse {
+            stats: Some(self.pod_stats_of(&state, &state.pods[id], state::now())),
+        }))
+    }
+
+    async fn list_pod_sandbox_stats(
+        &self,
+        request: Request<api::ListPodSandboxStatsRequest>,
+    ) -> Reply<api::ListPodSandboxStatsResponse> {
+        Ok(Response::new(api::ListPodSandboxStatsResponse {
+            stats: self.list_pod_stats(request.into_inner().filter),
+        }))
+    }
+
+    async fn stream_pod_sandbox_stats(
+        &self,
+        request: Request<api::StreamPodSandboxStatsRequest>,
+    ) -> Reply<BoxStream<api::StreamPodSandboxStatsResponse>> {
+        self.check_streaming("StreamPodSandboxStats", "RuntimeService")?;
+        let items = self.list_pod_stats(request.into_inner().filter);
+        Ok(Response::new(pages(
+            items,
+            self.page_size(),
+            |pod_sandbox_stats| api::StreamPodSandboxStatsResponse { pod_sandbox_stats },
+        )))
+    }
+
+    async fn update_runtime_config(
+        &self,
+        request: Request<api::UpdateRuntimeConfigRequest>,
+    ) -> Reply<api::UpdateRuntimeConfigResponse> {
+        let cidr = request
+            .into_inner()
+            .runtime_config
+            .and_then(|c| c.network_config)
+            .map(|n| n.pod_cidr)
+            .unwrap_or_default();
+        self.write().pod_cidr = cidr;
+        Ok(Response::new(api::UpdateRuntimeConfigResponse {}))
+    }
+
+    async fn status(&self, request: Request<api::StatusRequest>) -> Reply<api::StatusResponse> {
+        let condition = |kind: &str| api::RuntimeCondition {
+            r#type: kind.to_string(),
+            status: true,
+            reason: String::new(),
+            message: String::new(),
+        };
+        let mut info = std::collections::BTreeMap::new();
+        if request.into_inner().verbose {
+            info.insert(
+                "config".to_string(),
+                format!(
+                    r#"{{"runtime":"cri-fake","podCIDR":"{}"}}"#,
+                    self.read().pod_cidr
+                ),
+            );
+        }
+        Ok(Response::new(api::StatusResponse {
+            status: Some(api::RuntimeStatus {
+                conditions: vec![
+                    condition(api::condition::RUNTIME_READY),
+                    condition(api::condition::NETWORK_READY),
+                ],
+            }),
+            info,
+            runtime_handlers: vec![api::RuntimeHandler {
+                name: String::new(),
+                features: Some(api::RuntimeHandlerFeatures {
+                    recursive_read_only_mounts: true,
+                    user_namespaces: false,
+                }),
+            }],
+            features: Some(api::RuntimeFeatures {
+                supplemental_groups_policy: true,
+                user_namespaces_host_network: false,
+            }),
+        }))
+    }
+
+    async fn checkpoint_container(
+        &self,
+        request: Request<api::CheckpointContainerRequest>,
+    ) -> Reply<api::CheckpointContainerResponse> {
+        self.running(&request.into_inner().container_id)?;
+        Ok(Response::new(api::CheckpointContainerResponse {}))
+    }
+
+    async fn get_container_events(
+        &self,
+        _: Request<api::GetEventsRequest>,
+    ) -> Reply<BoxStream<api::ContainerEventResponse>> {
+        let mut events = self.inner.events.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let shut_down = async {
+                match shutdown.as_mut() {
+                    Some(rx) => {
+                        let _ = rx.wait_for(|down| *down).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(shut_down);
+            loop {
+                let next = tokio::select! {
+                    _ = tx.closed() => break,
+                    _ = &mut shut_down => break,
+                    next = events.recv() => next,
+                };
+                let item = match next {
+                    Ok(event) => Ok(event),
+                    Err(broadcast::error::RecvError::Lagged(lost)) => Err(Status::data_loss(
+                        format!("the event stream fell behind and lost {lost} events"),
+                    )),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let last = item.is_err();
+                if tx.send(item).await.is_err() || last {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn list_metric_descriptors(
+        &self,
+        _: Request<api::ListMetricDescriptorsRequest>,
+    ) -> Reply<api::ListMetricDescriptorsResponse> {
+        let descriptor = |name: &str, help: &str, labels: &[&str]| api::MetricDescriptor {
+            name: name.into(),
+            help: help.into(),
+            label_keys: labels.iter().map(|l| l.to_string()).collect(),
+        };
+        Ok(Response::new(api::ListMetricDescriptorsResponse {
+            descriptors: vec![
+                descriptor(
+                    "container_cpu_usage_seconds_total",
+                    "Cumulative cpu time consumed in seconds.",
+                    &["container"],
+                ),
+                descriptor(
+                    "container_network_receive_bytes_total",
+                    "Cumulative count of bytes received.",
+                    &["interface"],
+                ),
+            ],
+        }))
+    }
+
+    async fn list_pod_sandbox_metrics(
+        &self,
+        _: Request<api::ListPodSandboxMetricsRequest>,
+    ) -> Reply<api::ListPodSandboxMetricsResponse> {
+        Ok(Response::new(api::ListPodSandboxMetricsResponse {
+            pod_metrics: self.pod_metrics(),
+        }))
+    }
+
+    async fn stream_pod_sandbox_metrics(
+        &self,
+        _: Request<api::StreamPodSandboxMetricsRequest>,
+    ) -> Reply<BoxStream<api::StreamPodSandboxMetricsResponse>> {
+        self.check_streaming("StreamPodSandboxMetrics", "RuntimeService")?;
+        Ok(Response::new(pages(
+            self.pod_metrics(),
+            self.page_size(),
+            |pod_sandbox_metrics| api::StreamPodSandboxMetricsResponse {
+                pod_sandbox_metrics,
+            },
+        )))
+    }
+
+    async fn runtime_config(
+        &self,
+        _: Request<api::RuntimeConfigRequest>,
+    ) -> Reply<api::RuntimeConfigResponse> {
+        Ok(Response::new(api::RuntimeConfigResponse {
+            linux: Some(api::LinuxRuntimeConfiguration {
+                cgroup_driver: api::CgroupDriver::Systemd as i32,
+            }),
+        }))
+    }
+
+    async fn update_pod_sandbox_resources(
+        &self,
+        request: Request<api::UpdatePodSandboxResourcesRequest>,
+    ) -> Reply<api::UpdatePodSandboxResourcesResponse> {
+        let request = request.into_inner();
+        let mut state = self.write();
+        let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?.clone();
+        let pod = state.pods.get_mut(&id).expect("resolved");
+        let linux = pod.config.linux.get_or_insert_default();
+        if request.resources.is_some() {
+            linux.resources = request.resources;
+        }
+        if request.overhead.is_some() {
+            linux.overhead = request.overhead;
+        }
+        Ok(Response::new(api::UpdatePodSandboxResourcesResponse {}))
+    }
+}

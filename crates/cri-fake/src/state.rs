@@ -1,0 +1,555 @@
+//! The in-memory state and how it reads as CRI messages.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cri_api_v1 as api;
+use tonic::Status;
+
+use crate::{Labels, ids};
+
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Docker's normalization of an image reference: `busybox` is
+/// `docker.io/library/busybox:latest`, `me/app` is `docker.io/me/app:latest`.
+pub(crate) fn normalize_image(name: &str) -> String {
+    let name = name.trim();
+    let (first, rest) = name.split_once('/').unwrap_or(("", name));
+    let mut full = if first.is_empty() {
+        format!("docker.io/library/{rest}")
+    } else if first.contains('.') || first.contains(':') || first == "localhost" {
+        name.to_string()
+    } else {
+        format!("docker.io/{name}")
+    };
+    let last = full.rsplit('/').next().unwrap_or_default();
+    if !last.contains(':') && !last.contains('@') {
+        full.push_str(":latest");
+    }
+    full
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub pods: BTreeMap<String, Pod>,
+    pub containers: BTreeMap<String, Ctr>,
+    /// By image id.
+    pub images: BTreeMap<String, api::Image>,
+    pub pod_cidr: String,
+}
+
+pub(crate) struct Pod {
+    pub id: String,
+    pub config: api::PodSandboxConfig,
+    pub runtime_handler: String,
+    pub state: api::PodSandboxState,
+    pub created_at: i64,
+    pub ip: String,
+}
+
+pub(crate) struct Ctr {
+    pub id: String,
+    pub pod_id: String,
+    pub config: api::ContainerConfig,
+    pub image_id: String,
+    pub state: api::ContainerState,
+    pub created_at: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub exit_code: i32,
+    pub reason: String,
+    pub resources: Option<api::ContainerResources>,
+}
+
+fn ip_of(serial: u64) -> String {
+    format!(
+        "10.{}.{}.{}",
+        88 + (serial >> 16) % 8,
+        (serial >> 8) % 256,
+        serial % 256
+    )
+}
+
+impl Pod {
+    pub fn new(
+        id: String,
+        serial: u64,
+        config: api::PodSandboxConfig,
+        runtime_handler: String,
+    ) -> Self {
+        Pod {
+            id,
+            config,
+            runtime_handler,
+            state: api::PodSandboxState::SandboxReady,
+            created_at: now(),
+            ip: ip_of(serial),
+        }
+    }
+
+    /// A pod as the kubelet would have created it for a Deployment's replica.
+    pub fn seeded(id: String, serial: u64, created_at: i64) -> Self {
+        let name = format!("app-{:05}-{}", serial % 100_000, &id[..5]);
+        let namespace = format!("team-{}", serial % 7);
+        let uid = uuid_like(&id);
+        let labels: Labels = [
+            ("app".to_string(), format!("app-{:05}", serial % 100_000)),
+            ("io.kubernetes.pod.name".to_string(), name.clone()),
+            ("io.kubernetes.pod.namespace".to_string(), namespace.clone()),
+            ("io.kubernetes.pod.uid".to_string(), uid.clone()),
+            ("pod-template-hash".to_string(), id[8..18].to_string()),
+        ]
+        .into();
+        let annotations: Labels = [
+            (
+                "kubernetes.io/config.seen".to_string(),
+                "2026-01-01T00:00:00.000000000Z".to_string(),
+            ),
+            ("kubernetes.io/config.source".to_string(), "api".to_string()),
+        ]
+        .into();
+        let config = api::PodSandboxConfig {
+            metadata: Some(api::PodSandboxMetadata {
+                name,
+                uid,
+                namespace,
+                attempt: 0,
+            }),
+            log_directory: format!("/var/log/pods/{id}"),
+            labels,
+            annotations,
+            linux: Some(api::LinuxPodSandboxConfig {
+                cgroup_parent: format!("/kubepods/burstable/pod{}", &id[..32]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Pod {
+            created_at,
+            ..Pod::new(id, serial, config, String::new())
+        }
+    }
+
+    pub fn metadata(&self) -> Option<api::PodSandboxMetadata> {
+        self.config.metadata.clone()
+    }
+
+    pub fn summary(&self) -> api::PodSandbox {
+        api::PodSandbox {
+            id: self.id.clone(),
+            metadata: self.metadata(),
+            state: self.state as i32,
+            created_at: self.created_at,
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            runtime_handler: self.runtime_handler.clone(),
+        }
+    }
+
+    pub fn status(&self) -> api::PodSandboxStatus {
+        let namespace_options = self
+            .config
+            .linux
+            .as_ref()
+            .and_then(|l| l.security_context.as_ref())
+            .and_then(|s| s.namespace_options.clone());
+        api::PodSandboxStatus {
+            id: self.id.clone(),
+            metadata: self.metadata(),
+            state: self.state as i32,
+            created_at: self.created_at,
+            network: Some(api::PodSandboxNetworkStatus {
+                ip: self.ip.clone(),
+                additional_ips: Vec::new(),
+            }),
+            linux: Some(api::LinuxPodSandboxStatus {
+                namespaces: Some(api::Namespace {
+                    options: namespace_options,
+                }),
+            }),
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            runtime_handler: self.runtime_handler.clone(),
+        }
+    }
+
+    pub fn hostname(&self) -> String {
+        if self.config.hostname.is_empty() {
+            self.config
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default()
+        } else {
+            self.config.hostname.clone()
+        }
+    }
+}
+
+/// A pod UID (8-4-4-4-12) derived from an object id.
+fn uuid_like(id: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[32..40],
+        &id[40..44],
+        &id[44..48],
+        &id[48..52],
+        &id[52..64]
+    )
+}
+
+impl Ctr {
+    pub fn new(
+        id: String,
+        pod: &Pod,
+        config: api::ContainerConfig,
+        image_id: String,
+        resources: Option<api::ContainerResources>,
+    ) -> Self {
+        Ctr {
+            id,
+            pod_id: pod.id.clone(),
+            config,
+            image_id,
+            state: api::ContainerState::ContainerCreated,
+            created_at: now(),
+            started_at: 0,
+            finished_at: 0,
+            exit_code: 0,
+            reason: String::new(),
+            resources,
+        }
+    }
+
+    /// A running container of a seeded pod.
+    pub fn seeded(
+        id: String,
+        pod: &Pod,
+        index: usize,
+        image: &str,
+        image_id: &str,
+        created_at: i64,
+    ) -> Self {
+        let name = if index == 0 {
+            "app".to_string()
+        } else {
+            format!("sidecar-{index}")
+        };
+        let mut labels = Labels::new();
+        labels.insert("io.kubernetes.container.name".into(), name.clone());
+        for key in [
+            "io.kubernetes.pod.name",
+            "io.kubernetes.pod.namespace",
+            "io.kubernetes.pod.uid",
+        ] {
+            if let Some(value) = pod.config.labels.get(key) {
+                labels.insert(key.into(), value.clone());
+            }
+        }
+        let annotations: Labels = [
+            (
+                "io.kubernetes.container.hash".to_string(),
+                id[..8].to_string(),
+            ),
+            (
+                "io.kubernetes.container.restartCount".to_string(),
+                "0".to_string(),
+            ),
+            (
+                "io.kubernetes.container.terminationMessagePath".to_string(),
+                "/dev/termination-log".to_string(),
+            ),
+            (
+                "io.kubernetes.container.terminationMessagePolicy".to_string(),
+                "File".to_string(),
+            ),
+            (
+                "io.kubernetes.pod.terminationGracePeriod".to_string(),
+                "30".to_string(),
+            ),
+        ]
+        .into();
+        let config = api::ContainerConfig {
+            metadata: Some(api::ContainerMetadata {
+                name: name.clone(),
+                attempt: 0,
+            }),
+            image: Some(api::ImageSpec {
+                image: image.to_string(),
+                user_specified_image: image.to_string(),
+                ..Default::default()
+            }),
+            command: vec!["/bin/sleep".into()],
+            args: vec!["infinity".into()],
+            envs: vec![api::KeyValue {
+                key: "POD_NAME".into(),
+                value: pod
+                    .config
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.clone().into_bytes())
+                    .unwrap_or_default(),
+            }],
+            log_path: format!("{name}/0.log"),
+            labels,
+            annotations,
+            ..Default::default()
+        };
+        Ctr {
+            state: api::ContainerState::ContainerRunning,
+            created_at,
+            started_at: created_at + 1_000_000,
+            ..Ctr::new(id, pod, config, image_id.to_string(), None)
+        }
+    }
+
+    fn image_spec(
+        &self,
+        images: &BTreeMap<String, api::Image>,
+    ) -> (Option<api::ImageSpec>, String) {
+        let spec = self.config.image.clone().map(|mut spec| {
+            spec.image_ref = self.image_id.clone();
+            spec
+        });
+        let image_ref = images
+            .get(&self.image_id)
+            .and_then(|i| i.repo_digests.first().cloned())
+            .unwrap_or_else(|| self.image_id.clone());
+        (spec, image_ref)
+    }
+
+    pub fn metadata(&self) -> Option<api::ContainerMetadata> {
+        self.config.metadata.clone()
+    }
+
+    pub fn summary(&self, images: &BTreeMap<String, api::Image>) -> api::Container {
+        let (image, image_ref) = self.image_spec(images);
+        api::Container {
+            id: self.id.clone(),
+            pod_sandbox_id: self.pod_id.clone(),
+            metadata: self.metadata(),
+            image,
+            image_ref,
+            state: self.state as i32,
+            created_at: self.created_at,
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            image_id: self.image_id.clone(),
+        }
+    }
+
+    pub fn status(&self, images: &BTreeMap<String, api::Image>) -> api::ContainerStatus {
+        let (image, image_ref) = self.image_spec(images);
+        api::ContainerStatus {
+            id: self.id.clone(),
+            metadata: self.metadata(),
+            state: self.state as i32,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            exit_code: self.exit_code,
+            image,
+            image_ref,
+            reason: self.reason.clone(),
+            message: String::new(),
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+            mounts: self.config.mounts.clone(),
+            log_path: self.config.log_path.clone(),
+            resources: self.resources.clone(),
+            image_id: self.image_id.clone(),
+            user: Some(api::ContainerUser {
+                linux: Some(api::LinuxContainerUser {
+                    uid: 0,
+                    gid: 0,
+                    supplemental_groups: vec![0],
+                }),
+            }),
+            stop_signal: self.config.stop_signal,
+        }
+    }
+
+    pub fn attributes(&self) -> api::ContainerAttributes {
+        api::ContainerAttributes {
+            id: self.id.clone(),
+            metadata: self.metadata(),
+            labels: self.config.labels.clone(),
+            annotations: self.config.annotations.clone(),
+        }
+    }
+
+    /// CPU nanoseconds used so far: 1% of a core while running.
+    fn cpu_nanos(&self, at: i64) -> u64 {
+        let end = if self.state == api::ContainerState::ContainerRunning {
+            at
+        } else {
+            self.finished_at
+        };
+        if self.started_at == 0 {
+            return 0;
+        }
+        u64::try_from((end - self.started_at).max(0) / 100).unwrap_or(0)
+    }
+
+    pub fn stats(&self, at: i64) -> api::ContainerStats {
+        let running = self.state == api::ContainerState::ContainerRunning;
+        let memory = if running {
+            8 << 20 | (ids::hash(&self.id) % (8 << 20))
+        } else {
+            0
+        };
+        let value = |value| Some(api::UInt64Value { value });
+        api::ContainerStats {
+            attributes: Some(self.attributes()),
+            cpu: Some(api::CpuUsage {
+                timestamp: at,
+                usage_core_nano_seconds: value(self.cpu_nanos(at)),
+                usage_nano_cores: value(if running { 10_000_000 } else { 0 }),
+                psi: None,
+            }),
+            memory: Some(api::MemoryUsage {
+                timestamp: at,
+                working_set_bytes: value(memory),
+                available_bytes: value(256 << 20),
+                usage_bytes: value(memory + (1 << 20)),
+                rss_bytes: value(memory / 2),
+                page_faults: value(1_000 + memory / 4096),
+                major_page_faults: value(3),
+                psi: None,
+            }),
+            writable_layer: Some(api::FilesystemUsage {
+                timestamp: at,
+                fs_id: Some(api::FilesystemIdentifier {
+                    mountpoint: "/var/lib/cri-fake/containers".into(),
+                }),
+                used_bytes: value(4096 + ids::hash(&self.id) % 65_536),
+                inodes_used: value(12),
+            }),
+            swap: None,
+            io: None,
+        }
+    }
+}
+
+impl State {
+    pub fn containers_of<'a>(&'a self, pod_id: &'a str) -> impl Iterator<Item = &'a Ctr> + 'a {
+        self.containers.values().filter(move |c| c.pod_id == pod_id)
+    }
+
+    /// Adds an image under its normalized name unless it is already known; its id.
+    pub fn add_image_if_missing(&mut self, name: &str, size: u64, pinned: bool) -> String {
+        let id = ids::image_id(name);
+        self.images.entry(id.clone()).or_insert_with(|| {
+            let (repo_tags, repo_digests) = match name.split_once('@') {
+                Some(_) => (Vec::new(), vec![name.to_string()]),
+                None => {
+                    let repo = name.rsplit_once(':').map_or(name, |(repo, _)| repo);
+                    (vec![name.to_string()], vec![format!("{repo}@{id}")])
+                }
+            };
+            api::Image {
+                id: id.clone(),
+                repo_tags,
+                repo_digests,
+                size,
+                uid: None,
+                username: String::new(),
+                spec: Some(api::ImageSpec {
+                    image: id.clone(),
+                    ..Default::default()
+                }),
+                pinned,
+            }
+        });
+        id
+    }
+
+    /// The id of the image that `reference` (an id, a full or short id, a tag or a digest)
+    /// names.
+    pub fn resolve_image(&self, reference: &str) -> Option<String> {
+        if reference.is_empty() {
+            return None;
+        }
+        if self.images.contains_key(reference) {
+            return Some(reference.to_string());
+        }
+        let with_prefix = format!("sha256:{reference}");
+        if self.images.contains_key(&with_prefix) {
+            return Some(with_prefix);
+        }
+        let normalized = normalize_image(reference);
+        self.images
+            .values()
+            .find(|image| {
+                image
+                    .repo_tags
+                    .iter()
+                    .any(|t| *t == normalized || t == reference)
+                    || image
+                        .repo_digests
+                        .iter()
+                        .any(|d| *d == normalized || d == reference)
+            })
+            .map(|image| image.id.clone())
+    }
+}
+
+/// Finds `id` (in full or as a unique prefix) among the keys of `map`.
+pub(crate) fn resolve<'a, T>(
+    map: &'a BTreeMap<String, T>,
+    id: &str,
+    what: &str,
+) -> Result<&'a String, Status> {
+    if id.is_empty() {
+        return Err(Status::invalid_argument(format!("{what} id is empty")));
+    }
+    if let Some((key, _)) = map.get_key_value(id) {
+        return Ok(key);
+    }
+    let mut matches = map
+        .range::<str, _>((std::ops::Bound::Included(id), std::ops::Bound::Unbounded))
+        .take_while(|(k, _)| k.starts_with(id));
+    match (matches.next(), matches.next()) {
+        (Some((key, _)), None) => Ok(key),
+        (Some(_), Some(_)) => Err(Status::invalid_argument(format!(
+            "{what} id prefix {id:?} is ambiguous"
+        ))),
+        (None, _) => Err(Status::not_found(format!("{what} {id:?} not found"))),
+    }
+}
+
+/// Whether `id` matches the id filter `wanted` (empty: everything; else the id or a prefix).
+pub(crate) fn id_matches(id: &str, wanted: &str) -> bool {
+    wanted.is_empty() || id.starts_with(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_normalize_like_docker() {
+        assert_eq!(
+            normalize_image("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(normalize_image("me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            normalize_image("registry.k8s.io/pause:3.10"),
+            "registry.k8s.io/pause:3.10"
+        );
+        assert_eq!(
+            normalize_image("localhost:5000/x"),
+            "localhost:5000/x:latest"
+        );
+        assert_eq!(
+            normalize_image("localhost/busybox:1"),
+            "localhost/busybox:1"
+        );
+    }
+}

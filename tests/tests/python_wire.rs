@@ -1,0 +1,522 @@
+//! Wire and JSON agreement with an independent protobuf implementation: Python's `protobuf`
+//! (upb) with modules that grpcio-tools' protoc compiles from the vendored `proto/`.
+//!
+//! For every message type of both versions (`__for_each_message!`), each side builds a value
+//! with every field set (non-ASCII strings, negative and large integers, several map entries and
+//! repeated elements, nested messages), and the other side reads it:
+//!
+//! - **Rust → Python → Rust.** The value comes from `prost-reflect` over the crate's own
+//!   descriptor set, decoded into the *generated* type (which must keep every field), then
+//!   encoded by the generated type. Python must see every field set and no unknown field,
+//!   re-encode it to the same bytes, write JSON that is the same JSON value as the `serde`
+//!   feature's, and parse Rust's JSON to the same message; Rust must parse Python's JSON to the
+//!   same value.
+//! - **Python → Rust → Python.** Python fills its own value; Rust decodes and re-encodes it
+//!   (same bytes), writes JSON (same value as Python's), parses Python's JSON (same value), and
+//!   Python must read Rust's bytes and Rust's JSON as exactly the message it made.
+//!
+//! What is compared as bytes and what as decoded values: both encoders write map entries in key
+//! order (BTreeMap here, `deterministic=True` there), repeated elements in their order and
+//! packed, so the encoding of a message is canonical, and compared **byte for byte**, wherever
+//! each message (recursively) declares its fields in field-number order: protobuf-python writes
+//! fields in number order, prost in declaration order. For the few types declared out of order,
+//! the bytes legitimately differ, and the test compares **decoded values** instead, on both
+//! sides (Python's message equality ignores map order, so does BTreeMap's). JSON is always
+//! compared as parsed JSON values (object key order and whitespace are free), never as text.
+
+use std::collections::HashSet;
+
+use cri_tests::python::WirePeer;
+use prost::Message;
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
+};
+use serde_json::{Value as Json, json};
+
+/// What the test does with one generated type, as plain functions over encoded bytes.
+struct Case {
+    name: &'static str,
+    /// Decodes into the generated type and encodes again.
+    reencode: fn(&[u8]) -> Result<Vec<u8>, String>,
+    /// Decodes into the generated type and writes its JSON (the `serde` feature).
+    to_json: fn(&[u8]) -> Result<String, String>,
+    /// Parses JSON into the generated type (the `serde` feature) and encodes it.
+    from_json: fn(&str) -> Result<Vec<u8>, String>,
+    /// Decodes both into the generated type: are they equal?
+    same: fn(&[u8], &[u8]) -> Result<bool, String>,
+}
+
+fn reencode<T: Message + Default>(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    T::decode(bytes)
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| e.to_string())
+}
+
+fn to_json<T: Message + Default + serde::Serialize>(bytes: &[u8]) -> Result<String, String> {
+    let value = T::decode(bytes).map_err(|e| e.to_string())?;
+    serde_json::to_string(&value).map_err(|e| e.to_string())
+}
+
+fn from_json<T: Message + serde::de::DeserializeOwned>(text: &str) -> Result<Vec<u8>, String> {
+    serde_json::from_str::<T>(text)
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| e.to_string())
+}
+
+fn same<T: Message + Default + PartialEq>(a: &[u8], b: &[u8]) -> Result<bool, String> {
+    Ok(T::decode(a).map_err(|e| e.to_string())? == T::decode(b).map_err(|e| e.to_string())?)
+}
+
+impl Case {
+    fn of<T>(name: &'static str) -> Case
+    where
+        T: Message + Default + PartialEq + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        Case {
+            name,
+            reencode: reencode::<T>,
+            to_json: to_json::<T>,
+            from_json: from_json::<T>,
+            same: same::<T>,
+        }
+    }
+}
+
+fn v1_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    macro_rules! case {
+        ($ty:ty, $name:literal) => {
+            cases.push(Case::of::<$ty>($name));
+        };
+    }
+    cri_api_v1::__for_each_message!(case);
+    cases
+}
+
+fn v1alpha2_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    macro_rules! case {
+        ($ty:ty, $name:literal) => {
+            cases.push(Case::of::<$ty>($name));
+        };
+    }
+    cri_api_v1alpha2::__for_each_message!(case);
+    cases
+}
+
+// ---- values with every field set, from the descriptor ----------------------------------------
+
+fn scalar(kind: &Kind, name: &str, i: usize) -> Value {
+    let n = i as i64;
+    match kind {
+        Kind::Double => Value::F64(-2.25 - n as f64),
+        Kind::Float => Value::F32(1.5 + n as f32),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(-123_456 - n as i32),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(-9_007_199_254_740_993 - n),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(3_000_000_000 + n as u32),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::MAX - n as u64),
+        Kind::Bool => Value::Bool(true),
+        Kind::String => Value::String(format!("rust-{name}-ü-✓-日本-{i}")),
+        Kind::Bytes => Value::Bytes(vec![0xfb, 0xff, 0x00, 0x80, 0x3f, b'r', i as u8].into()),
+        Kind::Enum(e) => {
+            let numbers: Vec<i32> = e.values().map(|v| v.number()).filter(|&n| n != 0).collect();
+            Value::EnumNumber(if numbers.is_empty() {
+                0
+            } else {
+                numbers[i % numbers.len()]
+            })
+        }
+        Kind::Message(m) => Value::Message(fill(m, 0)),
+    }
+}
+
+fn map_key(kind: &Kind, i: usize) -> MapKey {
+    match scalar(kind, "key", i) {
+        Value::String(s) => MapKey::String(format!("{i}-ключ-{s}")),
+        Value::I32(v) => MapKey::I32(v),
+        Value::I64(v) => MapKey::I64(v),
+        Value::U32(v) => MapKey::U32(v),
+        Value::U64(v) => MapKey::U64(v),
+        Value::Bool(_) => MapKey::Bool(i.is_multiple_of(2)),
+        other => panic!("not a map key: {other:?}"),
+    }
+}
+
+/// A message with every field set: 3 map entries, 3 repeated elements, nested messages filled.
+fn fill(desc: &MessageDescriptor, depth: usize) -> DynamicMessage {
+    assert!(depth < 32, "recursive message {}", desc.full_name());
+    let mut message = DynamicMessage::new(desc.clone());
+    for field in desc.fields() {
+        let kind = field.kind();
+        let element = |i| match &kind {
+            Kind::Message(m) => Value::Message(fill(m, depth + 1)),
+            other => scalar(other, field.name(), i),
+        };
+        let value = if field.is_map() {
+            let entry = kind.as_message().expect("a map entry");
+            let key = entry.map_entry_key_field().kind();
+            let value = entry.map_entry_value_field().kind();
+            Value::Map(
+                (0..3)
+                    .map(|i| {
+                        let v = match &value {
+                            Kind::Message(m) => Value::Message(fill(m, depth + 1)),
+                            other => scalar(other, "value", i),
+                        };
+                        (map_key(&key, i), v)
+                    })
+                    .collect(),
+            )
+        } else if field.is_list() {
+            Value::List((0..3).map(element).collect())
+        } else {
+            element(0)
+        };
+        message.set_field(&field, value);
+    }
+    message
+}
+
+/// Does every message reachable from `desc` declare its fields in field-number order (so that
+/// prost's encoding, in declaration order, is the canonical one)?
+fn in_number_order(desc: &MessageDescriptor, seen: &mut HashSet<String>) -> bool {
+    if !seen.insert(desc.full_name().to_string()) {
+        return true;
+    }
+    let numbers: Vec<u32> = desc.fields().map(|f| f.number()).collect();
+    numbers.windows(2).all(|w| w[0] < w[1])
+        && desc.fields().all(|f| match f.kind() {
+            Kind::Message(m) => in_number_order(&m, seen),
+            _ => true,
+        })
+}
+
+fn differing_fields(a: &DynamicMessage, b: &DynamicMessage) -> Vec<String> {
+    a.descriptor()
+        .fields()
+        .filter(|f| a.get_field(f) != b.get_field(f))
+        .map(|f| format!("{} (= {})", f.name(), f.number()))
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where two encodings part: lengths, offset, and the bytes around it.
+fn first_difference((a_name, a): (&str, &[u8]), (b_name, b): (&str, &[u8])) -> String {
+    let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let around = |bytes: &[u8]| hex(&bytes[at.saturating_sub(4)..(at + 12).min(bytes.len())]);
+    format!(
+        "{a_name} {} bytes, {b_name} {} bytes, first difference at byte {at}: \
+         {a_name} …{}… vs {b_name} …{}…",
+        a.len(),
+        b.len(),
+        around(a),
+        around(b)
+    )
+}
+
+fn unhex(text: &Json) -> Vec<u8> {
+    let text = text.as_str().expect("hex string");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn json_value(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Where two JSON values differ (paths), for failure messages.
+fn json_diff(a: &Json, b: &Json, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Json::Object(x), Json::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                match (x.get(key), y.get(key)) {
+                    (Some(p), Some(q)) => json_diff(p, q, &format!("{path}.{key}"), out),
+                    (p, q) => out.push(format!("{path}.{key}: {p:?} vs {q:?}")),
+                }
+            }
+        }
+        (Json::Array(x), Json::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                json_diff(p, q, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} vs {b}")),
+        _ => {}
+    }
+}
+
+fn strings(value: &Json) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs both directions for one API version; panics with every disagreement found.
+fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
+    let pool = DescriptorPool::decode(descriptor_set).expect("the crate's descriptor set");
+    let mut peer = WirePeer::start();
+    let mut failures: Vec<String> = Vec::new();
+    let mut fail = |name: &str, what: String| failures.push(format!("{name}: {what}"));
+    let canonical: Vec<bool> = cases
+        .iter()
+        .map(|case| {
+            let desc = pool
+                .get_message_by_name(case.name)
+                .expect("in the descriptor set");
+            in_number_order(&desc, &mut HashSet::new())
+        })
+        .collect();
+
+    // Rust → Python → Rust.
+    let mut rust = Vec::new();
+    for case in &cases {
+        let desc = pool
+            .get_message_by_name(case.name)
+            .expect("in the descriptor set");
+        let dynamic = fill(&desc, 0);
+        let bytes = (case.reencode)(&dynamic.encode_to_vec()).expect("decodes");
+        // The generated type must have kept every field of the proto.
+        let back = DynamicMessage::decode(desc.clone(), bytes.as_slice()).expect("decodes");
+        if back != dynamic {
+            fail(
+                case.name,
+                format!(
+                    "the generated type loses or changes fields: {:?}",
+                    differing_fields(&dynamic, &back)
+                ),
+            );
+        }
+        let json = (case.to_json)(&bytes).expect("serializes");
+        rust.push((bytes, json));
+    }
+    let items: Vec<Json> = cases
+        .iter()
+        .zip(&rust)
+        .map(|(case, (bytes, json))| json!({"type": case.name, "bytes": hex(bytes), "json": json}))
+        .collect();
+    let answers = peer.request(&json!({"op": "decode", "items": items}));
+    let answers = answers.as_array().expect("one answer per item");
+    assert_eq!(answers.len(), cases.len());
+    for (((case, (bytes, json)), answer), &canonical) in
+        cases.iter().zip(&rust).zip(answers).zip(&canonical)
+    {
+        let unset = strings(&answer["unset"]);
+        if !unset.is_empty() {
+            fail(
+                case.name,
+                format!("Python finds fields unset (or unknown) in Rust's encoding: {unset:?}"),
+            );
+        }
+        let python_bytes = unhex(&answer["bytes"]);
+        if canonical {
+            if python_bytes != *bytes {
+                fail(
+                    case.name,
+                    format!(
+                        "Python re-encodes Rust's bytes differently: {}",
+                        first_difference(("rust", bytes), ("python", &python_bytes))
+                    ),
+                );
+            }
+        } else if !(case.same)(&python_bytes, bytes).unwrap_or(false) {
+            fail(
+                case.name,
+                "Python's re-encoding decodes to another value".into(),
+            );
+        }
+        let python_json = answer["json"].as_str().unwrap_or_default();
+        let mut diff = Vec::new();
+        json_diff(&json_value(json), &json_value(python_json), "", &mut diff);
+        if !diff.is_empty() {
+            fail(
+                case.name,
+                format!("JSON differs (rust vs python): {diff:?}"),
+            );
+        }
+        if let Some(error) = answer.get("json_error") {
+            fail(
+                case.name,
+                format!("Python cannot parse Rust's JSON: {error}"),
+            );
+        } else if !strings(&answer["json_differences"]).is_empty() {
+            fail(
+                case.name,
+                format!(
+                    "Python parses Rust's JSON to another message: {:?}",
+                    strings(&answer["json_differences"])
+                ),
+            );
+        }
+        match (case.from_json)(python_json) {
+            Ok(parsed) if (case.same)(&parsed, bytes).unwrap_or(false) => {}
+            Ok(_) => fail(
+                case.name,
+                "Rust parses Python's JSON to another value".into(),
+            ),
+            Err(error) => fail(
+                case.name,
+                format!("Rust cannot parse Python's JSON: {error}"),
+            ),
+        }
+    }
+
+    // Python → Rust → Python.
+    let names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+    let made = peer.request(&json!({"op": "make", "types": names}));
+    let made = made.as_array().expect("one answer per type");
+    let mut compare = Vec::new();
+    for ((case, answer), &canonical) in cases.iter().zip(made).zip(&canonical) {
+        assert!(
+            strings(&answer["unset"]).is_empty(),
+            "{}: Python's own filler left fields unset: {:?}",
+            case.name,
+            answer["unset"]
+        );
+        let python_bytes = unhex(&answer["bytes"]);
+        let python_json = answer["json"].as_str().unwrap_or_default();
+        let bytes = match (case.reencode)(&python_bytes) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                fail(
+                    case.name,
+                    format!("Rust cannot decode Python's bytes: {error}"),
+                );
+                continue;
+            }
+        };
+        if canonical {
+            if bytes != python_bytes {
+                fail(
+                    case.name,
+                    format!(
+                        "Rust re-encodes Python's bytes differently: {}",
+                        first_difference(("python", &python_bytes), ("rust", &bytes))
+                    ),
+                );
+            }
+        } else if !(case.same)(&bytes, &python_bytes).unwrap_or(false) {
+            fail(
+                case.name,
+                "Rust's re-encoding decodes to another value".into(),
+            );
+        }
+        let json = (case.to_json)(&python_bytes).expect("serializes");
+        let mut diff = Vec::new();
+        json_diff(&json_value(&json), &json_value(python_json), "", &mut diff);
+        if !diff.is_empty() {
+            fail(
+                case.name,
+                format!("JSON of Python's value differs (rust vs python): {diff:?}"),
+            );
+        }
+        match (case.from_json)(python_json) {
+            Ok(parsed) if (case.same)(&parsed, &python_bytes).unwrap_or(false) => {}
+            Ok(_) => fail(
+                case.name,
+                "Rust parses Python's JSON to another value".into(),
+            ),
+            Err(error) => fail(
+                case.name,
+                format!("Rust cannot parse Python's JSON: {error}"),
+            ),
+        }
+        compare.push(json!({
+            "type": case.name,
+            "expected": hex(&python_bytes),
+            "bytes": hex(&bytes),
+            "json": json,
+        }));
+    }
+    let checked = peer.request(&json!({"op": "compare", "items": compare}));
+    for (item, answer) in compare.iter().zip(checked.as_array().expect("answers")) {
+        let name = item["type"].as_str().unwrap_or_default();
+        for (key, what) in [
+            ("bytes_differences", "Rust's encoding"),
+            ("json_differences", "Rust's JSON"),
+        ] {
+            let differences = strings(&answer[key]);
+            if !differences.is_empty() {
+                fail(
+                    name,
+                    format!("Python reads {what} of its value as another message: {differences:?}"),
+                );
+            }
+        }
+    }
+
+    let by_bytes = canonical.iter().filter(|c| **c).count();
+    let by_value: Vec<&str> = cases
+        .iter()
+        .zip(&canonical)
+        .filter(|(_, c)| !**c)
+        .map(|(case, _)| case.name)
+        .collect();
+    println!(
+        "{version}: {} message types, both directions; encodings compared as bytes for {by_bytes}, \
+         as decoded values for {} (fields declared out of number order): {by_value:?}",
+        cases.len(),
+        by_value.len()
+    );
+    let total = failures.len();
+    assert!(
+        failures.is_empty(),
+        "{version}: {total} disagreements with Python:\n{}",
+        failures
+            .iter()
+            .take(40)
+            .map(|f| format!("  - {f}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn v1_wire_and_json_agree_with_python() {
+    agree_with_python("runtime.v1", cri_api_v1::FILE_DESCRIPTOR_SET, v1_cases());
+}
+
+#[test]
+fn v1alpha2_wire_and_json_agree_with_python() {
+    agree_with_python(
+        "runtime.v1alpha2",
+        cri_api_v1alpha2::FILE_DESCRIPTOR_SET,
+        v1alpha2_cases(),
+    );
+}
+
+#[test]
+fn every_message_type_is_covered() {
+    // The lists the tests above walk are the crates' whole lists of messages (map entries,
+    // which have no Rust type, excepted).
+    for (descriptor_set, names) in [
+        (
+            cri_api_v1::FILE_DESCRIPTOR_SET,
+            v1_cases().iter().map(|c| c.name).collect::<Vec<_>>(),
+        ),
+        (
+            cri_api_v1alpha2::FILE_DESCRIPTOR_SET,
+            v1alpha2_cases().iter().map(|c| c.name).collect(),
+        ),
+    ] {
+        let pool = DescriptorPool::decode(descriptor_set).unwrap();
+        let mut expected: Vec<String> = pool
+            .all_messages()
+            .filter(|m| m.package_name().starts_with("runtime.") && !m.is_map_entry())
+            .map(|m| m.full_name().to_string())
+            .collect();
+        let mut names: Vec<String> = names.into_iter().map(String::from).collect();
+        expected.sort();
+        names.sort();
+        assert_eq!(names, expected);
+    }
+}
