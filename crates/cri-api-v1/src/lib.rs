@@ -115,6 +115,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Clients built on gRPC C-core (Python's `grpcio`, for example) send the socket path as the
+//! HTTP/2 `:authority` of a `unix:` target, which tonic's server rejects as malformed; such
+//! clients must set the channel option `grpc.default_authority` (to `localhost`, as Go's gRPC
+//! uses for Unix sockets).
+//!
 //! # JSON
 //!
 //! With the `serde` feature, messages serialize to the canonical proto3 JSON mapping, the same
