@@ -149,12 +149,14 @@
 //! # Maps
 //!
 //! Every `map<…>` field (labels, annotations, …) is a [`BTreeMap`](std::collections::BTreeMap),
-//! whatever the features. Two reasons, measured on a 10,000-container
-//! `ListContainersResponse` (8 MB): decoding is faster (about 240 MB/s against 175 MB/s with
-//! prost's default `HashMap`: CRI maps are small, and a B-tree of a few string keys beats
-//! hashing them with SipHash), and the protobuf encoding and the JSON are deterministic (keys in
-//! order), so the same value always gives the same bytes: stable golden files, cache keys and
-//! diffs.
+//! whatever the features. The main reason is determinism: keys are kept in order, so the same
+//! value always gives the same protobuf bytes and the same JSON (stable golden files, cache keys
+//! and diffs). It does not cost speed on CRI's small maps: measured on a 10,000-container
+//! `ListContainersResponse` (8 MB) when this was decided, prost's default `HashMap` (SipHash)
+//! decoded at about 175 MB/s and `BTreeMap` at about 240 MB/s. The workspace's benchmarks
+//! (`benches/RESULTS.md` and `benches/PROFILE.md` in the repository) show where decoding time
+//! goes now: mostly the allocator, so a faster global allocator (such as mimalloc) is the
+//! cheapest way to decode faster.
 //!
 //! # Secrets in `Debug`
 //!

@@ -218,7 +218,7 @@ impl Report {
 
     fn push(&mut self, path: __private::Path<'_>, reason: Reason) {
         self.dropped.push(Dropped {
-            path: path.to_string(),
+            path: path.render(),
             reason,
         });
     }
@@ -331,21 +331,65 @@ pub mod __private {
         }
     }
 
-    impl fmt::Display for Path<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    impl Path<'_> {
+        /// The path as text (`containers[3].user`), built without the formatting machinery:
+        /// a lossy downgrade may render one per container.
+        pub(crate) fn render(&self) -> String {
+            let mut out = String::with_capacity(self.len());
+            self.write(&mut out);
+            out
+        }
+
+        /// The rendered length, or a little more (map keys may need escapes).
+        fn len(&self) -> usize {
+            let own = match self.segment {
+                Segment::Root => 0,
+                Segment::Field(name) => name.len() + 1,
+                Segment::Index(_) => 22,
+                Segment::Key(key) => key.len() + 4,
+            };
+            own + self.parent.map_or(0, Path::len)
+        }
+
+        fn write(&self, out: &mut String) {
             if let Some(parent) = self.parent {
-                parent.fmt(f)?;
+                parent.write(out);
             }
             match self.segment {
-                Segment::Root => Ok(()),
-                Segment::Field(name) if matches!(self.parent, Some(p) if !matches!(p.segment, Segment::Root)) =>
-                {
-                    write!(f, ".{name}")
+                Segment::Root => {}
+                Segment::Field(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
                 }
-                Segment::Field(name) => f.write_str(name),
-                Segment::Index(i) => write!(f, "[{i}]"),
-                Segment::Key(key) => write!(f, "[{key:?}]"),
+                Segment::Index(index) => {
+                    let mut digits = [0u8; 20];
+                    let mut at = digits.len();
+                    let mut rest = index;
+                    loop {
+                        at -= 1;
+                        digits[at] = b'0' + (rest % 10) as u8;
+                        rest /= 10;
+                        if rest == 0 {
+                            break;
+                        }
+                    }
+                    out.push('[');
+                    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+                    out.push(']');
+                }
+                Segment::Key(key) => {
+                    use fmt::Write as _;
+                    let _ = write!(out, "[{key:?}]");
+                }
             }
+        }
+    }
+
+    impl fmt::Display for Path<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.render())
         }
     }
 
