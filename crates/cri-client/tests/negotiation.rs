@@ -449,12 +449,15 @@ async fn connection_errors_name_the_endpoint_and_the_cause() {
     assert!(message.contains("host:port"), "{message}");
 }
 
-/// Calls Version until the channel has re-dialled the restarted server (the first call after a
-/// disconnect may see the old connection's error).
+/// Calls Version until the channel has re-dialled the restarted server: the first call after a
+/// disconnect may still meet the old connection, as UNAVAILABLE or as CANCELLED ("connection
+/// closed"), depending on when the closed connection is noticed.
 async fn version_after_restart(client: &Client) -> Result<v1::VersionResponse, Error> {
     for _ in 0..20 {
         match client.version(v1::VersionRequest::default()).await {
-            Err(Error::Rpc { status, .. }) if status.code() == Code::Unavailable => {
+            Err(Error::Rpc { status, .. })
+                if matches!(status.code(), Code::Unavailable | Code::Cancelled) =>
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             other => return other,
