@@ -285,6 +285,70 @@ fn yaml_key_less(a: &str, b: &str) -> std::cmp::Ordering {
     ar.len().cmp(&br.len())
 }
 
+/// Whether go-yaml v2 reads `s` as a timestamp (`2006-1-2`, with a time and zone or not).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |from: usize, min: usize, max: usize| -> Option<usize> {
+        let n = b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (min..=max).contains(&n).then_some(from + n)
+    };
+    let Some(i) = digits(0, 4, 4) else {
+        return false;
+    };
+    if b.get(i) != Some(&b'-') {
+        return false;
+    }
+    let Some(i) = digits(i + 1, 1, 2) else {
+        return false;
+    };
+    if b.get(i) != Some(&b'-') {
+        return false;
+    }
+    let Some(i) = digits(i + 1, 1, 2) else {
+        return false;
+    };
+    if i == b.len() {
+        return true;
+    }
+    if !matches!(b[i], b'T' | b't' | b' ') {
+        return false;
+    }
+    let Some(i) = digits(i + 1, 1, 2) else {
+        return false;
+    };
+    if b.get(i) != Some(&b':') {
+        return false;
+    }
+    let Some(i) = digits(i + 1, 1, 2) else {
+        return false;
+    };
+    if b.get(i) != Some(&b':') {
+        return false;
+    }
+    let Some(mut i) = digits(i + 1, 1, 2) else {
+        return false;
+    };
+    if b.get(i) == Some(&b'.') {
+        match digits(i + 1, 1, 9) {
+            Some(next) => i = next,
+            None => return false,
+        }
+    }
+    let zone = &s[i..];
+    zone.is_empty()
+        || zone == "Z"
+        || (zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':'
+            && zone[1..3]
+                .bytes()
+                .chain(zone[4..].bytes())
+                .all(|c| c.is_ascii_digit()))
+}
+
 /// What go-yaml v2 would read a plain scalar as, when that is not a string.
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: [&str; 29] = [
@@ -308,6 +372,9 @@ fn resolves_to_non_string(s: &str) -> bool {
                 | "<<"
         )
     {
+        return true;
+    }
+    if is_timestamp(s) {
         return true;
     }
     let first = s.as_bytes()[0];
@@ -759,6 +826,19 @@ mod tests {
     }
 
     #[test]
+    fn yaml_quotes_timestamps() {
+        assert!(is_timestamp("2026-11-23T20:12:52.662817807Z"));
+        assert!(is_timestamp("0001-01-01T00:00:00Z"));
+        assert!(is_timestamp("2026-11-23"));
+        assert!(!is_timestamp("2026-11-23x"));
+        assert!(!is_timestamp("12026-11-23"));
+        assert_eq!(
+            yaml(&json!({"t": "2026-11-23T20:12:52Z"})),
+            "t: \"2026-11-23T20:12:52Z\"\n"
+        );
+    }
+
+    #[test]
     fn yaml_nests_like_go_yaml() {
         let doc = json!({"containers": [{"id": "x", "labels": {"a": "b"}, "list": ["p", "q"]}]});
         assert_eq!(
@@ -796,7 +876,7 @@ mod tests {
 
     #[test]
     fn go_floats() {
-        assert_eq!(go_float(1795464776355204789.0), "1795464776355204600");
+        assert_eq!(go_float(1795464776355204789.0), "1795464776355204900");
         assert_eq!(go_float(1.5), "1.5");
         assert_eq!(go_float(1e21), "1e+21");
         assert_eq!(go_float(1e-7), "1e-7");
