@@ -2,6 +2,8 @@
 //! re-dial rule) and keeps the first bytes the peer sent (to name a peer that is not a CRI
 //! runtime).
 
+use std::io::Read as _;
+use std::os::fd::AsFd as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,17 +158,46 @@ struct Sniff {
 }
 
 impl Sniff {
-    /// Notes a failed read or write: a peer that closed before sending anything.
-    fn failed<T>(&mut self, result: &Poll<std::io::Result<T>>) {
-        if !self.done && matches!(result, Poll::Ready(Err(_))) {
-            let mut greeting = self
-                .dials
-                .greeting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+    /// Keeps a copy of bytes just read, up to the greeting's size.
+    fn keep(&mut self, new: &[u8]) {
+        let mut greeting = self
+            .dials
+            .greeting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if new.is_empty() {
             greeting.closed = true;
             self.done = true;
+        } else {
+            let take = (GREETING - greeting.bytes.len()).min(new.len());
+            greeting.bytes.extend_from_slice(&new[..take]);
+            self.done = greeting.bytes.len() == GREETING;
         }
+    }
+
+    /// Notes a failed read or write. A peer that closes while we still write (an HTTP/1
+    /// server that answered the preface and hung up) may have sent its answer before: read
+    /// what is already there, without waiting, so the answer is not lost with the connection.
+    fn failed<T>(&mut self, result: &Poll<std::io::Result<T>>) {
+        if self.done || !matches!(result, Poll::Ready(Err(_))) {
+            return;
+        }
+        // tokio's `try_read` trusts its cached readiness, which may not have seen the data
+        // yet: read from a duplicate of the (non-blocking) descriptor instead.
+        let mut buf = [0; GREETING];
+        let fd = match &self.io {
+            Io::Unix(s) => s.as_fd().try_clone_to_owned(),
+            Io::Tcp(s) => s.as_fd().try_clone_to_owned(),
+        };
+        if let Ok(n) = fd.and_then(|fd| std::fs::File::from(fd).read(&mut buf)) {
+            self.keep(&buf[..n]);
+        }
+        let mut greeting = self
+            .dials
+            .greeting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        greeting.closed = true;
     }
 }
 
@@ -182,23 +213,8 @@ impl AsyncRead for Sniff {
             Io::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
         };
-        if !this.done {
-            if let Poll::Ready(Ok(())) = &result {
-                let new = &buf.filled()[before..];
-                let mut greeting = this
-                    .dials
-                    .greeting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if new.is_empty() {
-                    greeting.closed = true;
-                    this.done = true;
-                } else {
-                    let take = (GREETING - greeting.bytes.len()).min(new.len());
-                    greeting.bytes.extend_from_slice(&new[..take]);
-                    this.done = greeting.bytes.len() == GREETING;
-                }
-            }
+        if !this.done && matches!(result, Poll::Ready(Ok(()))) {
+            this.keep(&buf.filled()[before..]);
         }
         this.failed(&result);
         result
