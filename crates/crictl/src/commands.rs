@@ -138,7 +138,7 @@ fn unsupported(output: Output) -> Failure {
 // Shared output helpers.
 
 /// A list response `{"key": [items]}` streamed item by item, as crictl prints it.
-fn write_list<T: serde::Serialize>(
+fn write_list<T: cri_api_v1::json::JsonMessage>(
     out: &mut Out,
     key: &str,
     items: &[T],
@@ -153,7 +153,7 @@ fn write_list<T: serde::Serialize>(
             write!(out, "{{\n  \"{key}\":  [")?;
             for (index, item) in items.iter().enumerate() {
                 out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
-                write_protojson(out, proto::view(item), 2)?;
+                write_protojson(out, &proto::view(item), 2)?;
             }
             writeln!(out, "\n  ]\n}}")?;
         }
@@ -1774,7 +1774,7 @@ async fn events(client: &Client, args: &EventsArgs, out: &mut Out) -> Result<()>
         })?;
         match args.output {
             Output::Json => {
-                write_protojson(out, proto::view(&event), 0)?;
+                write_protojson(out, &proto::view(&event), 0)?;
                 writeln!(out)?;
             }
             Output::Yaml => {

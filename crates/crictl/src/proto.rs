@@ -1,24 +1,24 @@
 //! Proto3 JSON of CRI messages, from the API crate (`cri_api_v1`'s serde support), with
 //! crictl's options: what Go's `protojson` with `EmitDefaultValues` prints.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use cri_api_v1::json::{self, JsonMessage, JsonOptions, WithOptions};
 use serde_json::Value;
 
 use crate::Failure;
 
-/// A serializable view of `message` as crictl prints it.
-pub fn view<M: Serialize>(message: &M) -> &M {
-    message
+/// A serializable view of `message` as crictl prints it (`JsonOptions::crictl()`).
+pub fn view<M: JsonMessage>(message: &M) -> WithOptions<'_, M> {
+    json::with_options(message, JsonOptions::crictl())
 }
 
 /// `message` as a JSON value, as crictl prints it.
-pub fn to_value<M: Serialize>(message: &M) -> Result<Value, Failure> {
+pub fn to_value<M: JsonMessage>(message: &M) -> Result<Value, Failure> {
     serde_json::to_value(view(message)).map_err(|e| Failure::msg(format!("encode JSON: {e}")))
 }
 
-/// Reads one of crictl's config files (JSON or YAML; proto field names, enums as numbers).
-pub fn from_config_file<M: DeserializeOwned>(path: &str) -> Result<M, Failure> {
+/// Reads one of crictl's config files (JSON or YAML; proto field names, enums as numbers,
+/// unknown fields ignored as Go's `encoding/json` ignores them).
+pub fn from_config_file<M: JsonMessage>(path: &str) -> Result<M, Failure> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
             Failure::msg(format!("config at {path} not found"))
@@ -31,7 +31,9 @@ pub fn from_config_file<M: DeserializeOwned>(path: &str) -> Result<M, Failure> {
         Err(_) => serde_yaml::from_str(&text)
             .map_err(|e| Failure::msg(format!("{path}: neither JSON nor YAML: {e}")))?,
     };
-    serde_json::from_value(value).map_err(|e| Failure::msg(format!("{path}: {e}")))
+    let text = value.to_string();
+    json::from_str(&text, JsonOptions::new().ignore_unknown_fields(true))
+        .map_err(|e| Failure::msg(format!("{path}: {e}")))
 }
 
 /// The JSON names of `ContainerStatus`'s fields (crictl writes `null` for unset messages).
