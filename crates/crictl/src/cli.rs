@@ -108,6 +108,8 @@ pub enum Command {
     Stopp(IdsArgs),
     /// Remove one or more pods.
     Rmp(RemoveArgs),
+    /// Fetch the logs of a container.
+    Logs(LogsArgs),
     /// Stream the events of containers.
     #[command(visible_alias = "event")]
     Events(EventsArgs),
@@ -443,4 +445,33 @@ pub struct EventsArgs {
     /// Output format, One of: json|yaml|go-template.
     #[arg(short, long, value_enum, default_value = "json")]
     pub output: Output,
+}
+
+/// `logs`.
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// The container ID.
+    pub container: String,
+    /// Follow log output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the logs for the previous instance of the container in a pod if it exists.
+    #[arg(short, long)]
+    pub previous: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42
+    /// minutes).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs. Defaults to all.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tail: i64,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Maximum bytes of logs to return. Defaults to no limit.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub limit_bytes: i64,
+    /// Only print logs from stdout or stderr.
+    #[arg(long)]
+    pub stream: Option<String>,
 }

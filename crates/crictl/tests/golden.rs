@@ -71,6 +71,8 @@ fn cases(ids: &std::collections::HashMap<String, String>) -> Vec<(&'static str, 
         ("images_plain", s(&["images"])),
         ("runtime_config", s(&["runtime-config"])),
         ("inspect_missing", s(&["inspect", "nosuchid"])),
+        ("logs", vec!["logs".into(), ids["ctr_app"].clone()]),
+        ("logs_ts", vec!["logs".into(), "--timestamps".into(), ids["ctr_app"].clone()]),
         (
             "inspect_exited",
             vec!["inspect".into(), ids["ctr_job"].clone()],
@@ -131,15 +133,30 @@ fn read_commands_print_what_crictl_v1_36_prints() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ids = replay::ids();
+    // The container's CRI log, as the recorded `logs --timestamps` shows it was written.
+    let log = dir.path().join("app.log");
+    let mut lines: Vec<String> = Vec::new();
+    for (file, stream) in [("out/logs_ts.out", "stdout"), ("out/logs_ts.err", "stderr")] {
+        for line in replay::read(file).lines() {
+            let (at, content) = line.split_once(' ').unwrap();
+            lines.push(format!("{at} {stream} F {content}"));
+        }
+    }
+    lines.sort();
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
     let mut failures = Vec::new();
     let cases = cases(&ids);
-    assert!(cases.len() >= 37, "every recorded read command is covered");
+    assert!(cases.len() >= 39, "every recorded read command is covered");
     for (name, args) in &cases {
         let expected_out = replay::read(&format!("out/{name}.out"));
         let expected_ok = replay::read(&format!("out/{name}.rc")).trim() == "0";
         // A runtime per case, in the state of that recording.
         let socket = dir.path().join(format!("{name}.sock"));
-        runtime.block_on(replay::serve(replay::Replay::for_case(name), &socket));
+        let mut state = replay::Replay::for_case(name);
+        if name.starts_with("logs") {
+            state = state.with_log_path(&ids["ctr_app"], &log);
+        }
+        runtime.block_on(replay::serve(state, &socket));
         let run = crictl(
             socket.to_str().unwrap(),
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -167,8 +184,9 @@ fn read_commands_print_what_crictl_v1_36_prints() {
                 first_difference(&expected_out, &run.stdout)
             ));
         }
-        if !run.stderr.is_empty() {
-            failures.push(format!("{name}: unexpected stderr {:?}", run.stderr));
+        let expected_err = replay::read(&format!("out/{name}.err"));
+        if run.stderr != expected_err {
+            failures.push(format!("{name}: stderr {:?}, expected {:?}", run.stderr, expected_err));
         }
     }
     assert!(

@@ -283,6 +283,13 @@ impl Replay {
         replay
     }
 
+    /// Points the log of container `id` at `path`.
+    pub fn with_log_path(mut self, id: &str, path: &Path) -> Replay {
+        let status = self.container_status.get_mut(id).unwrap().status.as_mut().unwrap();
+        status.log_path = path.to_str().unwrap().to_string();
+        self
+    }
+
     async fn handle(self: Arc<Self>, request: http::Request<Body>) -> http::Response<Body> {
         let path = request.uri().path().to_string();
         let method = path.rsplit('/').next().unwrap_or("").to_string();
