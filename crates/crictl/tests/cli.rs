@@ -388,3 +388,68 @@ fn crate_default_socket_present() -> bool {
     .iter()
     .any(|p| Path::new(p).exists())
 }
+
+#[test]
+fn logs_read_the_cri_log_of_a_container() {
+    let fake = fake(0, 0);
+    let e = fake.endpoint.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let pod_config = write_config(
+        dir.path(),
+        "pod.json",
+        &format!(
+            r#"{{"metadata":{{"name":"p","namespace":"default","uid":"u"}},"log_directory":{:?}}}"#,
+            logs.to_str().unwrap()
+        ),
+    );
+    // An absolute log_path: cri-fake reports a relative one as it was configured, where
+    // containerd reports the joined path.
+    let container_config = write_config(
+        dir.path(),
+        "ctr.json",
+        &format!(
+            r#"{{"metadata":{{"name":"c"}},"image":{{"image":"docker.io/library/busybox:1.36"}},
+                "command":["sh","-c","echo hello; echo oops >&2; printf part; sleep 1; echo done"],"log_path":{:?}}}"#,
+            logs.join("c.log").to_str().unwrap()
+        ),
+    );
+    let id = ok(e, &["run", &container_config, &pod_config])
+        .trim()
+        .to_string();
+    // -f follows until the container exits.
+    let started = Instant::now();
+    let followed = run(e, &["logs", "-f", &id]);
+    assert!(
+        followed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&followed.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "-f waited for the container"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&followed.stdout),
+        "hello\npartdone\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&followed.stderr), "oops\n");
+    let all = run(e, &["logs", &id]);
+    assert_eq!(String::from_utf8_lossy(&all.stdout), "hello\npartdone\n");
+    assert_eq!(String::from_utf8_lossy(&all.stderr), "oops\n");
+    let tail = run(e, &["logs", "--tail", "1", &id]);
+    assert_eq!(String::from_utf8_lossy(&tail.stdout), "partdone\n");
+    assert_eq!(String::from_utf8_lossy(&tail.stderr), "");
+    let stdout_only = run(e, &["logs", "--stream", "stdout", &id]);
+    assert_eq!(String::from_utf8_lossy(&stdout_only.stderr), "");
+    let stamped = ok(e, &["logs", "--stream", "stdout", "--timestamps", &id]);
+    let first = stamped.lines().next().unwrap();
+    assert!(first.ends_with("Z hello") && first.len() > 25, "{first}");
+    let limited = ok(
+        e,
+        &["logs", "--stream", "stdout", "--limit-bytes", "3", &id],
+    );
+    assert_eq!(limited, "hel");
+    let future = ok(e, &["logs", "--since", "2999-01-01T00:00:00Z", &id]);
+    assert_eq!(future, "");
+}
