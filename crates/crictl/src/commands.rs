@@ -369,7 +369,7 @@ async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Result<()> {
                 && matches(&namespace, meta.map_or("", |m| &m.namespace))
         })
         .collect();
-    items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    items.sort_by_key(|item| std::cmp::Reverse(item.created_at));
     items.truncate(count(items.len(), args.latest, args.last));
     match args.output {
         Output::Table => {}
@@ -583,7 +583,7 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
             items.push(container);
         }
     }
-    items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    items.sort_by_key(|item| std::cmp::Reverse(item.created_at));
     items.truncate(count(items.len(), args.latest, args.last));
     match args.output {
         Output::Table => {}
@@ -626,7 +626,7 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
     if args.resolve_image_path {
         for c in &items {
             let image = c.image.as_ref().map_or("", |i| &i.image).to_string();
-            if !repo_images.contains_key(&image) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = repo_images.entry(image.clone()) {
                 let response = rpc(
                     "get image status",
                     client
@@ -643,7 +643,7 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
                     .image
                     .and_then(|i| i.repo_tags.first().cloned())
                     .unwrap_or_else(|| image.clone());
-                repo_images.insert(image, repo);
+                slot.insert(repo);
             }
         }
     }
