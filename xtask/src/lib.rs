@@ -13,6 +13,7 @@ pub mod client;
 pub mod codegen;
 pub mod convert;
 pub mod fsutil;
+pub mod json;
 pub mod lock;
 pub mod names;
 pub mod surface;

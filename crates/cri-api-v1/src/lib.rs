@@ -184,14 +184,16 @@ pub use prost;
 #[cfg(any(feature = "client", feature = "server"))]
 pub use tonic;
 
-/// Everything prost, tonic and pbjson generated. The comments come from upstream's proto and
+/// Everything prost, tonic and `cargo xtask regen`'s JSON generator made. The comments come from upstream's proto and
 /// are not rustdoc-clean, hence the specific lint allowances.
 #[allow(
     missing_docs,
     rustdoc::bare_urls,
     rustdoc::invalid_html_tags,
     clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
+    clippy::doc_overindented_list_items,
+    clippy::single_match,
+    clippy::match_single_binding
 )]
 mod generated {
     include!("generated/runtime.v1.rs");
@@ -199,6 +201,10 @@ mod generated {
     include!("generated/runtime.v1.serde.rs");
 }
 pub use generated::*;
+
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod json;
 
 mod constants {
     include!("generated/constants.rs");
