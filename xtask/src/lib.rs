@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod changelog;
 pub mod check;
 pub mod client;
 pub mod codegen;
