@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use xtask::{changelog, check, codegen, vendor, workspace_root};
+use xtask::{
+    API_VERSIONS, PROTO_DIR, changelog, check, codegen, compile, surface, vendor, workspace_root,
+};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Maintenance pipeline of the CRI crates")]
@@ -64,6 +66,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         entry_out: Option<std::path::PathBuf>,
     },
+    /// Print the API surface of every version (the text of the insta snapshots in
+    /// xtask/tests/snapshots/), or with --write update those snapshots (no cargo-insta needed).
+    Surface {
+        /// Rewrite the snapshot files instead of printing.
+        #[arg(long)]
+        write: bool,
+    },
     /// Regenerate the API crates' code, descriptors and upstream constants from proto/.
     Regen,
     /// Fail when a vendored file does not match the lock or generated code is stale.
@@ -81,7 +90,8 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let root = workspace_root();
+    // XTASK_ROOT: run the pipeline on another copy of the workspace (the update script's test).
+    let root = std::env::var_os("XTASK_ROOT").map_or_else(workspace_root, Into::into);
     match cli.command {
         Command::Vendor {
             git,
@@ -173,6 +183,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !dry_run {
                 for path in changelog::write_changelogs(&root, &from, &to, &entry)? {
                     eprintln!("wrote {}", path.display());
+                }
+            }
+        }
+        Command::Surface { write } => {
+            for version in &API_VERSIONS {
+                let compiler = compile(&root.join(PROTO_DIR), version)?;
+                let text = surface::render(&compiler.descriptor_pool(), version.package);
+                if write {
+                    let path = surface::snapshot_path(version);
+                    if surface::write_snapshot(&root.join(&path), &text)? {
+                        println!("wrote {}", path.display());
+                    }
+                } else {
+                    print!("{text}");
                 }
             }
         }
