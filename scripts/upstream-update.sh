@@ -20,13 +20,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export XTASK_ROOT="$root"
 
-pre=() tests=false body="" vendor_args=()
+pre=() tests=false body="" vendor_args=() cri_api_git="" gogo_git=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --pre) pre=(--pre) ;;
     --test) tests=true ;;
     --git|--gogo-git)
       [ $# -ge 2 ] || { echo "error: $1 needs a value" >&2; exit 2; }
+      if [ "$1" = --git ]; then cri_api_git=$2; else gogo_git=$2; fi
       vendor_args+=("$1" "$2"); shift ;;
     --body)
       [ $# -ge 2 ] || { echo "error: --body needs a file" >&2; exit 2; }
@@ -70,6 +71,19 @@ xtask surface --write
 xtask changelog --entry-out "$body"
 
 if $tests; then
+  # xtask's tests fetch from git bundles of the upstream repositories (../shared/upstream on
+  # the project's machines); elsewhere, make them from the sources.
+  if [ -z "${CRI_UPSTREAM_BUNDLES:-}" ] && [ ! -f "$root/../shared/upstream/cri-api.bundle" ]; then
+    bundles=${CARGO_TARGET_DIR:-$root/target}/upstream-bundles
+    make_bundle() {
+      rm -rf "$bundles/$1.git"
+      git clone --quiet --mirror "$2" "$bundles/$1.git"
+      git -C "$bundles/$1.git" bundle create --quiet "$bundles/$1.bundle" --all
+    }
+    make_bundle cri-api "${cri_api_git:-https://github.com/kubernetes/cri-api}"
+    make_bundle gogo-protobuf "${gogo_git:-https://github.com/gogo/protobuf}"
+    export CRI_UPSTREAM_BUNDLES=$bundles
+  fi
   xtask check
   cargo test --workspace --all-features --exclude cri-tests
 fi
