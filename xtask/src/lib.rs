@@ -16,6 +16,7 @@ pub mod convert;
 pub mod fsutil;
 pub mod lock;
 pub mod names;
+pub mod release;
 pub mod surface;
 pub mod vendor;
 

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::{
-    API_VERSIONS, PROTO_DIR, changelog, check, codegen, compile, surface, vendor, workspace_root,
+    API_VERSIONS, PROTO_DIR, changelog, check, codegen, compile, release, surface, vendor,
+    workspace_root,
 };
 
 #[derive(Parser)]
@@ -73,6 +74,10 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Check every publishable workspace member (from `cargo metadata`) against the README's
+    /// versioning rule and packaging needs (LICENSE, README.md, docs.rs settings, versioned
+    /// path dependencies); print them, one per line (`name version dir`), when all is well.
+    ReleaseCheck,
     /// Regenerate the API crates' code, descriptors and upstream constants from proto/.
     Regen,
     /// Fail when a vendored file does not match the lock or generated code is stale.
@@ -199,6 +204,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     print!("{text}");
                 }
             }
+        }
+        Command::ReleaseCheck => {
+            let members = release::members(&root)?;
+            let minor = release::kubernetes_minor(&root)?;
+            let problems = release::check(&members, minor);
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                eprintln!(
+                    "{} problem(s); the rule is in the README's Versioning section",
+                    problems.len()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            for member in members.iter().filter(|m| m.publishable) {
+                let dir = member.dir.strip_prefix(&root).unwrap_or(&member.dir);
+                println!("{} {} {}", member.name, member.version, dir.display());
+            }
+            eprintln!(
+                "every publishable crate follows the versioning rule (runtime.v1 is Kubernetes 1.{minor})"
+            );
         }
         Command::Regen => {
             let files = codegen::generate(&root)?;
