@@ -59,7 +59,9 @@ async fn a_silent_socket_fails_connect_within_connect_timeout() {
         .unwrap_err();
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(1900) && took < Duration::from_secs(4),
+        // About 2 s: not the 10 s default, nor the 2-minute call timeout (with slack for a
+        // loaded CI machine).
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
         "took {took:?}"
     );
     assert_eq!(error.code(), Some(Code::DeadlineExceeded), "{error:?}");
@@ -79,12 +81,12 @@ async fn a_silent_socket_fails_connect_within_connect_timeout() {
 async fn not_cri(socket: &Path) -> (Error, String) {
     let started = Instant::now();
     let error = Client::builder(endpoint(socket))
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(20))
         .connect()
         .await
         .unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "found out at once, not at the deadline: {:?}",
         started.elapsed()
     );
@@ -408,7 +410,7 @@ async fn misses_deadline<T: std::fmt::Debug>(
     let error = call.await.unwrap_err();
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "{rpc}: took {took:?}"
     );
     assert_eq!(error.code(), Some(Code::DeadlineExceeded), "{error:?}");
