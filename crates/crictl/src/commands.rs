@@ -122,6 +122,7 @@ async fn dispatch(
         Command::Rmp(args) => rmp(client, args, out).await,
         Command::Events(args) => events(client, args, out).await,
         Command::Logs(args) => logs(client, args, out).await,
+        Command::Exec(args) => exec(client, args, out).await,
     }
 }
 
@@ -626,7 +627,9 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
     if args.resolve_image_path {
         for c in &items {
             let image = c.image.as_ref().map_or("", |i| &i.image).to_string();
-            if let std::collections::hash_map::Entry::Vacant(slot) = repo_images.entry(image.clone()) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                repo_images.entry(image.clone())
+            {
                 let response = rpc(
                     "get image status",
                     client
@@ -1927,4 +1930,43 @@ async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Exec.
+
+async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
+    let (id, cmd) = args
+        .args
+        .split_first()
+        .expect("clap requires the container ID");
+    if cmd.is_empty() {
+        return Err(Failure::msg(
+            "no command given: crictl exec [--sync] CONTAINER-ID COMMAND [ARG...]",
+        ));
+    }
+    if !args.sync {
+        return Err(Failure::msg(
+            "exec without --sync needs the CRI streaming client, which this build does not have yet: use crictl exec --sync",
+        ));
+    }
+    let response = rpc(
+        "execing command in container synchronously",
+        client
+            .exec_sync(v1::ExecSyncRequest {
+                container_id: id.clone(),
+                cmd: cmd.to_vec(),
+                timeout: args.timeout,
+            })
+            .await,
+    )?;
+    out.write_all(&response.stdout)?;
+    out.flush()?;
+    std::io::stderr().write_all(&response.stderr)?;
+    if response.exit_code != 0 {
+        return Err(Failure::Exit(
+            u8::try_from(response.exit_code).unwrap_or(1).max(1),
+        ));
+    }
+    Ok(())
 }

@@ -453,3 +453,25 @@ fn logs_read_the_cri_log_of_a_container() {
     let future = ok(e, &["logs", "--since", "2999-01-01T00:00:00Z", &id]);
     assert_eq!(future, "");
 }
+
+#[test]
+fn exec_sync_prints_the_output_and_exits_with_the_code() {
+    let fake = fake(1, 1);
+    let e = fake.endpoint.as_str();
+    let id = ok(e, &["ps", "-q"]).trim().to_string();
+    let output = run(
+        e,
+        &[
+            "exec",
+            "--sync",
+            &id,
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "err\n");
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(ok(e, &["exec", "-s", &id, "echo", "-n", "x"]), "x");
+}
