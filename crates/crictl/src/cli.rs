@@ -110,6 +110,8 @@ pub enum Command {
     Rmp(RemoveArgs),
     /// Run a command in a running container.
     Exec(ExecArgs),
+    /// Get and set crictl client configuration options.
+    Config(ConfigArgs),
     /// Fetch the logs of a container.
     Logs(LogsArgs),
     /// Stream the events of containers.
@@ -499,5 +501,21 @@ pub struct ExecArgs {
     pub transport: String,
     /// The container ID, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `config`.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Show the option value.
+    #[arg(long)]
+    pub get: Option<String>,
+    /// Set option (can specify multiple or separate values with commas: opt1=val1,opt2=val2).
+    #[arg(long)]
+    pub set: Vec<String>,
+    /// Show all option value.
+    #[arg(long)]
+    pub list: bool,
+    /// `KEY VALUE` to set one option.
     pub args: Vec<String>,
 }

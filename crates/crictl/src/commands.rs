@@ -53,6 +53,9 @@ pub async fn run(cli: Cli, out: &mut Out) -> Result<()> {
         return Err(Failure::msg("no command given: see crictl --help"));
     };
     let explicit_config = cli.config != "/etc/crictl.yaml";
+    if let Command::Config(args) = command {
+        return config_command(&cli.config, args, out);
+    }
     let config = connect::read_config(&cli.config, explicit_config)?;
     let connection = connect::connect(&cli, &config).await?;
     let client = &connection.client;
@@ -123,6 +126,7 @@ async fn dispatch(
         Command::Events(args) => events(client, args, out).await,
         Command::Logs(args) => logs(client, args, out).await,
         Command::Exec(args) => exec(client, args, out).await,
+        Command::Config(_) => Err(Failure::msg("config is handled before connecting")),
     }
 }
 
@@ -1968,5 +1972,58 @@ async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
             u8::try_from(response.exit_code).unwrap_or(1).max(1),
         ));
     }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Config.
+
+fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
+    let mut config = connect::read_config(path, false)?;
+    if let Some(key) = &args.get {
+        let value = config.get(key).ok_or_else(|| {
+            Failure::msg(format!(
+                "no such option {key:?}: use one of {}",
+                connect::CONFIG_KEYS.join(", ")
+            ))
+        })?;
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
+    if args.list {
+        let rows: Vec<[String; 2]> = connect::CONFIG_KEYS
+            .iter()
+            .map(|key| [key.to_string(), config.get(key).unwrap_or_default()])
+            .collect();
+        return write_table(out, &["KEY", "VALUE"], &rows);
+    }
+    let mut changes = Vec::new();
+    for set in &args.set {
+        for pair in set.split(',') {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| Failure::msg(format!("--set {pair:?}: use --set key=value")))?;
+            changes.push((key.to_string(), value.to_string()));
+        }
+    }
+    match args.args.as_slice() {
+        [] => {}
+        [key, value] => changes.push((key.clone(), value.clone())),
+        _ => {
+            return Err(Failure::msg(
+                "use crictl config KEY VALUE, --set KEY=VALUE, --get KEY or --list",
+            ));
+        }
+    }
+    if changes.is_empty() {
+        return Err(Failure::msg(
+            "use crictl config KEY VALUE, --set KEY=VALUE, --get KEY or --list",
+        ));
+    }
+    for (key, value) in changes {
+        config.set(&key, &value)?;
+    }
+    std::fs::write(path, config.to_yaml())
+        .map_err(|e| Failure::msg(format!("write {path}: {e}")))?;
     Ok(())
 }

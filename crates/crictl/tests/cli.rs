@@ -475,3 +475,51 @@ fn exec_sync_prints_the_output_and_exits_with_the_code() {
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(ok(e, &["exec", "-s", &id, "echo", "-n", "x"]), "x");
 }
+
+#[test]
+fn config_gets_and_sets_the_config_file() {
+    let fake = fake(1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crictl.yaml");
+    let config = path.to_str().unwrap();
+    let status = crictl()
+        .args([
+            "--config",
+            config,
+            "config",
+            "--set",
+            &format!("runtime-endpoint={},timeout=5", fake.endpoint),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = crictl()
+        .args(["--config", config, "config", "--get", "runtime-endpoint"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), fake.endpoint);
+    let listed = crictl()
+        .args(["--config", config, "config", "--list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("timeout"),
+        "{listed:?}"
+    );
+    // The written file is what the next run connects with.
+    let pods = crictl()
+        .args(["--config", config, "pods", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        pods.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pods.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&pods.stdout).lines().count(), 1);
+    let bad = crictl()
+        .args(["--config", config, "config", "--set", "colour=blue"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
