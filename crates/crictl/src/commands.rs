@@ -405,7 +405,7 @@ async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Result<()> {
                 }
             }
             writeln!(out, "Status: {}", pod_state_name(pod.state))?;
-            writeln!(out, "Created: {}", ago(now, pod.created_at))?;
+            writeln!(out, "Created: {}", human::go_time_string(pod.created_at))?;
             print_labels(out, "Labels", &pod.labels)?;
             print_labels(out, "Annotations", &pod.annotations)?;
             if !pod.runtime_handler.is_empty() {
@@ -713,15 +713,16 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
+/// crictl's `normalizeRepoDigest`: the name and digest of the first repo digest.
 fn normalize_repo_digest(digests: &[String]) -> (String, String) {
-    match digests.first().and_then(|d| d.split_once('@')) {
-        Some((name, digest)) if !d_has_more_at(digests) => (name.to_string(), digest.to_string()),
-        _ => ("<none>".into(), "<none>".into()),
+    let Some(first) = digests.first() else {
+        return ("<none>".into(), "<none>".into());
+    };
+    let parts: Vec<&str> = first.split('@').collect();
+    if parts.len() != 2 {
+        return ("errorName".into(), "errorRepoDigest".into());
     }
-}
-
-fn d_has_more_at(digests: &[String]) -> bool {
-    digests.first().is_some_and(|d| d.matches('@').count() != 1)
+    (parts[0].to_string(), parts[1].to_string())
 }
 
 fn normalize_repo_tags(tags: &[String], image_name: &str) -> Vec<(String, String)> {
@@ -2026,4 +2027,51 @@ fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
     std::fs::write(path, config.to_yaml())
         .map_err(|e| Failure::msg(format!("write {path}: {e}")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_tags_and_digests_split_like_crictl() {
+        assert_eq!(
+            normalize_repo_digest(&["docker.io/library/busybox@sha256:abc".into()]),
+            ("docker.io/library/busybox".into(), "sha256:abc".into())
+        );
+        assert_eq!(
+            normalize_repo_digest(&[]),
+            ("<none>".into(), "<none>".into())
+        );
+        assert_eq!(
+            normalize_repo_digest(&["bad".into()]),
+            ("errorName".into(), "errorRepoDigest".into())
+        );
+        assert_eq!(
+            normalize_repo_tags(
+                &["localhost:5000/a:1".into(), "<none>:<none>".into()],
+                "img"
+            ),
+            vec![
+                ("localhost:5000/a".into(), "1".into()),
+                ("img".into(), "<none>".into())
+            ]
+        );
+        assert_eq!(
+            normalize_repo_tags(&[], "img"),
+            vec![("img".into(), "<none>".into())]
+        );
+        assert_eq!(
+            normalize_repo_tags(&["x".into()], "img"),
+            vec![("errorRepoTag".into(), "errorRepoTag".into())]
+        );
+    }
+
+    #[test]
+    fn digests_are_recognised_like_go_digest() {
+        let hex = "ff6a47eb455d41507a0905ad400a6219874b8fb14db89778a1cb35ef4ca2df47";
+        assert_eq!(digest_hex(&format!("sha256:{hex}")), Some(hex));
+        assert_eq!(digest_hex("sha256:short"), None);
+        assert_eq!(digest_hex("localhost/busybox:1"), None);
+    }
 }
