@@ -552,3 +552,46 @@ async fn a_zlib_bomb_ends_the_connection() {
         .unwrap_err();
     assert!(err.to_string().contains("4096"), "{err}");
 }
+
+/// Kubernetes' Go servers write their last bytes and then reset every stream with CANCEL
+/// (httpstream/spdy's Close): the bytes must still be read, and CANCEL reads as EOF.
+#[tokio::test]
+async fn data_before_a_cancel_reset_is_delivered_then_eof() {
+    for (status, eof) in [
+        (RstStatus::CANCEL, true),
+        (RstStatus::INTERNAL_ERROR, false),
+    ] {
+        let (_conn, mut incoming, mut peer) = raw_server(Limits::default());
+        peer.send(syn(1)).await;
+        let mut stream = incoming.accept().await.unwrap();
+        stream.reply(Headers::new(), false).unwrap();
+        peer.send(Frame::Data {
+            stream_id: 1,
+            fin: false,
+            data: bytes::Bytes::from_static(b"{\"status\":\"Success\"}"),
+        })
+        .await;
+        peer.send(Frame::RstStream {
+            stream_id: 1,
+            status,
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut got = vec![0u8; 20];
+        stream.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"{\"status\":\"Success\"}");
+        let rest = stream.read(&mut got).await;
+        if eof {
+            assert_eq!(rest.unwrap(), 0);
+        } else {
+            assert_eq!(
+                rest.unwrap_err().kind(),
+                std::io::ErrorKind::ConnectionReset
+            );
+        }
+        assert!(
+            stream.write_all(b"x").await.is_err(),
+            "no write after a reset"
+        );
+    }
+}

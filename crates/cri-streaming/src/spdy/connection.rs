@@ -640,6 +640,11 @@ impl Drop for Incoming {
 /// Dropping the stream finishes our side with FIN if it was not finished (a stream we
 /// opened that the peer has not answered yet is reset with `CANCEL` instead) and discards
 /// what the peer still sends. Use [`Stream::reset`] to abort.
+///
+/// When the peer resets the stream, what it sent before stays readable; then a reset with
+/// `CANCEL` reads as the end of the stream (Kubernetes' Go servers reset every stream with
+/// `CANCEL` when they are done, and Go's spdystream reads that as EOF) and any other
+/// status as an error ([`Error::RemoteReset`]). Writes fail after any reset.
 pub struct Stream {
     shared: Arc<Shared>,
     id: u32,
@@ -794,10 +799,7 @@ impl AsyncRead for Stream {
         let Some(st) = inner.streams.get_mut(&this.id) else {
             return Poll::Ready(Err(closed.unwrap_or(Error::Closed).into()));
         };
-        if let Some(e) = &st.reset {
-            return Poll::Ready(Err(e.clone().into()));
-        }
-        if !st.locally_opened && !st.replied && closed.is_none() {
+        if st.reset.is_none() && !st.locally_opened && !st.replied && closed.is_none() {
             // Reading a stream the peer opened accepts it: the peer (Go's spdystream) sends
             // nothing before our SYN_REPLY.
             st.replied = true;
@@ -811,6 +813,17 @@ impl AsyncRead for Stream {
             return Pin::new(this).poll_read(cx, buf);
         }
         if st.recv_len == 0 {
+            match &st.reset {
+                // What the peer sent before resetting was delivered; CANCEL is how Go's
+                // Kubernetes servers end every stream when they are done (spdystream
+                // readers see it as EOF), so it reads as the end of the stream.
+                Some(Error::RemoteReset {
+                    status: RstStatus::CANCEL,
+                    ..
+                }) => return Poll::Ready(Ok(())),
+                Some(e) => return Poll::Ready(Err(e.clone().into())),
+                None => {}
+            }
             if st.recv_fin {
                 return Poll::Ready(Ok(()));
             }
@@ -1306,8 +1319,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                         id: stream_id,
                         status,
                     });
-                    st.recv.clear();
-                    st.recv_len = 0;
                     st.wake_all();
                     inner.finish_stream_if_done(stream_id);
                 }
