@@ -311,7 +311,13 @@ impl Inner {
     fn read_paused(&self) -> bool {
         let cap = self.limits.initial_window as usize;
         self.out.len() > self.limits.max_write_buffer + CONTROL_SLACK
-            || self.streams.values().any(|s| s.recv_len >= cap)
+            || self.streams.values().any(|s| s.recv_len > cap)
+    }
+
+    fn wait_for_room(&mut self, cx: &Context<'_>) {
+        if !self.write_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            self.write_waiters.push(cx.waker().clone());
+        }
     }
 
     fn wake_writers(&mut self) {
@@ -596,7 +602,9 @@ impl Incoming {
     /// away and no more streams are queued.
     ///
     /// The stream has not been answered: call [`Stream::reply`] (the first read, write or
-    /// shutdown answers with empty headers by itself). Go clients wait for that SYN_REPLY.
+    /// shutdown answers with empty headers by itself). Answer right away: Kubernetes' Go
+    /// clients open their streams one at a time and wait for each SYN_REPLY before opening
+    /// the next.
     pub async fn accept(&mut self) -> Option<Stream> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -833,7 +841,7 @@ impl AsyncRead for Stream {
             st.read_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let was_full = st.recv_len >= cap;
+        let was_full = st.recv_len > cap;
         let mut copied = 0;
         while buf.remaining() > 0 {
             let Some(front) = st.recv.front_mut() else {
@@ -849,7 +857,7 @@ impl AsyncRead for Stream {
         }
         st.recv_len -= copied;
         st.recv_unacked = st.recv_unacked.saturating_add(copied as u32);
-        let mut wake = was_full && st.recv_len < cap;
+        let mut wake = was_full && st.recv_len <= cap;
         if st.recv_unacked >= threshold && !st.recv_fin && closed.is_none() {
             let delta = st.recv_unacked.min(0x7fff_ffff);
             st.recv_unacked = 0;
@@ -911,13 +919,13 @@ impl AsyncWrite for Stream {
         }
         if conn_flow {
             if conn_window <= 0 {
-                inner.write_waiters.push(cx.waker().clone());
+                inner.wait_for_room(cx);
                 return Poll::Pending;
             }
             avail = avail.min(conn_window as usize);
         }
         if out_full {
-            inner.write_waiters.push(cx.waker().clone());
+            inner.wait_for_room(cx);
             return Poll::Pending;
         }
         let st = inner.streams.get_mut(&id).expect("checked above");
