@@ -179,7 +179,7 @@ fn document(desc: &MessageDescriptor, i: usize, depth: usize) -> String {
         .fields()
         .enumerate()
         .map(|(j, field)| {
-            let name = if (i + j) % 2 == 0 {
+            let name = if (i + j).is_multiple_of(2) {
                 field.json_name()
             } else {
                 field.name()
