@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod changelog;
 pub mod check;
 pub mod client;
 pub mod codegen;
@@ -16,6 +17,7 @@ pub mod fsutil;
 pub mod json;
 pub mod lock;
 pub mod names;
+pub mod release;
 pub mod surface;
 pub mod vendor;
 
