@@ -14,7 +14,7 @@ use serde_json::Value;
 fn cri_fake_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let output = Command::new(cargo)
-        .current_dir(cri_tests::project_root())
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
         .args([
             "build",
             "-p",
