@@ -7,7 +7,8 @@
 //! [`FakeRuntime::serve_unix`] serves it on a real Unix socket, as a kubelet would find a
 //! runtime, and hands back a [`ServerHandle`] that shuts it down. It plays the part of the fake
 //! services that upstream's Go module ships for tests, for Rust clients, CRI proxies and node
-//! tools.
+//! tools. The `cri-fake` binary of this crate serves it for test suites in any language
+//! (`cri-fake --socket PATH`; see the README).
 //!
 //! [`RuntimeService`]: cri_api_v1::runtime_service_server::RuntimeService
 //! [`ImageService`]: cri_api_v1::image_service_server::ImageService
