@@ -40,9 +40,12 @@ cargo package --locked "${package_args[@]}"
 cargo package --locked --workspace --no-verify >/dev/null
 
 echo "--- docs as docs.rs builds them"
+# Each crate alone (docs.rs builds one at a time, so features do not unify across crates), in a
+# target directory of its own: RUSTC_BOOTSTRAP is part of cargo's fingerprints, and sharing
+# the main one would make every later build start over.
 for name in $names; do
-  RUSTC_BOOTSTRAP=1 RUSTDOCFLAGS="--cfg docsrs -D warnings" \
-    cargo doc --locked --no-deps --all-features -p "$name"
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/docs-rs" RUSTC_BOOTSTRAP=1 \
+    RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --locked --no-deps --all-features -p "$name"
 done
 
 echo "--- API check for patch releases"
