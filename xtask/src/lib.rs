@@ -14,6 +14,7 @@ pub mod client;
 pub mod codegen;
 pub mod convert;
 pub mod fsutil;
+pub mod json;
 pub mod lock;
 pub mod names;
 pub mod release;

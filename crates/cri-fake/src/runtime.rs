@@ -6,8 +6,27 @@ use tokio::sync::{broadcast, mpsc};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
+use crate::command::{BoxFuture, CommandIo};
+use crate::process::{Log, LogSink};
 use crate::state::{self, Ctr, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
+use std::time::Duration;
+
+/// The time left before the client's deadline (`grpc-timeout`), if it sent one.
+pub(crate) fn grpc_deadline<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -219,42 +238,58 @@ impl FakeRuntime {
         Ok(id.clone())
     }
 
+    /// The main process of container `id` ended with `code`: the container exits.
+    fn process_exited(&self, id: &str, code: i32) {
+        let mut state = self.write();
+        let Some(ctr) = state.containers.get_mut(id) else {
+            return;
+        };
+        if ctr.state != api::ContainerState::ContainerRunning || ctr.process.is_none() {
+            return;
+        }
+        ctr.process = None;
+        if let Some(log) = &ctr.log {
+            log.finish();
+        }
+        ctr.state = api::ContainerState::ContainerExited;
+        ctr.finished_at = state::now();
+        ctr.exit_code = code;
+        ctr.reason = if code == 0 { "Completed" } else { "Error" }.into();
+        let pod_id = ctr.pod_id.clone();
+        self.emit(
+            &state,
+            id,
+            &pod_id,
+            api::ContainerEventType::ContainerStoppedEvent,
+        );
+    }
+
+    /// Runs `argv` in the running container `id` (full or a unique prefix) through the
+    /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
+    /// streaming `Exec` do: the command gets the container's environment (`PATH`,
+    /// `HOSTNAME`, the config's `envs`, `HOME`) unless `io.env` is already set. Fails with
+    /// `NOT_FOUND` for an unknown container and `FAILED_PRECONDITION` for one that is not
+    /// running; the future resolves to the exit code, and dropping it stops the command.
+    pub fn exec_in(
+        &self,
+        id: &str,
+        argv: Vec<String>,
+        mut io: CommandIo,
+    ) -> Result<BoxFuture<'static, i32>, Status> {
+        if argv.is_empty() {
+            return Err(Status::invalid_argument("cmd is empty"));
+        }
+        let id = self.running(id)?;
+        if io.env.is_empty() {
+            let state = self.read();
+            let ctr = &state.containers[&id];
+            io.env = ctr.env(state.pods.get(&ctr.pod_id));
+        }
+        Ok(self.options().commands.run(argv, io))
+    }
+
     fn stream_url(&self, kind: &str) -> String {
         format!("http://127.0.0.1:10010/{kind}/{}", &self.new_id()[..16])
-    }
-}
-
-fn exec(ctr: &Ctr, pod: Option<&Pod>, cmd: &[String]) -> api::ExecSyncResponse {
-    let out = |stdout: String, exit_code: i32| api::ExecSyncResponse {
-        stdout: stdout.into_bytes(),
-        stderr: Vec::new(),
-        exit_code,
-    };
-    match cmd.first().map(String::as_str).unwrap_or_default() {
-        "echo" => out(format!("{}\n", cmd[1..].join(" ")), 0),
-        "true" => out(String::new(), 0),
-        "false" => out(String::new(), 1),
-        "exit" => out(
-            String::new(),
-            cmd.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
-        ),
-        "hostname" => out(
-            format!("{}\n", pod.map(Pod::hostname).unwrap_or_default()),
-            0,
-        ),
-        "env" => out(
-            ctr.config
-                .envs
-                .iter()
-                .map(|kv| format!("{}={}\n", kv.key, String::from_utf8_lossy(&kv.value)))
-                .collect(),
-            0,
-        ),
-        other => api::ExecSyncResponse {
-            stdout: Vec::new(),
-            stderr: format!("cri-fake: {other}: command not found\n").into_bytes(),
-            exit_code: 127,
-        },
     }
 }
 
@@ -324,6 +359,7 @@ impl RuntimeService for FakeRuntime {
         let mut stopped = Vec::new();
         for ctr in state.containers.values_mut().filter(|c| c.pod_id == id) {
             if ctr.state == api::ContainerState::ContainerRunning {
+                ctr.kill();
                 ctr.state = api::ContainerState::ContainerExited;
                 ctr.finished_at = now;
                 ctr.exit_code = 137;
@@ -368,7 +404,9 @@ impl RuntimeService for FakeRuntime {
         };
         let containers: Vec<String> = state.containers_of(&id).map(|c| c.id.clone()).collect();
         for ctr in containers {
-            state.containers.remove(&ctr);
+            if let Some(mut removed) = state.containers.remove(&ctr) {
+                removed.kill();
+            }
             self.emit(
                 &state,
                 &ctr,
@@ -495,9 +533,40 @@ impl RuntimeService for FakeRuntime {
         request: Request<api::StartContainerRequest>,
     ) -> Reply<api::StartContainerResponse> {
         let request = request.into_inner();
+        // What to run and where its log goes, read first: the file is made outside the lock.
+        let (id, argv, env, tty, log_path) = {
+            let state = self.read();
+            let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+            let ctr = &state.containers[&id];
+            let pod = state.pods.get(&ctr.pod_id);
+            let log_dir = pod
+                .map(|p| p.config.log_directory.as_str())
+                .unwrap_or_default();
+            let log_path = (!ctr.config.log_path.is_empty())
+                .then(|| std::path::Path::new(log_dir).join(&ctr.config.log_path));
+            let argv: Vec<String> = ctr
+                .config
+                .command
+                .iter()
+                .chain(&ctr.config.args)
+                .cloned()
+                .collect();
+            (id, argv, ctr.env(pod), ctr.config.tty, log_path)
+        };
+        let log = match &log_path {
+            Some(path) => Some(Log::open(path).map_err(|e| {
+                Status::internal(format!(
+                    "failed to create the container log {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
         let mut state = self.write();
-        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
-        let ctr = state.containers.get_mut(&id).expect("resolved");
+        let ctr = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| Status::not_found(format!("container {id:?} not found")))?;
         if ctr.state != api::ContainerState::ContainerCreated {
             return Err(Status::failed_precondition(format!(
                 "container {id} is not in created state"
@@ -505,6 +574,30 @@ impl RuntimeService for FakeRuntime {
         }
         ctr.state = api::ContainerState::ContainerRunning;
         ctr.started_at = state::now();
+        if !argv.is_empty() {
+            let io = CommandIo {
+                stdin: None,
+                stdout: Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stdout,
+                }),
+                stderr: Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stderr,
+                }),
+                tty,
+                env,
+            };
+            let run = self.options().commands.run(argv, io);
+            let runtime = self.clone();
+            let exited = id.clone();
+            let task = tokio::spawn(async move {
+                let code = run.await;
+                runtime.process_exited(&exited, code);
+            });
+            ctr.process = Some(task.abort_handle());
+        }
+        ctr.log = log;
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
@@ -521,7 +614,14 @@ impl RuntimeService for FakeRuntime {
     ) -> Reply<api::StopContainerResponse> {
         let request = request.into_inner();
         let mut state = self.write();
-        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+        let id = match resolve(&state.containers, &request.container_id, "container") {
+            Ok(id) => id.clone(),
+            // Idempotent, as the CRI asks: stopping what does not exist is not an error.
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Ok(Response::new(api::StopContainerResponse {}));
+            }
+            Err(status) => return Err(status),
+        };
         let ctr = state.containers.get_mut(&id).expect("resolved");
         if ctr.state == api::ContainerState::ContainerExited {
             return Ok(Response::new(api::StopContainerResponse {}));
@@ -529,10 +629,14 @@ impl RuntimeService for FakeRuntime {
         if ctr.state == api::ContainerState::ContainerCreated {
             ctr.started_at = 0;
         }
+        let killed = ctr.kill();
         ctr.state = api::ContainerState::ContainerExited;
         ctr.finished_at = state::now();
-        ctr.exit_code = 0;
-        ctr.reason = "Completed".into();
+        (ctr.exit_code, ctr.reason) = if killed {
+            (137, "Error".into())
+        } else {
+            (0, "Completed".into())
+        };
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
@@ -556,7 +660,8 @@ impl RuntimeService for FakeRuntime {
             }
             Err(status) => return Err(status),
         };
-        let ctr = state.containers.remove(&id).expect("resolved");
+        let mut ctr = state.containers.remove(&id).expect("resolved");
+        ctr.kill();
         self.emit(
             &state,
             &id,
@@ -629,7 +734,13 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::ReopenContainerLogRequest>,
     ) -> Reply<api::ReopenContainerLogResponse> {
-        self.running(&request.into_inner().container_id)?;
+        let id = self.running(&request.into_inner().container_id)?;
+        let log = self.read().containers.get(&id).and_then(|c| c.log.clone());
+        if let Some(log) = log {
+            log.reopen().map_err(|e| {
+                Status::internal(format!("failed to reopen the log of container {id}: {e}"))
+            })?;
+        }
         Ok(Response::new(api::ReopenContainerLogResponse {}))
     }
 
@@ -637,21 +748,36 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::ExecSyncRequest>,
     ) -> Reply<api::ExecSyncResponse> {
+        let deadline = grpc_deadline(&request);
         let request = request.into_inner();
         if request.cmd.is_empty() {
             return Err(Status::invalid_argument("cmd is empty"));
         }
-        let id = self.running(&request.container_id)?;
-        let state = self.read();
-        let ctr = state
-            .containers
-            .get(&id)
-            .ok_or_else(|| Status::not_found(format!("container {id} not found")))?;
-        Ok(Response::new(exec(
-            ctr,
-            state.pods.get(&ctr.pod_id),
-            &request.cmd,
-        )))
+        let (io, captured) = CommandIo::capture(None);
+        let run = self.exec_in(&request.container_id, request.cmd.clone(), io)?;
+        let timeout = (request.timeout > 0).then(|| Duration::from_secs(request.timeout as u64));
+        let limit = match (timeout, deadline) {
+            (Some(t), Some(d)) => Some(t.min(d)),
+            (t, d) => t.or(d),
+        };
+        let exit_code = match limit {
+            None => run.await,
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(code) => code,
+                Err(_) => {
+                    return Err(Status::deadline_exceeded(format!(
+                        "command {:?} timed out after {limit:?}",
+                        request.cmd
+                    )));
+                }
+            },
+        };
+        let (stdout, stderr) = captured.take();
+        Ok(Response::new(api::ExecSyncResponse {
+            stdout,
+            stderr,
+            exit_code,
+        }))
     }
 
     async fn exec(&self, request: Request<api::ExecRequest>) -> Reply<api::ExecResponse> {
