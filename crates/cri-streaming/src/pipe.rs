@@ -26,6 +26,20 @@ impl ChannelReader {
         }
     }
 
+    /// Puts `chunk` back to be read first (only right after [`poll_chunk`](Self::poll_chunk)).
+    pub(crate) fn push_front(&mut self, chunk: Bytes) {
+        debug_assert!(self.current.is_empty());
+        self.current = chunk;
+    }
+
+    /// Polls for the next chunk as it arrived (`None` at the end), without copying.
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if !self.current.is_empty() {
+            return Poll::Ready(Some(std::mem::take(&mut self.current)));
+        }
+        self.rx.poll_recv(cx)
+    }
+
     /// The next chunk as it arrived (`None` at the end), without copying.
     pub async fn next_chunk(&mut self) -> Option<Bytes> {
         if !self.current.is_empty() {

@@ -182,7 +182,6 @@ pub(crate) struct Mux {
     pub out: mpsc::Sender<Outgoing>,
     /// `None` while the connection is up.
     pub ended: watch::Receiver<Option<End>>,
-    pub framing: Framing,
     pub max_chunk: usize,
     writer: tokio::task::JoinHandle<()>,
 }
@@ -234,7 +233,6 @@ impl Mux {
             readers,
             out,
             ended,
-            framing,
             max_chunk: limits.max_chunk,
             writer,
         }
