@@ -286,7 +286,13 @@ async fn every_v1_rpc_against_the_fake_runtime() {
     for (cmd, stdout, exit) in [
         (vec!["echo", "hé", "✓"], "hé ✓\n", 0),
         (vec!["hostname"], "web-0\n", 0),
-        (vec!["env"], "MODE=prod\n", 0),
+        (
+            vec!["env"],
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+             HOSTNAME=web-0\nMODE=prod\nHOME=/root\n",
+            0,
+        ),
+        (vec!["sh", "-c", "echo $MODE | cat && exit 3"], "prod\n", 3),
         (vec!["exit", "42"], "", 42),
         (vec!["false"], "", 1),
     ] {
@@ -318,7 +324,19 @@ async fn every_v1_rpc_against_the_fake_runtime() {
         .unwrap()
         .into_inner();
     assert_eq!(unknown.exit_code, 127);
-    assert_eq!(unknown.stderr, b"cri-fake: nope: command not found\n");
+    assert_eq!(unknown.stderr, b"nope: not found\n");
+    // The timeout is honoured: a command that outlives it is DEADLINE_EXCEEDED.
+    let started = std::time::Instant::now();
+    let slow = rt
+        .exec_sync(ExecSyncRequest {
+            container_id: ctr.clone(),
+            cmd: vec!["sleep".into(), "30".into()],
+            timeout: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(slow.code(), Code::DeadlineExceeded, "{slow:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
     called.mark("ExecSync");
     for (rpc, url) in [
         (

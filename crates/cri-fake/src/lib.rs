@@ -80,11 +80,13 @@
 //!   `GetContainerEvents` stream open at that time. A subscriber that falls more than
 //!   [`FakeRuntimeBuilder::event_capacity`] events behind gets `DATA_LOSS` and its stream
 //!   ends, so that it relists, as the kubelet does. [`FakeRuntime::seed`] broadcasts nothing.
-//! - **`ExecSync`** runs nothing; it answers deterministically: `echo ARGS…` prints the
-//!   arguments joined by spaces and a newline; `true` and `false` exit 0 and 1; `exit N` exits
-//!   `N`; `hostname` prints the pod's hostname (or its name); `env` prints the container's
-//!   environment as `KEY=VALUE` lines; anything else prints
-//!   `cri-fake: CMD: command not found` on stderr and exits 127.
+//! - **`ExecSync`** runs its command through the runtime's [`command::CommandHandler`]
+//!   ([`command::Builtins`] unless [`FakeRuntimeBuilder::command_handler`] says otherwise:
+//!   `echo`, `printf`, `cat`, `sh -c '…'`, `sleep`, `env`, `exit N`, …; an unknown command
+//!   prints `NAME: not found` on stderr and exits 127), with the container's environment
+//!   (`PATH`, `HOSTNAME`, its `envs`, `HOME`). Its `timeout` (and the client's deadline) is
+//!   honoured: a command that outlives it is stopped and the call fails with
+//!   `DEADLINE_EXCEEDED`. Output is capped at 16 MiB per stream, as containerd caps it.
 //! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL on
 //!   `127.0.0.1:10010` that nothing serves.
 //! - **Statistics** are computed from the ids and the running time, so that repeated calls
@@ -116,6 +118,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use cri_api_v1;
 
+pub mod command;
 mod ids;
 mod image;
 mod runtime;
@@ -128,8 +131,9 @@ pub use serve::ServerHandle;
 pub const RUNTIME_NAME: &str = "cri-fake";
 
 /// Configures a [`FakeRuntime`]; made by [`FakeRuntime::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FakeRuntimeBuilder {
+    commands: Arc<dyn command::CommandHandler>,
     stream_rpcs: bool,
     page_size: usize,
     event_capacity: usize,
@@ -138,9 +142,23 @@ pub struct FakeRuntimeBuilder {
     default_images: bool,
 }
 
+impl fmt::Debug for FakeRuntimeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeRuntimeBuilder")
+            .field("stream_rpcs", &self.stream_rpcs)
+            .field("page_size", &self.page_size)
+            .field("event_capacity", &self.event_capacity)
+            .field("runtime_name", &self.runtime_name)
+            .field("runtime_version", &self.runtime_version)
+            .field("default_images", &self.default_images)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for FakeRuntimeBuilder {
     fn default() -> Self {
         Self {
+            commands: Arc::new(command::Builtins),
             stream_rpcs: true,
             page_size: 100,
             event_capacity: 1024,
@@ -184,6 +202,13 @@ impl FakeRuntimeBuilder {
     /// true).
     pub fn default_images(mut self, yes: bool) -> Self {
         self.default_images = yes;
+        self
+    }
+
+    /// What runs the commands of `ExecSync`, of started containers and of the streaming
+    /// `Exec`/`Attach` (default [`command::Builtins`]). See [`command`].
+    pub fn command_handler(mut self, handler: impl command::CommandHandler) -> Self {
+        self.commands = Arc::new(handler);
         self
     }
 

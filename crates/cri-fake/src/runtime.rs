@@ -6,8 +6,26 @@ use tokio::sync::{broadcast, mpsc};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
+use crate::command::{BoxFuture, CommandIo};
 use crate::state::{self, Ctr, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
+use std::time::Duration;
+
+/// The time left before the client's deadline (`grpc-timeout`), if it sent one.
+pub(crate) fn grpc_deadline<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -219,42 +237,32 @@ impl FakeRuntime {
         Ok(id.clone())
     }
 
+    /// Runs `argv` in the running container `id` (full or a unique prefix) through the
+    /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
+    /// streaming `Exec` do: the command gets the container's environment (`PATH`,
+    /// `HOSTNAME`, the config's `envs`, `HOME`) unless `io.env` is already set. Fails with
+    /// `NOT_FOUND` for an unknown container and `FAILED_PRECONDITION` for one that is not
+    /// running; the future resolves to the exit code, and dropping it stops the command.
+    pub fn exec_in(
+        &self,
+        id: &str,
+        argv: Vec<String>,
+        mut io: CommandIo,
+    ) -> Result<BoxFuture<'static, i32>, Status> {
+        if argv.is_empty() {
+            return Err(Status::invalid_argument("cmd is empty"));
+        }
+        let id = self.running(id)?;
+        if io.env.is_empty() {
+            let state = self.read();
+            let ctr = &state.containers[&id];
+            io.env = ctr.env(state.pods.get(&ctr.pod_id));
+        }
+        Ok(self.options().commands.run(argv, io))
+    }
+
     fn stream_url(&self, kind: &str) -> String {
         format!("http://127.0.0.1:10010/{kind}/{}", &self.new_id()[..16])
-    }
-}
-
-fn exec(ctr: &Ctr, pod: Option<&Pod>, cmd: &[String]) -> api::ExecSyncResponse {
-    let out = |stdout: String, exit_code: i32| api::ExecSyncResponse {
-        stdout: stdout.into_bytes(),
-        stderr: Vec::new(),
-        exit_code,
-    };
-    match cmd.first().map(String::as_str).unwrap_or_default() {
-        "echo" => out(format!("{}\n", cmd[1..].join(" ")), 0),
-        "true" => out(String::new(), 0),
-        "false" => out(String::new(), 1),
-        "exit" => out(
-            String::new(),
-            cmd.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
-        ),
-        "hostname" => out(
-            format!("{}\n", pod.map(Pod::hostname).unwrap_or_default()),
-            0,
-        ),
-        "env" => out(
-            ctr.config
-                .envs
-                .iter()
-                .map(|kv| format!("{}={}\n", kv.key, String::from_utf8_lossy(&kv.value)))
-                .collect(),
-            0,
-        ),
-        other => api::ExecSyncResponse {
-            stdout: Vec::new(),
-            stderr: format!("cri-fake: {other}: command not found\n").into_bytes(),
-            exit_code: 127,
-        },
     }
 }
 
@@ -637,21 +645,36 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::ExecSyncRequest>,
     ) -> Reply<api::ExecSyncResponse> {
+        let deadline = grpc_deadline(&request);
         let request = request.into_inner();
         if request.cmd.is_empty() {
             return Err(Status::invalid_argument("cmd is empty"));
         }
-        let id = self.running(&request.container_id)?;
-        let state = self.read();
-        let ctr = state
-            .containers
-            .get(&id)
-            .ok_or_else(|| Status::not_found(format!("container {id} not found")))?;
-        Ok(Response::new(exec(
-            ctr,
-            state.pods.get(&ctr.pod_id),
-            &request.cmd,
-        )))
+        let (io, captured) = CommandIo::capture(None);
+        let run = self.exec_in(&request.container_id, request.cmd.clone(), io)?;
+        let timeout = (request.timeout > 0).then(|| Duration::from_secs(request.timeout as u64));
+        let limit = match (timeout, deadline) {
+            (Some(t), Some(d)) => Some(t.min(d)),
+            (t, d) => t.or(d),
+        };
+        let exit_code = match limit {
+            None => run.await,
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(code) => code,
+                Err(_) => {
+                    return Err(Status::deadline_exceeded(format!(
+                        "command {:?} timed out after {limit:?}",
+                        request.cmd
+                    )));
+                }
+            },
+        };
+        let (stdout, stderr) = captured.take();
+        Ok(Response::new(api::ExecSyncResponse {
+            stdout,
+            stderr,
+            exit_code,
+        }))
     }
 
     async fn exec(&self, request: Request<api::ExecRequest>) -> Reply<api::ExecResponse> {

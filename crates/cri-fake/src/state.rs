@@ -374,6 +374,29 @@ impl Ctr {
         }
     }
 
+    /// The environment of the container's processes, as a runtime sets it up.
+    pub fn env(&self, pod: Option<&Pod>) -> Vec<(String, String)> {
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            ),
+            (
+                "HOSTNAME".to_string(),
+                pod.map(Pod::hostname).unwrap_or_default(),
+            ),
+        ];
+        for kv in &self.config.envs {
+            let value = String::from_utf8_lossy(&kv.value).into_owned();
+            env.retain(|(k, _)| *k != kv.key);
+            env.push((kv.key.clone(), value));
+        }
+        if !env.iter().any(|(k, _)| k == "HOME") {
+            env.push(("HOME".to_string(), "/root".to_string()));
+        }
+        env
+    }
+
     pub fn attributes(&self) -> api::ContainerAttributes {
         api::ContainerAttributes {
             id: self.id.clone(),
