@@ -26,12 +26,14 @@ impl ChannelReader {
         }
     }
 
+    #[cfg(feature = "client")]
     /// Puts `chunk` back to be read first (only right after [`poll_chunk`](Self::poll_chunk)).
     pub(crate) fn push_front(&mut self, chunk: Bytes) {
         debug_assert!(self.current.is_empty());
         self.current = chunk;
     }
 
+    #[cfg(feature = "client")]
     /// Polls for the next chunk as it arrived (`None` at the end), without copying.
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if !self.current.is_empty() {
@@ -102,7 +104,10 @@ impl ChannelWriter {
 }
 
 fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the streaming connection is closed")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the streaming connection is closed",
+    )
 }
 
 impl AsyncWrite for ChannelWriter {

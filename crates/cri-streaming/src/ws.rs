@@ -376,19 +376,17 @@ async fn write_loop<S>(
             }
         };
         let message = match item {
-            Some(Outgoing::Data(ch, data)) => encode(ch, &data, framing),
-            Some(Outgoing::Close(ch)) => match encode_close(ch, framing) {
-                Some(message) => message,
-                None => continue,
-            },
+            Some(Outgoing::Data(ch, data)) => Some(encode(ch, &data, framing)),
+            Some(Outgoing::Close(ch)) => encode_close(ch, framing),
             Some(Outgoing::End) | None => break,
         };
-        let result = if rx.is_empty() {
-            sink.send(message).await
-        } else {
-            sink.feed(message).await
-        };
-        if result.is_err() {
+        if let Some(message) = message
+            && sink.feed(message).await.is_err()
+        {
+            return;
+        }
+        // Batch what is queued; flush once the queue is empty.
+        if rx.is_empty() && sink.flush().await.is_err() {
             return;
         }
         touch(&activity, started);

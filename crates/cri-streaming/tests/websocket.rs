@@ -24,7 +24,10 @@ async fn exec_stdout_stderr_and_exit_codes() {
     let server = server().await;
     let request = exec_request(&["echo", "hello", "world"]);
     let url = server.get_exec(&request).unwrap().url;
-    assert!(url.starts_with(&format!("http://{}/exec/", server.local_addr())), "{url}");
+    assert!(
+        url.starts_with(&format!("http://{}/exec/", server.local_addr())),
+        "{url}"
+    );
     let session = client::exec(&url, &opts(&request)).await.unwrap();
     assert_eq!(session.protocol(), "v5.channel.k8s.io");
     let out = session.output(b"").await.unwrap();
@@ -33,8 +36,16 @@ async fn exec_stdout_stderr_and_exit_codes() {
 
     let request = exec_request(&["err", "to stderr"]);
     let url = server.get_exec(&request).unwrap().url;
-    let out = client::exec(&url, &opts(&request)).await.unwrap().output(b"").await.unwrap();
-    assert_eq!((out.stdout.as_slice(), out.stderr.as_slice()), (&b""[..], &b"to stderr"[..]));
+    let out = client::exec(&url, &opts(&request))
+        .await
+        .unwrap()
+        .output(b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.stdout.as_slice(), out.stderr.as_slice()),
+        (&b""[..], &b"to stderr"[..])
+    );
 
     for code in [1, 3, 127, 255] {
         let request = exec_request(&["exit", &code.to_string()]);
@@ -45,15 +56,28 @@ async fn exec_stdout_stderr_and_exit_codes() {
 
     let request = exec_request(&["nonexistent"]);
     let url = server.get_exec(&request).unwrap().url;
-    let out = client::exec(&url, &opts(&request)).await.unwrap().output(b"").await.unwrap();
+    let out = client::exec(&url, &opts(&request))
+        .await
+        .unwrap()
+        .output(b"")
+        .await
+        .unwrap();
     assert_eq!(out.exit_code, 127);
     assert_eq!(out.stderr, b"nonexistent: not found\n");
 
     // A runtime failure is not an exit code.
     let request = exec_request(&["fail"]);
     let url = server.get_exec(&request).unwrap().url;
-    let error = client::exec(&url, &opts(&request)).await.unwrap().wait().await.unwrap_err();
-    assert!(error.to_string().contains("the runtime could not start it"), "{error}");
+    let error = client::exec(&url, &opts(&request))
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("the runtime could not start it"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +87,12 @@ async fn exec_stdin_is_closed_over_v5() {
     request.stdin = true;
     let url = server.get_exec(&request).unwrap().url;
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let out = client::exec(&url, &opts(&request)).await.unwrap().output(&data).await.unwrap();
+    let out = client::exec(&url, &opts(&request))
+        .await
+        .unwrap()
+        .output(&data)
+        .await
+        .unwrap();
     assert_eq!(out.stdout.len(), data.len());
     assert!(out.stdout == data);
     assert_eq!(out.exit_code, 0);
@@ -100,8 +129,16 @@ async fn attach() {
     let url = server.get_attach(&request).unwrap().url;
     assert!(url.contains("/attach/"));
     let options = ExecOptions::from_attach_request(&request).transport(WS);
-    let out = client::attach(&url, &options).await.unwrap().output(b"typed\n").await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "attached to c9\ntyped\n");
+    let out = client::attach(&url, &options)
+        .await
+        .unwrap()
+        .output(b"typed\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "attached to c9\ntyped\n"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +174,10 @@ async fn port_forward_carries_data_both_ways() {
         .await
         .expect("the failed port ends")
         .unwrap_err();
-    assert!(error.to_string().contains("nothing listens on port 1"), "{error}");
+    assert!(
+        error.to_string().contains("nothing listens on port 1"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +193,10 @@ async fn port_forward_through_a_local_listener() {
             .await
             .unwrap(),
     );
-    let (addr, _task) = forward.listen("127.0.0.1:0".parse().unwrap(), 80).await.unwrap();
+    let (addr, _task) = forward
+        .listen("127.0.0.1:0".parse().unwrap(), 80)
+        .await
+        .unwrap();
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"ping").await.unwrap();
     let mut buf = [0u8; 4];

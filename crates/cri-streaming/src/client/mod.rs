@@ -225,10 +225,7 @@ fn parse_url(url: &str) -> Result<Target, Error> {
     } else {
         format!("{host}:{port}")
     };
-    Ok(Target {
-        url: parsed,
-        addr,
-    })
+    Ok(Target { url: parsed, addr })
 }
 
 async fn connect_tcp(target: &Target) -> Result<TcpStream, Error> {
@@ -606,10 +603,12 @@ impl PortForward {
         local: SocketAddr,
         port: u16,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<(), Error>>), Error> {
-        let listener = TcpListener::bind(local).await.map_err(|source| Error::Connect {
-            addr: local.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(local)
+            .await
+            .map_err(|source| Error::Connect {
+                addr: local.to_string(),
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| Error::Connect {
             addr: local.to_string(),
             source,

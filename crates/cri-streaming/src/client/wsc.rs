@@ -15,8 +15,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 use super::{
-    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
-    Target, Transport, connect_tcp,
+    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter, Target,
+    Transport, connect_tcp,
 };
 use crate::pipe::{ChannelReader, Outgoing};
 use crate::protocol::{Status, channel, ws_protocols};
@@ -48,13 +48,10 @@ async fn connect(
             pairs.append_pair(name, value);
         }
     }
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Error::Url {
-            url: target.url.to_string(),
-            reason: e.to_string(),
-        })?;
+    let mut request = url.as_str().into_client_request().map_err(|e| Error::Url {
+        url: target.url.to_string(),
+        reason: e.to_string(),
+    })?;
     request.headers_mut().insert(
         http::header::SEC_WEBSOCKET_PROTOCOL,
         http::HeaderValue::from_str(&protocols.join(", ")).expect("protocol names are ASCII"),
@@ -69,7 +66,11 @@ async fn connect(
                 let body = response
                     .body()
                     .as_deref()
-                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(1024)]).trim().to_string())
+                    .map(|b| {
+                        String::from_utf8_lossy(&b[..b.len().min(1024)])
+                            .trim()
+                            .to_string()
+                    })
                     .unwrap_or_default();
                 Error::Refused {
                     transport: Transport::WebSocket,
@@ -158,9 +159,7 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
 }
 
 /// Reads the error stream to its end and turns it into an exit code.
-pub(crate) async fn read_status_bytes(
-    error: impl AsyncRead + Unpin,
-) -> Result<Vec<u8>, io::Error> {
+pub(crate) async fn read_status_bytes(error: impl AsyncRead + Unpin) -> Result<Vec<u8>, io::Error> {
     let mut bytes = Vec::new();
     error.take(MAX_STATUS).read_to_end(&mut bytes).await?;
     Ok(bytes)

@@ -30,8 +30,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::protocol::{spdy_protocols, ws_protocols};
 pub use crate::protocol::{Status, TerminalSize};
+use crate::protocol::{spdy_protocols, ws_protocols};
 use cache::{Cached, RequestCache};
 
 /// A boxed future, what [`Runtime`]'s methods return.
@@ -86,7 +86,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Runs `request.cmd` in `request.container_id` over `streams`; the command's exit code.
     /// A non-zero code is a normal outcome (the client gets it in the status); an `Err` is
     /// a failure to run the command at all.
-    fn exec(&self, request: api::ExecRequest, streams: Streams) -> BoxFuture<Result<i32, BoxError>>;
+    fn exec(&self, request: api::ExecRequest, streams: Streams)
+    -> BoxFuture<Result<i32, BoxError>>;
 
     /// Attaches `streams` to the running container's main process until it exits or the
     /// client leaves. By default: not supported.
@@ -113,7 +114,11 @@ pub trait Runtime: Send + Sync + 'static {
 }
 
 impl<R: Runtime + ?Sized> Runtime for Arc<R> {
-    fn exec(&self, request: api::ExecRequest, streams: Streams) -> BoxFuture<Result<i32, BoxError>> {
+    fn exec(
+        &self,
+        request: api::ExecRequest,
+        streams: Streams,
+    ) -> BoxFuture<Result<i32, BoxError>> {
         (**self).exec(request, streams)
     }
     fn attach(
@@ -499,8 +504,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Bod
                     "unsupported Sec-WebSocket-Version (13 is supported)",
                 );
             }
-            let accept =
-                tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
+            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
             let offered = header_list(headers, header::SEC_WEBSOCKET_PROTOCOL.as_str());
             let supported = if port_forward {
                 WS_PORT_FORWARD
@@ -637,7 +641,14 @@ mod tests {
     #[test]
     fn negotiation_follows_the_clients_order() {
         assert_eq!(
-            negotiate(&["v9.channel.k8s.io", "v4.channel.k8s.io", "v5.channel.k8s.io"], WS_REMOTE_COMMAND),
+            negotiate(
+                &[
+                    "v9.channel.k8s.io",
+                    "v4.channel.k8s.io",
+                    "v5.channel.k8s.io"
+                ],
+                WS_REMOTE_COMMAND
+            ),
             Some("v4.channel.k8s.io")
         );
         assert_eq!(negotiate(&["v9"], SPDY_REMOTE_COMMAND), None);

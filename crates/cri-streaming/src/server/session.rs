@@ -40,16 +40,26 @@ pub(super) fn ws_ports(
         request.port.clone()
     };
     if ports.is_empty() {
-        return Err("no port to forward: the request has none and the query names none \
+        return Err(
+            "no port to forward: the request has none and the query names none \
                     (?port=N)"
-            .into());
+                .into(),
+        );
     }
     if ports.len() > 127 {
-        return Err(format!("{} ports in one WebSocket session (at most 127)", ports.len()));
+        return Err(format!(
+            "{} ports in one WebSocket session (at most 127)",
+            ports.len()
+        ));
     }
     ports
         .into_iter()
-        .map(|p| u16::try_from(p).ok().filter(|p| *p > 0).ok_or(format!("port {p} is not between 1 and 65535")))
+        .map(|p| {
+            u16::try_from(p)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or(format!("port {p} is not between 1 and 65535"))
+        })
         .collect()
 }
 
@@ -68,8 +78,7 @@ pub(crate) fn spawn_resize_reader<R: AsyncRead + Unpin + Send + 'static>(
                 Ok(n) => n,
             };
             buf.extend_from_slice(&chunk[..n]);
-            let mut sizes =
-                serde_json::Deserializer::from_slice(&buf).into_iter::<TerminalSize>();
+            let mut sizes = serde_json::Deserializer::from_slice(&buf).into_iter::<TerminalSize>();
             let mut parsed = Vec::new();
             loop {
                 match sizes.next() {
@@ -97,7 +106,9 @@ pub(crate) fn spawn_resize_reader<R: AsyncRead + Unpin + Send + 'static>(
 fn status_of_exec(result: Result<i32, BoxError>) -> Status {
     match result {
         Ok(code) => Status::exit_code(code),
-        Err(error) => Status::internal_error(format!("error executing command in container: {error}")),
+        Err(error) => {
+            Status::internal_error(format!("error executing command in container: {error}"))
+        }
     }
 }
 
@@ -111,7 +122,9 @@ fn status_of_attach(result: Result<(), BoxError>) -> Status {
 /// The bytes the error stream carries for `status` (`None`: nothing, a v1-v3 success).
 pub(crate) fn status_bytes(status: &Status, json: bool) -> Option<Bytes> {
     if json {
-        Some(Bytes::from(serde_json::to_vec(status).expect("a status serializes")))
+        Some(Bytes::from(
+            serde_json::to_vec(status).expect("a status serializes"),
+        ))
     } else if status.status == "Success" {
         None
     } else {
@@ -144,22 +157,42 @@ pub(super) async fn websocket<IO>(
     match request {
         Cached::Exec(exec) => {
             let (stdin, stdout, stderr, tty) = (exec.stdin, exec.stdout, exec.stderr, exec.tty);
-            ws_remote_command(&shared, ws, framing, stdin, stdout, stderr, tty, |streams| {
-                let work = shared.runtime.exec(exec, streams);
-                async move { status_of_exec(work.await) }
-            })
+            ws_remote_command(
+                &shared,
+                ws,
+                framing,
+                stdin,
+                stdout,
+                stderr,
+                tty,
+                |streams| {
+                    let work = shared.runtime.exec(exec, streams);
+                    async move { status_of_exec(work.await) }
+                },
+            )
             .await;
         }
         Cached::Attach(attach) => {
             let (stdin, stdout, stderr, tty) =
                 (attach.stdin, attach.stdout, attach.stderr, attach.tty);
-            ws_remote_command(&shared, ws, framing, stdin, stdout, stderr, tty, |streams| {
-                let work = shared.runtime.attach(attach, streams);
-                async move { status_of_attach(work.await) }
-            })
+            ws_remote_command(
+                &shared,
+                ws,
+                framing,
+                stdin,
+                stdout,
+                stderr,
+                tty,
+                |streams| {
+                    let work = shared.runtime.attach(attach, streams);
+                    async move { status_of_attach(work.await) }
+                },
+            )
             .await;
         }
-        Cached::PortForward(pf) => ws_port_forward(&shared, ws, framing, pf.pod_sandbox_id, ports).await,
+        Cached::PortForward(pf) => {
+            ws_port_forward(&shared, ws, framing, pf.pod_sandbox_id, ports).await
+        }
     }
 }
 

@@ -16,7 +16,8 @@ async fn run(cmd: Vec<String>, mut io: Streams) -> Result<i32, BoxError> {
     match arg(0).as_str() {
         "echo" => {
             let mut out = io.stdout.take().ok_or("no stdout")?;
-            out.write_all(format!("{}\n", cmd[1..].join(" ")).as_bytes()).await?;
+            out.write_all(format!("{}\n", cmd[1..].join(" ")).as_bytes())
+                .await?;
             Ok(0)
         }
         "err" => {
@@ -60,7 +61,8 @@ async fn run(cmd: Vec<String>, mut io: Streams) -> Result<i32, BoxError> {
         }
         other => {
             if let Some(mut err) = io.stderr.take() {
-                err.write_all(format!("{other}: not found\n").as_bytes()).await?;
+                err.write_all(format!("{other}: not found\n").as_bytes())
+                    .await?;
             }
             Ok(127)
         }
@@ -125,5 +127,47 @@ pub fn exec_request(cmd: &[&str]) -> cri_api_v1::ExecRequest {
         stdout: true,
         stderr: true,
         tty: false,
+    }
+}
+
+/// [`TestRuntime`] that counts the sessions it starts and those that ended (finished or
+/// cancelled).
+#[derive(Clone, Default)]
+pub struct Counting {
+    pub started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub ended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct EndGuard(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Counting {
+    pub fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn ended(&self) -> usize {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Runtime for Counting {
+    fn exec(
+        &self,
+        request: cri_api_v1::ExecRequest,
+        streams: Streams,
+    ) -> BoxFuture<Result<i32, BoxError>> {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let guard = EndGuard(self.ended.clone());
+        let work = TestRuntime.exec(request, streams);
+        Box::pin(async move {
+            let _guard = guard;
+            work.await
+        })
     }
 }
