@@ -41,3 +41,11 @@ serde_json = \"1\""
     printf '%-18s %-9s %s\n' "$crate" "$features" "$seconds"
   done
 done
+# cri-client's `serde` feature alone must give JSON for the API types (no direct cri-api-v1 dependency).
+dir=$work/cri-client-serde
+write_dependent "$dir" dependent-cri-client-serde \
+  "cri-client = { path = \"$root/crates/cri-client\", features = [\"serde\"] }
+serde_json = \"1\"" \
+  "$(dependent_code cri_client::cri_api_v1 serde cri_client::cri_api_v1::prost)"
+if [ "$mode" = --cold ]; then target=$dir/target; else target=$shared_target; fi
+printf '%-18s %-9s %s\n' cri-client serde "$(build_dependent "$dir" "$target")"

@@ -121,6 +121,114 @@ fn read_tsv(path: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The proto3 JSON benches before issue 10 (pbjson), kept in `benches/json-before.tsv`:
+/// `(message, function, items) -> figure`.
+fn json_before() -> BTreeMap<(String, String, usize), Figure> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/json-before.tsv");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            let number = |i: usize| cells[i].parse::<f64>().expect("a number");
+            (
+                (
+                    cells[0].to_string(),
+                    cells[1].to_string(),
+                    number(2) as usize,
+                ),
+                Figure {
+                    median_ns: number(3),
+                    low_ns: number(4),
+                    high_ns: number(5),
+                    elements: number(6) as u64,
+                    bytes: number(7) as u64,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Proto3 JSON with options (issue 10): before/after, with and without default values, and the
+/// descriptor-driven candidate.
+fn json_sections(w: &mut String, figure: &dyn Fn(&str, &str, usize) -> Option<Figure>) {
+    let text = |f: &Option<Figure>| f.as_ref().map_or("–".to_string(), Figure::cell);
+    let before = json_before();
+    writeln!(
+        w,
+        "\n## Proto3 JSON before and after issue 10 (`--bench json`)\n\n\
+         Before: pbjson 0.9 (commit b89c548), figures kept in `benches/json-before.tsv` (measured \
+         on the same machine, as busy as its header says). After: the generated serde code with \
+         run-time options (`xtask/src/json.rs`), canonical output (the same text as before). \
+         Ratio: before time / after time (above 1: faster now).\n"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| message | items | serialize before | serialize after | ratio | parse before | parse after | ratio |\n\
+         |---|---:|---|---|---:|---|---|---:|"
+    )
+    .unwrap();
+    for message in MESSAGES {
+        for n in cri_benches::SIZES {
+            let old = |f: &str| {
+                before
+                    .get(&(message.to_string(), f.to_string(), n))
+                    .map(|f| Figure { ..*f })
+            };
+            let ratio = |a: &Option<Figure>, b: &Option<Figure>| match (a, b) {
+                (Some(a), Some(b)) => format!("{:.2}", a.median_ns / b.median_ns),
+                _ => "–".to_string(),
+            };
+            let (sb, sa) = (old("json-serialize"), figure(message, "json-serialize", n));
+            let (pb, pa) = (old("json-parse"), figure(message, "json-parse", n));
+            writeln!(
+                w,
+                "| {message} | {n} | {} | {} | {} | {} | {} | {} |",
+                text(&sb),
+                text(&sa),
+                ratio(&sb, &sa),
+                text(&pb),
+                text(&pa),
+                ratio(&pb, &pa)
+            )
+            .unwrap();
+        }
+    }
+    writeln!(
+        w,
+        "\n### With default values written, and the descriptor-driven candidate\n\n\
+         `defaults`: `json::with_options(.., JsonOptions::crictl())` (what `crictl -o json` writes: \
+         every field without presence, at its default too) and `json::from_slice` of that longer \
+         text; MB/s counts that text. `prost-reflect`: the candidate measured against the generated \
+         code, prost-reflect 0.16's serde support over the descriptor set, writing and reading the \
+         same canonical JSON, including the transcoding between the generated type and a \
+         `DynamicMessage` (10,000 items only); MB/s counts the canonical text.\n"
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "| message | items | JSON with defaults | serialize, defaults | parse, defaults | prost-reflect serialize | prost-reflect parse |\n\
+         |---|---:|---:|---|---|---|---|"
+    )
+    .unwrap();
+    for message in MESSAGES {
+        for n in cri_benches::SIZES {
+            let ser = figure(message, "json-serialize-defaults", n);
+            let size = ser.as_ref().map_or("–".to_string(), |f| megabytes(f.bytes));
+            writeln!(
+                w,
+                "| {message} | {n} | {size} | {} | {} | {} | {} |",
+                text(&ser),
+                text(&figure(message, "json-parse-defaults", n)),
+                text(&figure(message, "reflect-serialize", n)),
+                text(&figure(message, "reflect-parse", n)),
+            )
+            .unwrap();
+        }
+    }
+}
+
 fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "**not met**" }
 }
@@ -296,6 +404,8 @@ fn main() {
             .unwrap();
         }
     }
+
+    json_sections(w, &figure);
 
     writeln!(
         w,

@@ -231,6 +231,33 @@ def op_compare(item):
     return out
 
 
+def op_json(item):
+    """One JSON check of tests/tests/python_json.rs.
+
+    "parse": parse item["json"] (with ignore_unknown_fields as item["ignore"]); answer the
+    message's bytes, or the error. "write": parse Rust's item["json"], then write the message
+    with the printing options item["options"] (emit_defaults, proto_field_names,
+    enums_as_numbers); answer that JSON, or the error.
+    """
+    from google.protobuf import json_format
+
+    msg = message_class(item["type"])()
+    try:
+        json_format.Parse(item["json"], msg, ignore_unknown_fields=item.get("ignore", False))
+    except Exception as error:  # noqa: BLE001 - reported to the Rust side
+        return {"error": "%s: %s" % (type(error).__name__, error)}
+    if item["op"] == "parse":
+        return {"bytes": encode(msg)}
+    options = item["options"]
+    return {"json": json_format.MessageToJson(
+        msg,
+        indent=None,
+        always_print_fields_with_no_presence=options["emit_defaults"],
+        preserving_proto_field_name=options["proto_field_names"],
+        use_integers_for_enums=options["enums_as_numbers"],
+    )}
+
+
 def wire():
     for line in sys.stdin:
         request = json.loads(line)
@@ -241,6 +268,8 @@ def wire():
             reply = [op_make(name) for name in request["types"]]
         elif op == "compare":
             reply = [op_compare(item) for item in request["items"]]
+        elif op == "json":
+            reply = [op_json(item) for item in request["items"]]
         else:
             reply = {"error": "unknown op " + op}
         sys.stdout.write(json.dumps(reply) + "\n")

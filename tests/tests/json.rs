@@ -95,3 +95,110 @@ fn v1alpha2_json_follows_the_proto3_mapping() {
         request
     );
 }
+
+// ---- options and edge values (issue 10) -------------------------------------------------------
+
+use cri_api_v1::json::{self as json1, JsonOptions};
+
+#[test]
+fn options_change_what_is_written() {
+    let status = cri_api_v1::ContainerStatus {
+        id: "c1".into(),
+        created_at: 5,
+        ..Default::default()
+    };
+    let defaults =
+        serde_json::to_value(json1::with_options(&status, JsonOptions::crictl())).unwrap();
+    assert_eq!(defaults["state"], json!("CONTAINER_CREATED"));
+    assert_eq!(defaults["startedAt"], json!("0"));
+    assert_eq!(defaults["labels"], json!({}));
+    assert_eq!(defaults["mounts"], json!([]));
+    assert_eq!(defaults["exitCode"], json!(0));
+    assert!(
+        defaults.get("metadata").is_none(),
+        "unset messages stay out: {defaults}"
+    );
+
+    let proto = JsonOptions::new()
+        .proto_field_names(true)
+        .enums_as_numbers(true)
+        .emit_defaults(true);
+    let value = serde_json::to_value(json1::with_options(&status, proto)).unwrap();
+    assert_eq!(value["created_at"], json!("5"));
+    assert_eq!(value["state"], json!(0));
+    assert!(value.get("createdAt").is_none());
+
+    let text = r#"{"id":"c1","createdAt":"5","newField":{"x":[1]},"state":"CONTAINER_FUTURE"}"#;
+    assert!(json1::from_str::<cri_api_v1::ContainerStatus>(text, JsonOptions::new()).is_err());
+    let parsed: cri_api_v1::ContainerStatus =
+        json1::from_str(text, JsonOptions::new().ignore_unknown_fields(true)).unwrap();
+    assert_eq!(parsed, status);
+}
+
+#[test]
+fn open_enums_non_finite_doubles_and_nulls() {
+    let status = cri_api_v1::ContainerStatus {
+        state: 42,
+        ..Default::default()
+    };
+    let text = serde_json::to_string(&status).unwrap();
+    assert_eq!(text, r#"{"state":42}"#);
+    assert_eq!(
+        serde_json::from_str::<cri_api_v1::ContainerStatus>(&text).unwrap(),
+        status
+    );
+
+    let psi = cri_api_v1::PsiData {
+        avg10: f64::NAN,
+        avg60: f64::INFINITY,
+        avg300: -0.0,
+        total: u64::MAX,
+    };
+    let text = serde_json::to_string(&psi).unwrap();
+    assert_eq!(
+        text,
+        r#"{"Total":"18446744073709551615","Avg10":"NaN","Avg60":"Infinity","Avg300":-0.0}"#
+    );
+    let back: cri_api_v1::PsiData = serde_json::from_str(&text).unwrap();
+    assert!(back.avg10.is_nan() && back.avg60 == f64::INFINITY);
+    assert_eq!(back.avg300.to_bits(), (-0.0f64).to_bits());
+    assert!(serde_json::from_str::<cri_api_v1::PsiData>(r#"{"Avg10":"nan"}"#).is_err());
+
+    let tiny = cri_api_v1::PsiData {
+        avg60: f64::from_bits(0x0500000143740007),
+        ..Default::default()
+    };
+    let back: cri_api_v1::PsiData =
+        serde_json::from_str(&serde_json::to_string(&tiny).unwrap()).unwrap();
+    assert_eq!(back.avg60.to_bits(), 0x0500000143740007);
+
+    let nulls: cri_api_v1::ContainerStatus = serde_json::from_str(
+        r#"{"createdAt":null,"labels":null,"mounts":null,"state":null,"metadata":null,"id":null}"#,
+    )
+    .unwrap();
+    assert_eq!(nulls, Default::default());
+
+    for (text, expected) in [
+        (r#"{"createdAt":1e3}"#, 1000),
+        (r#"{"createdAt":"1e3"}"#, 1000),
+        (r#"{"createdAt":1.0}"#, 1),
+        (r#"{"createdAt":-0}"#, 0),
+        (r#"{"createdAt":"-9223372036854775808"}"#, i64::MIN),
+    ] {
+        let parsed: cri_api_v1::ContainerStatus = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed.created_at, expected, "{text}");
+    }
+    for text in [
+        r#"{"createdAt":1.5}"#,
+        r#"{"createdAt":"9223372036854775808"}"#,
+        r#"{"exitCode":2147483648}"#,
+        r#"{"createdAt":" 1"}"#,
+        r#"{"createdAt":true}"#,
+        r#"{"labels":{"a":"1","a":"2"}}"#,
+        r#"{"createdAt":"1","created_at":"2"}"#,
+        r#"{"mounts":[null]}"#,
+    ] {
+        let error = serde_json::from_str::<cri_api_v1::ContainerStatus>(text);
+        assert!(error.is_err(), "{text} parsed: {error:?}");
+    }
+}

@@ -50,7 +50,7 @@ pub fn generate(v1: &DescriptorPool, header: &str) -> Result<(PathBuf, Vec<u8>)>
     out.push_str(
         "\nuse cri_api_v1 as v1;\nuse cri_api_v1::image_service_server::ImageService as _;\n\
          use cri_api_v1::runtime_service_server::RuntimeService as _;\n\n\
-         use crate::{Backend, BoxStream, Client, Deadline, Error, List, Service};\n\nimpl Client {\n",
+         use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Service};\n\nimpl Client {\n",
     );
     let mut errors = Vec::new();
     let mut seen_lists = Vec::new();
@@ -195,16 +195,19 @@ fn write_streaming(
         "\n    /// Calls the server-streaming `{service}/{m}`; the stream has no deadline of its own.\n    \
          /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.\n    \
          pub async fn {ident}(&self, request: v1::{req}) -> Result<BoxStream<v1::{resp}>, Error> {{\n        \
-         self.streaming({svc}, \"{service}/{m}\", move |backend, limits| match backend {{\n            \
+         self.{ident}_within(request, None).await\n    }}\n\n    \
+         /// `{service}/{m}`, its start bounded by `due` and the request carrying it (`grpc-timeout`).\n    \
+         pub(crate) async fn {ident}_within(&self, request: v1::{req}, due: Option<Due>) -> Result<BoxStream<v1::{resp}>, Error> {{\n        \
+         self.streaming({svc}, \"{service}/{m}\", due, move |backend, request_timeout, limits| match backend {{\n            \
          Backend::V1(channel) => Box::pin(async move {{\n                \
          let response = {client}::new(channel.clone())\n                    \
          .max_decoding_message_size(limits.max_response)\n                    \
          .max_encoding_message_size(limits.max_request)\n                    \
-         .{ident}(request)\n                    \
+         .{ident}(crate::request(request, request_timeout))\n                    \
          .await?;\n                \
          Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::{resp}>))\n            \
          }}),\n            \
-         Backend::V1alpha2(adapter) => adapter.{ident}(tonic::Request::new(request)),\n        \
+         Backend::V1alpha2(adapter) => adapter.{ident}(crate::request(request, request_timeout)),\n        \
          }})\n        .await\n    }}\n",
         m = m.name(),
     );
@@ -265,7 +268,7 @@ fn write_list(
          let v1::{req} {{ {fields} }} = &request;\n            \
          let stream_request = v1::{stream_req} {{ {clones}}};\n            \
          let collected = self\n                \
-         .collect(List::{kind}, \"{service}/{s}\", self.{stream_ident}(stream_request), |page| page.{stream_item})\n                \
+         .collect(List::{kind}, \"{service}/{s}\", |due| self.{stream_ident}_within(stream_request, due), |page| page.{stream_item})\n                \
          .await?;\n            \
          if let Some({item}) = collected {{\n                \
          return Ok(v1::{resp} {{ {item} }});\n            }}\n        }}\n        \

@@ -58,10 +58,14 @@ pub fn generate(root: &Path) -> Result<Files> {
             format!("{header}{types}").into_bytes(),
         );
 
-        let serde = pbjson(version, &fds)?;
+        let serde = crate::json::generate(&pool, version.package)?;
         files.insert(
             dir.join(format!("{}.serde.rs", version.package)),
             format!("{header}{serde}").into_bytes(),
+        );
+        files.insert(
+            dir.join("json.rs"),
+            format!("{header}{}", crate::json::RUNTIME).into_bytes(),
         );
 
         let mut published = fds.clone();
@@ -352,23 +356,6 @@ fn redacting_debug(
          fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{\n        \
          f.debug_struct({type_name:?})\n{body}            .finish()\n    }}\n}}\n"
     )
-}
-
-/// pbjson's serde impls: canonical proto3 JSON, with the same map type as prost.
-fn pbjson(version: &ApiVersion, fds: &prost_types::FileDescriptorSet) -> Result<String> {
-    let mut builder = pbjson_build::Builder::new();
-    builder
-        .register_descriptors(&fds.encode_to_vec())
-        .context("pbjson cannot read the descriptors")?
-        .btree_map(["."]);
-    let outputs = builder
-        .generate(&[format!(".{}", version.package)], |_| Ok(Vec::new()))
-        .with_context(|| format!("pbjson cannot generate {}", version.package))?;
-    let mut code = String::new();
-    for (_, bytes) in outputs {
-        code.push_str(&String::from_utf8(bytes).context("pbjson wrote invalid UTF-8")?);
-    }
-    Ok(code)
 }
 
 /// Fields of `package` whose options carry `debug_redact = true`.

@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod changelog;
 pub mod check;
 pub mod client;
 pub mod codegen;
 pub mod convert;
 pub mod fsutil;
+pub mod json;
 pub mod lock;
 pub mod names;
+pub mod release;
 pub mod surface;
 pub mod vendor;
 

@@ -4,10 +4,28 @@
 //! snapshot diff after vendoring a new upstream tag reads as the list of what upstream changed.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
 
 use prost_reflect::{
     Cardinality, DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
 };
+
+/// The insta snapshot of `version`'s surface, relative to the workspace root.
+pub fn snapshot_path(version: &crate::ApiVersion) -> PathBuf {
+    Path::new("xtask/tests/snapshots").join(format!("surface__{}.snap", version.name))
+}
+
+/// Writes `surface` as the snapshot at `path` in insta's format (what `cargo insta accept`
+/// would write for `xtask/tests/surface.rs`); returns whether the file changed.
+pub fn write_snapshot(path: &Path, surface: &str) -> Result<bool> {
+    let text = format!(
+        "---\nsource: xtask/tests/surface.rs\nexpression: text\n---\n{}\n",
+        surface.trim_end()
+    );
+    crate::fsutil::write_if_changed(path, text.as_bytes())
+}
 
 /// Renders services, messages (with their fields) and enums (with their values) of `package`,
 /// in declaration order.

@@ -87,6 +87,36 @@ pub struct Options {
     pub gogo_git: Option<String>,
     /// The ref of gogo.proto.
     pub gogo_ref: Option<String>,
+    /// Move runtime.v1 to the newest release tag of the source instead of a named ref.
+    /// Excludes `v1_ref`.
+    pub latest: Option<Latest>,
+}
+
+/// Which tags `--latest` may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latest {
+    /// Stable `vX.Y.Z` tags only.
+    Stable,
+    /// Pre-releases too (`v0.37.0-beta.0`).
+    WithPreReleases,
+}
+
+/// What `--latest` decided for runtime.v1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestOutcome {
+    /// The ref runtime.v1 was locked at before.
+    pub from: String,
+    /// The ref it is locked at now (`from` when nothing newer exists).
+    pub to: String,
+    /// The newest release tag of the source that `--latest` considered.
+    pub newest: String,
+}
+
+impl LatestOutcome {
+    /// Whether runtime.v1 moved to another tag.
+    pub fn moved(&self) -> bool {
+        self.from != self.to
+    }
 }
 
 /// What a vendoring run changed.
@@ -94,13 +124,15 @@ pub struct Options {
 pub struct Outcome {
     /// Paths below the workspace root that were written.
     pub changed: Vec<PathBuf>,
+    /// With `--latest`: the tag runtime.v1 moved from and to.
+    pub latest: Option<LatestOutcome>,
 }
 
 /// A file fetched from upstream, not yet written.
-struct Fetched {
-    dest: &'static str,
-    bytes: Vec<u8>,
-    entry: LockedFile,
+pub(crate) struct Fetched {
+    pub(crate) dest: &'static str,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) entry: LockedFile,
 }
 
 /// Runs the whole vendoring against the workspace at `root`; relative local `--git` paths are
@@ -108,12 +140,44 @@ struct Fetched {
 pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     let proto_dir = root.join(PROTO_DIR);
     let old_lock = Lock::read(&proto_dir)?;
+    let location_of = |source: &Source, git: Option<&str>| match git {
+        Some(git) => resolve_location(git, cwd),
+        None => source.upstream.to_string(),
+    };
+
+    let mut latest = None;
+    let mut v1_ref = options.v1_ref.clone();
+    if let Some(which) = options.latest {
+        if v1_ref.is_some() {
+            bail!("`--latest` picks the runtime.v1 tag itself; do not name one with `--ref`");
+        }
+        let location = location_of(&CRI_V1, options.cri_api_git.as_deref());
+        let from = old_lock
+            .get(CRI_V1.files[0].1)
+            .map_or(CRI_V1.default_ref, |f| f.git_ref.as_str())
+            .to_string();
+        let newest = newest_tag(&release_tags(&location)?, which).with_context(|| {
+            format!(
+                "{location} has no {}release tag `vX.Y.Z`",
+                if which == Latest::Stable {
+                    "stable "
+                } else {
+                    ""
+                }
+            )
+        })?;
+        // Never move backwards: a lock already past the newest tag (say at a pre-release,
+        // asked without --pre) stays where it is. A lock on a branch moves to the tag.
+        let to = match parse_tag(&from) {
+            Some(locked) if locked >= parse_tag(&newest).expect("a parsed tag") => from.clone(),
+            _ => newest.clone(),
+        };
+        v1_ref = Some(to.clone());
+        latest = Some(LatestOutcome { from, to, newest });
+    }
+
     let plan = [
-        (
-            &CRI_V1,
-            options.cri_api_git.as_deref(),
-            options.v1_ref.as_deref(),
-        ),
+        (&CRI_V1, options.cri_api_git.as_deref(), v1_ref.as_deref()),
         (
             &CRI_V1ALPHA2,
             options.cri_api_git.as_deref(),
@@ -131,10 +195,7 @@ pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     for (source, git, git_ref) in plan {
         let locked_ref = old_lock.get(source.files[0].1).map(|f| f.git_ref.as_str());
         let git_ref = git_ref.or(locked_ref).unwrap_or(source.default_ref);
-        let location = match git {
-            Some(git) => resolve_location(git, cwd),
-            None => source.upstream.to_string(),
-        };
+        let location = location_of(source, git);
         fetched.extend(fetch(source, &location, git_ref, scratch.path())?);
     }
 
@@ -154,7 +215,10 @@ pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     }
 
     let mut lock = old_lock.clone();
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        latest,
+        ..Outcome::default()
+    };
     for file in fetched {
         if fsutil::write_if_changed(&proto_dir.join(file.dest), &file.bytes)? {
             outcome.changed.push(Path::new(PROTO_DIR).join(file.dest));
@@ -167,8 +231,38 @@ pub fn vendor(root: &Path, cwd: &Path, options: &Options) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// The release tags (`vX.Y.Z`, pre-releases included) of the repository at `location`.
+pub fn release_tags(location: &str) -> Result<Vec<String>> {
+    let listing = git(Path::new("."), &["ls-remote", "--tags", "--refs", location])
+        .with_context(|| format!("cannot list the tags of {location}"))?;
+    Ok(String::from_utf8_lossy(&listing)
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter_map(|name| name.strip_prefix("refs/tags/"))
+        .filter(|tag| parse_tag(tag).is_some())
+        .map(str::to_string)
+        .collect())
+}
+
+/// A release tag's version: `v` and a semantic version without build metadata.
+pub fn parse_tag(tag: &str) -> Option<semver::Version> {
+    let version = semver::Version::parse(tag.strip_prefix('v')?).ok()?;
+    version.build.is_empty().then_some(version)
+}
+
+/// The newest of `tags` by semantic version; pre-releases only with
+/// [`Latest::WithPreReleases`].
+pub fn newest_tag(tags: &[String], which: Latest) -> Option<String> {
+    tags.iter()
+        .filter_map(|tag| Some((parse_tag(tag)?, tag)))
+        .filter(|(version, _)| which == Latest::WithPreReleases || version.pre.is_empty())
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag.clone())
+}
+
 /// A `--git` argument that names an existing local path is made absolute (git runs elsewhere).
-fn resolve_location(git: &str, cwd: &Path) -> String {
+/// Where git should fetch from for a `--git` argument given in `cwd`.
+pub fn resolve_location(git: &str, cwd: &Path) -> String {
     let path = cwd.join(git);
     if !git.contains("://") && path.exists() {
         path.canonicalize().unwrap_or(path).display().to_string()
@@ -177,7 +271,12 @@ fn resolve_location(git: &str, cwd: &Path) -> String {
     }
 }
 
-fn fetch(source: &Source, location: &str, git_ref: &str, scratch: &Path) -> Result<Vec<Fetched>> {
+pub(crate) fn fetch(
+    source: &Source,
+    location: &str,
+    git_ref: &str,
+    scratch: &Path,
+) -> Result<Vec<Fetched>> {
     let repo = scratch.join(format!("git-{}", source.label));
     git(scratch, &["init", "--quiet", "--bare", path_str(&repo)?])?;
     // A shallow fetch where the transport supports it; bundles and some local paths do not.
@@ -251,7 +350,7 @@ fn path_str(path: &Path) -> Result<&str> {
 }
 
 /// Runs git in `dir` and returns its stdout, or an error carrying its stderr.
-fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
     let output = Command::new("git")
         .current_dir(dir)
         .args(args)
@@ -281,5 +380,35 @@ mod tests {
         );
         assert_eq!(upstream_commit_trailer("no trailer here").unwrap(), None);
         assert!(upstream_commit_trailer("Upstream-Commit: abc").is_err());
+    }
+
+    #[test]
+    fn the_newest_tag_is_chosen_by_semantic_version() {
+        let tags: Vec<String> = [
+            "v0.9.0",
+            "v0.36.3",
+            "v0.36.10",
+            "v0.37.0-beta.0",
+            "v0.37.0-alpha.3",
+            "not-a-version",
+            "v1.2",
+            "0.99.0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            newest_tag(&tags, Latest::Stable).as_deref(),
+            Some("v0.36.10")
+        );
+        assert_eq!(
+            newest_tag(&tags, Latest::WithPreReleases).as_deref(),
+            Some("v0.37.0-beta.0")
+        );
+        let with_release = [tags.clone(), vec!["v0.37.0".into()]].concat();
+        assert_eq!(
+            newest_tag(&with_release, Latest::WithPreReleases).as_deref(),
+            Some("v0.37.0")
+        );
+        assert_eq!(newest_tag(&["master".into()], Latest::Stable), None);
     }
 }

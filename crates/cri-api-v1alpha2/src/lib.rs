@@ -28,7 +28,7 @@
 //! |----------|---------|--------|
 //! | `client` | yes | [`runtime_service_client::RuntimeServiceClient`] and [`image_service_client::ImageServiceClient`], generic over any tonic transport (depends on `tonic` without its transport stack) |
 //! | `server` | yes | the [`runtime_service_server::RuntimeService`] and [`image_service_server::ImageService`] traits and their tower services (same dependencies as `client`) |
-//! | `serde`  | yes | `Serialize`/`Deserialize` for every message and enum, in canonical proto3 JSON (pbjson) |
+//! | `serde`  | yes | `Serialize`/`Deserialize` for every message and enum, in canonical proto3 JSON, and the [`json`] module: the same with options chosen at run time (emit defaults as `crictl -o json` does, proto field names, enums as numbers, ignore unknown fields); depends on `serde`, `serde_json`, `base64` and `itoa` |
 //! | `arbitrary` | no | `arbitrary::Arbitrary` for every message and enum: random values for property tests and fuzzing |
 //!
 //! With `default-features = false` you get every type, its protobuf encoding
@@ -119,11 +119,14 @@
 //!
 //! # JSON
 //!
-//! With the `serde` feature, messages serialize to the canonical proto3 JSON mapping, the same
-//! as `crictl -o json` or Go's `protojson`: lowerCamelCase names, 64-bit integers as strings,
-//! enums by name, bytes as base64, fields with default values omitted. Parsing accepts both
-//! lowerCamelCase and the proto's snake_case names, enums by name or number, and rejects
-//! unknown fields.
+//! With the `serde` feature, messages serialize to the canonical proto3 JSON mapping:
+//! lowerCamelCase names, 64-bit integers as strings, enums by name (numbers no name is known for
+//! as numbers), bytes as base64, `NaN`/`Infinity` as strings, fields with default values
+//! omitted. Parsing accepts both lowerCamelCase and the proto's snake_case names, enums by name
+//! or number, `null` for any field, integers in any exact form (`"1e3"`), and rejects unknown
+//! fields and duplicates. The [`json`] module writes and reads with options instead: default
+//! values written (what `crictl -o json` writes: [`json::JsonOptions::crictl()`]), proto field
+//! names, enums as numbers, unknown fields ignored; its docs give every rule.
 //!
 //! ```
 //! # #[cfg(feature = "serde")] {
@@ -182,14 +185,16 @@ pub use prost;
 #[cfg(any(feature = "client", feature = "server"))]
 pub use tonic;
 
-/// Everything prost, tonic and pbjson generated. The comments come from upstream's proto and
+/// Everything prost, tonic and `cargo xtask regen`'s JSON generator made. The comments come from upstream's proto and
 /// are not rustdoc-clean, hence the specific lint allowances.
 #[allow(
     missing_docs,
     rustdoc::bare_urls,
     rustdoc::invalid_html_tags,
     clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
+    clippy::doc_overindented_list_items,
+    clippy::single_match,
+    clippy::match_single_binding
 )]
 mod generated {
     include!("generated/runtime.v1alpha2.rs");
@@ -197,6 +202,10 @@ mod generated {
     include!("generated/runtime.v1alpha2.serde.rs");
 }
 pub use generated::*;
+
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod json;
 
 mod constants {
     include!("generated/constants.rs");

@@ -455,9 +455,7 @@ async fn connection_errors_name_the_endpoint_and_the_cause() {
 async fn version_after_restart(client: &Client) -> Result<v1::VersionResponse, Error> {
     for _ in 0..20 {
         match client.version(v1::VersionRequest::default()).await {
-            Err(Error::Rpc { status, .. })
-                if matches!(status.code(), Code::Unavailable | Code::Cancelled) =>
-            {
+            Err(error) if matches!(error.code(), Some(Code::Unavailable | Code::Cancelled)) => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             other => return other,

@@ -120,7 +120,9 @@ impl fmt::Debug for DowngradePolicy {
 /// fails with `INVALID_ARGUMENT` naming every such field, and is not sent. Responses are
 /// upgraded losslessly. RPCs that v1alpha2 lacks answer `UNIMPLEMENTED`.
 ///
-/// The caller's metadata is forwarded, except gRPC's own headers.
+/// The caller's metadata is forwarded, and so is its deadline (`grpc-timeout`, which
+/// `tonic::Request::set_timeout` sets): the v1alpha2 runtime is told the deadline, and the
+/// channel enforces it. gRPC's other headers belong to each call and are not forwarded.
 #[derive(Debug, Clone)]
 pub struct V1OverV1alpha2<T> {
     channel: T,
@@ -233,14 +235,17 @@ fn downgrade_request<M: Downgrade>(
     Ok(forwarded)
 }
 
-/// The caller's metadata minus the headers that belong to its own call (gRPC's and HTTP's).
+/// The caller's metadata minus the headers that belong to its own call (gRPC's and HTTP's),
+/// but with its deadline: `grpc-timeout` passes through, so the runtime behind the adapter
+/// learns the caller's deadline and the channel enforces it.
 fn forwardable(metadata: MetadataMap) -> MetadataMap {
     let mut headers = metadata.into_headers();
     let reserved: Vec<_> = headers
         .keys()
         .filter(|k| {
             let k = k.as_str();
-            k.starts_with("grpc-") || matches!(k, "content-type" | "te" | "user-agent" | "host")
+            (k.starts_with("grpc-") && k != "grpc-timeout")
+                || matches!(k, "content-type" | "te" | "user-agent" | "host")
         })
         .cloned()
         .collect();

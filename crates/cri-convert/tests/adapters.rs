@@ -163,15 +163,22 @@ async fn a_v1_runtime_served_as_v1alpha2() {
 #[derive(Default)]
 struct OldRuntime {
     received: Mutex<Vec<String>>,
+    /// The `grpc-timeout` of each `Version` request (the deadline it was told).
+    deadlines: Mutex<Vec<Option<String>>>,
 }
 
 #[tonic::async_trait]
 impl v1alpha2::runtime_service_server::RuntimeService for OldRuntime {
     async fn version(
         &self,
-        _: Request<v1alpha2::VersionRequest>,
+        request: Request<v1alpha2::VersionRequest>,
     ) -> Result<Response<v1alpha2::VersionResponse>, Status> {
         self.received.lock().unwrap().push("Version".into());
+        let deadline = request.metadata().get("grpc-timeout");
+        self.deadlines
+            .lock()
+            .unwrap()
+            .push(deadline.map(|d| d.to_str().unwrap().to_string()));
         Ok(Response::new(v1alpha2::VersionResponse {
             version: "0.1.0".into(),
             runtime_name: "old-runtime".into(),
@@ -243,6 +250,15 @@ async fn a_v1alpha2_only_runtime_called_with_v1_types() {
         .unwrap()
         .into_inner();
     assert_eq!(version.runtime_api_version, "v1alpha2");
+    assert_eq!(old.deadlines.lock().unwrap().pop(), Some(None));
+    // The caller's deadline reaches the v1alpha2 runtime.
+    let mut request = Request::new(v1::VersionRequest::default());
+    request.set_timeout(std::time::Duration::from_secs(7));
+    adapter.version(request).await.unwrap();
+    assert_eq!(
+        old.deadlines.lock().unwrap().pop(),
+        Some(Some("7000000u".to_string()))
+    );
     let exec = adapter
         .exec_sync(Request::new(v1::ExecSyncRequest {
             container_id: "c".into(),
@@ -310,6 +326,14 @@ async fn a_v1alpha2_only_runtime_called_with_v1_types() {
             .into_inner()
             .runtime_name,
         "old-runtime"
+    );
+    // Through the proxy too: the v1 client's deadline reaches the v1alpha2 runtime.
+    let mut request = Request::new(v1::VersionRequest::default());
+    request.set_timeout(std::time::Duration::from_millis(2500));
+    runtime.version(request).await.unwrap();
+    assert_eq!(
+        old.deadlines.lock().unwrap().pop(),
+        Some(Some("2500000u".to_string()))
     );
     let listed = images
         .list_images(v1::ListImagesRequest {

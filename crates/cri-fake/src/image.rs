@@ -6,7 +6,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::FakeRuntime;
-use crate::runtime::pages;
+use crate::runtime::{grpc_deadline, pages};
 use crate::state::{self, normalize_image};
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -77,7 +77,15 @@ impl ImageService for FakeRuntime {
         {
             info.insert(
                 "info".to_string(),
-                format!(r#"{{"chainID":"{}","size":{}}}"#, image.id, image.size),
+                format!(
+                    r#"{{"chainID":"{}","size":{},"user":{:?}}}"#,
+                    image.id,
+                    image.size,
+                    image
+                        .uid
+                        .map(|u| u.value.to_string())
+                        .unwrap_or_else(|| image.username.clone())
+                ),
             );
         }
         Ok(Response::new(api::ImageStatusResponse { image, info }))
@@ -87,10 +95,25 @@ impl ImageService for FakeRuntime {
         &self,
         request: Request<api::PullImageRequest>,
     ) -> Reply<api::PullImageResponse> {
+        let deadline = grpc_deadline(&request);
         let name = normalize_image(&image_name(request.into_inner().image)?);
+        let delay = self.options().pull_delay;
+        if !delay.is_zero() {
+            match deadline {
+                // The pull cannot finish in time: it fails at once (deterministically,
+                // before the client's own timer), and pulls nothing.
+                Some(deadline) if deadline < delay => {
+                    return Err(Status::deadline_exceeded(format!(
+                        "pulling image {name:?} takes {delay:?}, beyond the deadline of {deadline:?}"
+                    )));
+                }
+                _ => tokio::time::sleep(delay).await,
+            }
+        }
         // A plausible size between 1 and 65 MiB, the same for the same name.
         let size = (1 << 20) + crate::ids::hash(&name) % (64 << 20);
-        let image_ref = self.write().add_image_if_missing(&name, size, false);
+        let config = self.catalog_entry(&name);
+        let image_ref = self.write().add_image(&name, size, false, config);
         Ok(Response::new(api::PullImageResponse { image_ref }))
     }
 

@@ -62,12 +62,23 @@
 //!   container of the pod and makes it `SANDBOX_NOTREADY`; `RemovePodSandbox` removes the pod
 //!   and its containers. Both are idempotent, as the CRI asks: an unknown id is not an error.
 //! - **Containers.** `CreateContainer` needs a ready pod and an image the fake knows (see
-//!   below) and gives a `CONTAINER_CREATED` container; `StartContainer` makes it
-//!   `CONTAINER_RUNNING`; `StopContainer` makes it `CONTAINER_EXITED` with exit code 0 and
-//!   reason `Completed`; `RemoveContainer` removes it (idempotent). Starting a container that is
-//!   not created, or exec'ing into one that is not running, is `FAILED_PRECONDITION`; an
-//!   unknown id in a status, stats or exec RPC is `NOT_FOUND`. Ids may be given in full or as a
-//!   unique prefix.
+//!   below) and gives a `CONTAINER_CREATED` container. `StartContainer` makes it
+//!   `CONTAINER_RUNNING`, creates its log at the pod's `log_directory` joined with its
+//!   `log_path` (when both are set), and runs its `command` + `args` through the runtime's
+//!   [`command::CommandHandler`]: what the command prints goes to the log in the CRI log
+//!   format ([`cri_log`]: RFC 3339 nanosecond timestamps, `stdout`/`stderr`, lines longer
+//!   than 16 KiB split into partial `P` lines, output without a final newline as a `P` line),
+//!   and when it ends the container is `CONTAINER_EXITED` with its exit code and reason
+//!   `Completed` (0) or `Error`. A container without a command runs until stopped, printing
+//!   nothing (like `pause`). `StopContainer` makes it `CONTAINER_EXITED`: exit code 137 and
+//!   reason `Error` if its command was still running (it is killed), else 0 and `Completed`.
+//!   `ReopenContainerLog` reopens the log file at its path (after a rotation renamed it;
+//!   buffered output carries over); it needs a running container, as containerd does.
+//!   `RemoveContainer` removes it (killing its command). Stop and remove are idempotent: an
+//!   unknown id is not an error, as the CRI asks. Starting a container that is not created,
+//!   or exec'ing into one that is not running, is `FAILED_PRECONDITION`; an unknown id in a
+//!   status, stats or exec RPC is `NOT_FOUND`. Ids may be given in full or as a unique
+//!   prefix.
 //! - **Lists and streams.** The list RPCs apply their filters (id or id prefix, state, pod,
 //!   label selector) and return items in id order. Each `Stream*` RPC sends the very items its
 //!   unary list returns, in pages of at most [`FakeRuntimeBuilder::page_size`] items, and no
@@ -96,10 +107,17 @@
 //!   give plausible, increasing CPU counters.
 //! - **Images.** A new fake knows `registry.k8s.io/pause:3.10` (pinned) and
 //!   `docker.io/library/busybox:1.36` (unless built with
-//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` adds any image, with an id
-//!   derived from its normalized name (`busybox` is `docker.io/library/busybox:latest`);
-//!   images resolve by id, tag or digest. `ImageStatus` of an unknown image answers an empty
-//!   response, as the CRI asks; `RemoveImage` is idempotent.
+//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` adds any image (names are
+//!   normalized: `busybox` is `docker.io/library/busybox:latest`). An image is one image under
+//!   all the references it was pulled by: the references of one [`ImageConfig`] of the
+//!   fake's registry ([`FakeRuntimeBuilder::image`]; it starts with the images of the CRI
+//!   validation suite, such as `test-image-tags:1`/`:2`/`:3`), and the same path in two
+//!   registries, share one id and collect their tags in `repo_tags`. Images resolve by id,
+//!   short id, tag or digest; `RemoveImage` by any of them removes the image, every tag, and
+//!   is idempotent. `ImageStatus` of an unknown image answers an empty response, as the CRI
+//!   asks; it reports `uid` or `username` from the image config's user. With
+//!   [`FakeRuntimeBuilder::pull_delay`] a pull takes that long, and one whose deadline is
+//!   shorter fails with `DEADLINE_EXCEEDED`.
 //! - **Clients on gRPC C-core** (Python's grpcio, for one) send the socket's path as HTTP/2
 //!   `:authority` on `unix:` targets, which tonic's server rejects (`RST_STREAM`
 //!   `PROTOCOL_ERROR`): set the channel option `grpc.default_authority` to `localhost`, as Go
@@ -124,6 +142,7 @@ pub use cri_api_v1;
 pub mod command;
 mod ids;
 mod image;
+mod process;
 mod runtime;
 mod serve;
 mod state;
@@ -146,6 +165,64 @@ pub struct FakeRuntimeBuilder {
     default_images: bool,
     streaming_config: cri_streaming::server::Config,
     port_forward: Arc<dyn streaming::PortForwardHandler>,
+    catalog: Vec<ImageConfig>,
+    pull_delay: std::time::Duration,
+}
+
+/// An image of the fake's registry: the references under which it can be pulled (tags in
+/// any registry, digests) and its config. Pulling any of them gives the same image (one id,
+/// every pulled reference among its `repo_tags`/`repo_digests`), as a registry serves one
+/// image under several tags. Register with [`FakeRuntimeBuilder::image`].
+///
+/// Without an entry, a pulled reference is its own image, except that the same path in two
+/// registries (`docker.io/library/nginx:1.27`, `mirror.gcr.io/library/nginx:1.27`) is the
+/// same image, as a mirror serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageConfig {
+    references: Vec<String>,
+    key: String,
+    user: String,
+    size: Option<u64>,
+}
+
+impl ImageConfig {
+    /// An image known under `references` (normalized as Docker does; at least one).
+    ///
+    /// # Panics
+    /// If `references` is empty.
+    pub fn new<S: AsRef<str>>(references: impl IntoIterator<Item = S>) -> Self {
+        let references: Vec<String> = references
+            .into_iter()
+            .map(|r| state::normalize_image(r.as_ref()))
+            .collect();
+        let key = references
+            .first()
+            .expect("an image needs at least one reference")
+            .clone();
+        ImageConfig {
+            references,
+            key,
+            user: String::new(),
+            size: None,
+        }
+    }
+
+    /// The image config's `User` (`1000`, `www-data`, `1000:50000`, `www-data:www-data`):
+    /// `ImageStatus` and `ListImages` report its `uid` or `username`, as runtimes do.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// The image's size in bytes (default: derived from its name).
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.size = Some(bytes);
+        self
+    }
+
+    fn matches(&self, normalized: &str) -> bool {
+        self.references.iter().any(|r| r == normalized)
+    }
 }
 
 impl fmt::Debug for FakeRuntimeBuilder {
@@ -157,6 +234,8 @@ impl fmt::Debug for FakeRuntimeBuilder {
             .field("runtime_name", &self.runtime_name)
             .field("runtime_version", &self.runtime_version)
             .field("default_images", &self.default_images)
+            .field("catalog", &self.catalog)
+            .field("pull_delay", &self.pull_delay)
             .finish_non_exhaustive()
     }
 }
@@ -173,8 +252,27 @@ impl Default for FakeRuntimeBuilder {
             default_images: true,
             streaming_config: cri_streaming::server::Config::default(),
             port_forward: Arc::new(streaming::EchoPorts),
+            catalog: critest_images(),
+            pull_delay: std::time::Duration::ZERO,
         }
     }
+}
+
+/// The images of the CRI validation suite (critest) whose config its tests check.
+fn critest_images() -> Vec<ImageConfig> {
+    let r = |name: &str| format!("gcr.io/k8s-staging-cri-tools/{name}");
+    vec![
+        ImageConfig::new([
+            r("test-image-tags:1"),
+            r("test-image-tags:2"),
+            r("test-image-tags:3"),
+        ]),
+        ImageConfig::new([r("test-image-user-uid")]).user("1002"),
+        ImageConfig::new([r("test-image-user-username")]).user("www-data"),
+        ImageConfig::new([r("test-image-user-uid-group")]).user("1003:1003"),
+        ImageConfig::new([r("test-image-user-username-group")]).user("www-data:www-data"),
+        ImageConfig::new([r("test-image-predefined-group")]).user("1000:50000"),
+    ]
 }
 
 impl FakeRuntimeBuilder {
@@ -210,6 +308,23 @@ impl FakeRuntimeBuilder {
     /// true).
     pub fn default_images(mut self, yes: bool) -> Self {
         self.default_images = yes;
+        self
+    }
+
+    /// Adds an image to the fake's registry (what a pull of its references gives); see
+    /// [`ImageConfig`]. The catalog starts with the images of the CRI validation suite
+    /// (critest) whose tags and users its tests check.
+    pub fn image(mut self, image: ImageConfig) -> Self {
+        self.catalog.push(image);
+        self
+    }
+
+    /// How long `PullImage` takes (default none), to test pull deadlines: a pull whose
+    /// client deadline (`grpc-timeout`) is shorter fails at once with `DEADLINE_EXCEEDED`
+    /// (before the client's own timer, so that the client sees the server's status) and
+    /// pulls nothing.
+    pub fn pull_delay(mut self, delay: std::time::Duration) -> Self {
+        self.pull_delay = delay;
         self
     }
 
@@ -319,7 +434,7 @@ impl FakeRuntime {
     pub fn seed(&self, pods: usize, containers_per_pod: usize) -> Seeded {
         let now = state::now();
         let image = state::normalize_image("docker.io/library/busybox:1.36");
-        let image_id = ids::image_id(&image);
+        let image_id = state::image_id_of(&image, self.catalog_entry(&image));
         let mut seeded = Seeded {
             pod_ids: Vec::with_capacity(pods),
             container_ids: Vec::with_capacity(pods * containers_per_pod),
@@ -338,7 +453,7 @@ impl FakeRuntime {
             new_pods.push(pod);
         }
         let mut state = self.write();
-        state.add_image_if_missing(&image, 2_167_176, false);
+        state.add_image(&image, 2_167_176, false, self.catalog_entry(&image));
         state
             .pods
             .extend(new_pods.into_iter().map(|p| (p.id.clone(), p)));
@@ -349,11 +464,13 @@ impl FakeRuntime {
     }
 
     /// Makes the runtime know an image (as if pulled), by its name (normalized as Docker does:
-    /// `busybox` is `docker.io/library/busybox:latest`), with the given size in bytes. Returns
-    /// the image id (`sha256:…`, derived from the normalized name).
+    /// `busybox` is `docker.io/library/busybox:latest`), with the given size in bytes (unless
+    /// its [`ImageConfig`] says). Returns the image id (`sha256:…`, derived from the image's
+    /// identity: see [`ImageConfig`]).
     pub fn add_image(&self, name: &str, size: u64, pinned: bool) -> String {
         let name = state::normalize_image(name);
-        self.write().add_image_if_missing(&name, size, pinned)
+        let config = self.catalog_entry(&name);
+        self.write().add_image(&name, size, pinned, config)
     }
 
     /// The number of pod sandboxes, in any state.
@@ -389,6 +506,14 @@ impl FakeRuntime {
     /// called from within a tokio runtime.
     pub async fn serve_unix(&self, path: impl AsRef<Path>) -> std::io::Result<ServerHandle> {
         serve::serve_unix(self, path.as_ref()).await
+    }
+
+    /// The catalog entry of a normalized image reference.
+    pub(crate) fn catalog_entry(&self, normalized: &str) -> Option<&ImageConfig> {
+        self.options()
+            .catalog
+            .iter()
+            .find(|c| c.matches(normalized))
     }
 
     fn read(&self) -> RwLockReadGuard<'_, state::State> {

@@ -7,6 +7,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::command::{BoxFuture, CommandIo};
+use crate::process::{Log, LogSink};
 use crate::state::{self, Ctr, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 use std::time::Duration;
@@ -237,6 +238,32 @@ impl FakeRuntime {
         Ok(id.clone())
     }
 
+    /// The main process of container `id` ended with `code`: the container exits.
+    fn process_exited(&self, id: &str, code: i32) {
+        let mut state = self.write();
+        let Some(ctr) = state.containers.get_mut(id) else {
+            return;
+        };
+        if ctr.state != api::ContainerState::ContainerRunning || ctr.process.is_none() {
+            return;
+        }
+        ctr.process = None;
+        if let Some(log) = &ctr.log {
+            log.finish();
+        }
+        ctr.state = api::ContainerState::ContainerExited;
+        ctr.finished_at = state::now();
+        ctr.exit_code = code;
+        ctr.reason = if code == 0 { "Completed" } else { "Error" }.into();
+        let pod_id = ctr.pod_id.clone();
+        self.emit(
+            &state,
+            id,
+            &pod_id,
+            api::ContainerEventType::ContainerStoppedEvent,
+        );
+    }
+
     /// Runs `argv` in the running container `id` (full or a unique prefix) through the
     /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
     /// streaming `Exec` do: the command gets the container's environment (`PATH`,
@@ -328,6 +355,7 @@ impl RuntimeService for FakeRuntime {
         let mut stopped = Vec::new();
         for ctr in state.containers.values_mut().filter(|c| c.pod_id == id) {
             if ctr.state == api::ContainerState::ContainerRunning {
+                ctr.kill();
                 ctr.state = api::ContainerState::ContainerExited;
                 ctr.finished_at = now;
                 ctr.exit_code = 137;
@@ -372,7 +400,9 @@ impl RuntimeService for FakeRuntime {
         };
         let containers: Vec<String> = state.containers_of(&id).map(|c| c.id.clone()).collect();
         for ctr in containers {
-            state.containers.remove(&ctr);
+            if let Some(mut removed) = state.containers.remove(&ctr) {
+                removed.kill();
+            }
             self.emit(
                 &state,
                 &ctr,
@@ -499,9 +529,40 @@ impl RuntimeService for FakeRuntime {
         request: Request<api::StartContainerRequest>,
     ) -> Reply<api::StartContainerResponse> {
         let request = request.into_inner();
+        // What to run and where its log goes, read first: the file is made outside the lock.
+        let (id, argv, env, tty, log_path) = {
+            let state = self.read();
+            let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+            let ctr = &state.containers[&id];
+            let pod = state.pods.get(&ctr.pod_id);
+            let log_dir = pod
+                .map(|p| p.config.log_directory.as_str())
+                .unwrap_or_default();
+            let log_path = (!ctr.config.log_path.is_empty())
+                .then(|| std::path::Path::new(log_dir).join(&ctr.config.log_path));
+            let argv: Vec<String> = ctr
+                .config
+                .command
+                .iter()
+                .chain(&ctr.config.args)
+                .cloned()
+                .collect();
+            (id, argv, ctr.env(pod), ctr.config.tty, log_path)
+        };
+        let log = match &log_path {
+            Some(path) => Some(Log::open(path).map_err(|e| {
+                Status::internal(format!(
+                    "failed to create the container log {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
         let mut state = self.write();
-        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
-        let ctr = state.containers.get_mut(&id).expect("resolved");
+        let ctr = state
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| Status::not_found(format!("container {id:?} not found")))?;
         if ctr.state != api::ContainerState::ContainerCreated {
             return Err(Status::failed_precondition(format!(
                 "container {id} is not in created state"
@@ -509,6 +570,30 @@ impl RuntimeService for FakeRuntime {
         }
         ctr.state = api::ContainerState::ContainerRunning;
         ctr.started_at = state::now();
+        if !argv.is_empty() {
+            let io = CommandIo {
+                stdin: None,
+                stdout: Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stdout,
+                }),
+                stderr: Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stderr,
+                }),
+                tty,
+                env,
+            };
+            let run = self.options().commands.run(argv, io);
+            let runtime = self.clone();
+            let exited = id.clone();
+            let task = tokio::spawn(async move {
+                let code = run.await;
+                runtime.process_exited(&exited, code);
+            });
+            ctr.process = Some(task.abort_handle());
+        }
+        ctr.log = log;
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
@@ -525,7 +610,14 @@ impl RuntimeService for FakeRuntime {
     ) -> Reply<api::StopContainerResponse> {
         let request = request.into_inner();
         let mut state = self.write();
-        let id = resolve(&state.containers, &request.container_id, "container")?.clone();
+        let id = match resolve(&state.containers, &request.container_id, "container") {
+            Ok(id) => id.clone(),
+            // Idempotent, as the CRI asks: stopping what does not exist is not an error.
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                return Ok(Response::new(api::StopContainerResponse {}));
+            }
+            Err(status) => return Err(status),
+        };
         let ctr = state.containers.get_mut(&id).expect("resolved");
         if ctr.state == api::ContainerState::ContainerExited {
             return Ok(Response::new(api::StopContainerResponse {}));
@@ -533,10 +625,14 @@ impl RuntimeService for FakeRuntime {
         if ctr.state == api::ContainerState::ContainerCreated {
             ctr.started_at = 0;
         }
+        let killed = ctr.kill();
         ctr.state = api::ContainerState::ContainerExited;
         ctr.finished_at = state::now();
-        ctr.exit_code = 0;
-        ctr.reason = "Completed".into();
+        (ctr.exit_code, ctr.reason) = if killed {
+            (137, "Error".into())
+        } else {
+            (0, "Completed".into())
+        };
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
@@ -560,7 +656,8 @@ impl RuntimeService for FakeRuntime {
             }
             Err(status) => return Err(status),
         };
-        let ctr = state.containers.remove(&id).expect("resolved");
+        let mut ctr = state.containers.remove(&id).expect("resolved");
+        ctr.kill();
         self.emit(
             &state,
             &id,
@@ -633,7 +730,13 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::ReopenContainerLogRequest>,
     ) -> Reply<api::ReopenContainerLogResponse> {
-        self.running(&request.into_inner().container_id)?;
+        let id = self.running(&request.into_inner().container_id)?;
+        let log = self.read().containers.get(&id).and_then(|c| c.log.clone());
+        if let Some(log) = log {
+            log.reopen().map_err(|e| {
+                Status::internal(format!("failed to reopen the log of container {id}: {e}"))
+            })?;
+        }
         Ok(Response::new(api::ReopenContainerLogResponse {}))
     }
 

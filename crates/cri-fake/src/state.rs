@@ -64,6 +64,10 @@ pub(crate) struct Ctr {
     pub exit_code: i32,
     pub reason: String,
     pub resources: Option<api::ContainerResources>,
+    /// The CRI log of a started container with a `log_path`.
+    pub log: Option<crate::process::Log>,
+    /// The main process of a started container with a command, while it runs.
+    pub process: Option<tokio::task::AbortHandle>,
 }
 
 fn ip_of(serial: u64) -> String {
@@ -223,6 +227,8 @@ impl Ctr {
             exit_code: 0,
             reason: String::new(),
             resources,
+            log: None,
+            process: None,
         }
     }
 
@@ -374,6 +380,15 @@ impl Ctr {
         }
     }
 
+    /// Stops the main process, if it runs, and ends the log; whether there was one.
+    pub fn kill(&mut self) -> bool {
+        let running = self.process.take().map(|p| p.abort()).is_some();
+        if let Some(log) = &self.log {
+            log.finish();
+        }
+        running
+    }
+
     /// The environment of the container's processes, as a runtime sets it up.
     pub fn env(&self, pod: Option<&Pod>) -> Vec<(String, String)> {
         let mut env = vec![
@@ -464,24 +479,25 @@ impl State {
         self.containers.values().filter(move |c| c.pod_id == pod_id)
     }
 
-    /// Adds an image under its normalized name unless it is already known; its id.
-    pub fn add_image_if_missing(&mut self, name: &str, size: u64, pinned: bool) -> String {
-        let id = ids::image_id(name);
-        self.images.entry(id.clone()).or_insert_with(|| {
-            let (repo_tags, repo_digests) = match name.split_once('@') {
-                Some(_) => (Vec::new(), vec![name.to_string()]),
-                None => {
-                    let repo = name.rsplit_once(':').map_or(name, |(repo, _)| repo);
-                    (vec![name.to_string()], vec![format!("{repo}@{id}")])
-                }
-            };
+    /// Records a pull of the image `name` (normalized): the image (made if new, with the
+    /// size and user of `config`) gets `name` among its tags or digests. Its id.
+    pub fn add_image(
+        &mut self,
+        name: &str,
+        size: u64,
+        pinned: bool,
+        config: Option<&crate::ImageConfig>,
+    ) -> String {
+        let id = image_id_of(name, config);
+        let image = self.images.entry(id.clone()).or_insert_with(|| {
+            let (uid, username) = config.map_or((None, String::new()), |c| user_of(&c.user));
             api::Image {
                 id: id.clone(),
-                repo_tags,
-                repo_digests,
-                size,
-                uid: None,
-                username: String::new(),
+                repo_tags: Vec::new(),
+                repo_digests: Vec::new(),
+                size: config.and_then(|c| c.size).unwrap_or(size),
+                uid,
+                username,
                 spec: Some(api::ImageSpec {
                     image: id.clone(),
                     ..Default::default()
@@ -489,6 +505,20 @@ impl State {
                 pinned,
             }
         });
+        image.pinned |= pinned;
+        let add = |list: &mut Vec<String>, item: String| {
+            if !list.contains(&item) {
+                list.push(item);
+            }
+        };
+        match name.split_once('@') {
+            Some(_) => add(&mut image.repo_digests, name.to_string()),
+            None => {
+                add(&mut image.repo_tags, name.to_string());
+                let repo = repository(name);
+                add(&mut image.repo_digests, format!("{repo}@{id}"));
+            }
+        }
         id
     }
 
@@ -519,6 +549,51 @@ impl State {
                         .any(|d| *d == normalized || d == reference)
             })
             .map(|image| image.id.clone())
+    }
+}
+
+/// The repository of a normalized reference (without its tag or digest).
+pub(crate) fn repository(name: &str) -> &str {
+    if let Some((repo, _)) = name.split_once('@') {
+        return repo;
+    }
+    match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    }
+}
+
+/// What makes two references the same image when the catalog does not say: the reference
+/// without its registry (a mirror serves the same image under the same path).
+fn identity_key(name: &str) -> &str {
+    match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            rest
+        }
+        _ => name,
+    }
+}
+
+/// The id of the image `name` (normalized) gives, with its catalog entry if it has one.
+pub(crate) fn image_id_of(name: &str, config: Option<&crate::ImageConfig>) -> String {
+    match config {
+        Some(config) => ids::image_id(&config.key),
+        None => ids::image_id(identity_key(name)),
+    }
+}
+
+/// `uid`/`username` from an image config's `User` (`1000`, `www-data`, `1000:50000`), as
+/// runtimes report them in `Image`.
+fn user_of(user: &str) -> (Option<api::Int64Value>, String) {
+    let user = user.split_once(':').map_or(user, |(u, _)| u);
+    if user.is_empty() {
+        return (None, String::new());
+    }
+    match user.parse::<i64>() {
+        Ok(uid) => (Some(api::Int64Value { value: uid }), String::new()),
+        Err(_) => (None, user.to_string()),
     }
 }
 

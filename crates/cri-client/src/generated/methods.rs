@@ -5,7 +5,7 @@ use cri_api_v1 as v1;
 use cri_api_v1::image_service_server::ImageService as _;
 use cri_api_v1::runtime_service_server::RuntimeService as _;
 
-use crate::{Backend, BoxStream, Client, Deadline, Error, List, Service};
+use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Service};
 
 impl Client {
 
@@ -112,7 +112,7 @@ impl Client {
             let v1::ListPodSandboxRequest { filter } = &request;
             let stream_request = v1::StreamPodSandboxesRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::PodSandboxes, "RuntimeService/StreamPodSandboxes", self.stream_pod_sandboxes(stream_request), |page| page.pod_sandboxes)
+                .collect(List::PodSandboxes, "RuntimeService/StreamPodSandboxes", |due| self.stream_pod_sandboxes_within(stream_request, due), |page| page.pod_sandboxes)
                 .await?;
             if let Some(items) = collected {
                 return Ok(v1::ListPodSandboxResponse { items });
@@ -124,16 +124,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxes`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandboxes(&self, request: v1::StreamPodSandboxesRequest) -> Result<BoxStream<v1::StreamPodSandboxesResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxes", move |backend, limits| match backend {
+        self.stream_pod_sandboxes_within(request, None).await
+    }
+
+    /// `RuntimeService/StreamPodSandboxes`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_pod_sandboxes_within(&self, request: v1::StreamPodSandboxesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxesResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxes", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_pod_sandboxes(request)
+                    .stream_pod_sandboxes(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamPodSandboxesResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_pod_sandboxes(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_pod_sandboxes(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -225,7 +230,7 @@ impl Client {
             let v1::ListContainersRequest { filter } = &request;
             let stream_request = v1::StreamContainersRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::Containers, "RuntimeService/StreamContainers", self.stream_containers(stream_request), |page| page.containers)
+                .collect(List::Containers, "RuntimeService/StreamContainers", |due| self.stream_containers_within(stream_request, due), |page| page.containers)
                 .await?;
             if let Some(containers) = collected {
                 return Ok(v1::ListContainersResponse { containers });
@@ -237,16 +242,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamContainers`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_containers(&self, request: v1::StreamContainersRequest) -> Result<BoxStream<v1::StreamContainersResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamContainers", move |backend, limits| match backend {
+        self.stream_containers_within(request, None).await
+    }
+
+    /// `RuntimeService/StreamContainers`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_containers_within(&self, request: v1::StreamContainersRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainersResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/StreamContainers", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_containers(request)
+                    .stream_containers(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamContainersResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_containers(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_containers(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -402,7 +412,7 @@ impl Client {
             let v1::ListContainerStatsRequest { filter } = &request;
             let stream_request = v1::StreamContainerStatsRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::ContainerStats, "RuntimeService/StreamContainerStats", self.stream_container_stats(stream_request), |page| page.container_stats)
+                .collect(List::ContainerStats, "RuntimeService/StreamContainerStats", |due| self.stream_container_stats_within(stream_request, due), |page| page.container_stats)
                 .await?;
             if let Some(stats) = collected {
                 return Ok(v1::ListContainerStatsResponse { stats });
@@ -414,16 +424,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamContainerStats`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_container_stats(&self, request: v1::StreamContainerStatsRequest) -> Result<BoxStream<v1::StreamContainerStatsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamContainerStats", move |backend, limits| match backend {
+        self.stream_container_stats_within(request, None).await
+    }
+
+    /// `RuntimeService/StreamContainerStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_container_stats_within(&self, request: v1::StreamContainerStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainerStatsResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/StreamContainerStats", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_container_stats(request)
+                    .stream_container_stats(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamContainerStatsResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_container_stats(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_container_stats(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -467,7 +482,7 @@ impl Client {
             let v1::ListPodSandboxStatsRequest { filter } = &request;
             let stream_request = v1::StreamPodSandboxStatsRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::PodSandboxStats, "RuntimeService/StreamPodSandboxStats", self.stream_pod_sandbox_stats(stream_request), |page| page.pod_sandbox_stats)
+                .collect(List::PodSandboxStats, "RuntimeService/StreamPodSandboxStats", |due| self.stream_pod_sandbox_stats_within(stream_request, due), |page| page.pod_sandbox_stats)
                 .await?;
             if let Some(stats) = collected {
                 return Ok(v1::ListPodSandboxStatsResponse { stats });
@@ -479,16 +494,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxStats`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandbox_stats(&self, request: v1::StreamPodSandboxStatsRequest) -> Result<BoxStream<v1::StreamPodSandboxStatsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxStats", move |backend, limits| match backend {
+        self.stream_pod_sandbox_stats_within(request, None).await
+    }
+
+    /// `RuntimeService/StreamPodSandboxStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_pod_sandbox_stats_within(&self, request: v1::StreamPodSandboxStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxStatsResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxStats", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_pod_sandbox_stats(request)
+                    .stream_pod_sandbox_stats(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamPodSandboxStatsResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_pod_sandbox_stats(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_pod_sandbox_stats(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -544,16 +564,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/GetContainerEvents`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn get_container_events(&self, request: v1::GetEventsRequest) -> Result<BoxStream<v1::ContainerEventResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/GetContainerEvents", move |backend, limits| match backend {
+        self.get_container_events_within(request, None).await
+    }
+
+    /// `RuntimeService/GetContainerEvents`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn get_container_events_within(&self, request: v1::GetEventsRequest, due: Option<Due>) -> Result<BoxStream<v1::ContainerEventResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/GetContainerEvents", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .get_container_events(request)
+                    .get_container_events(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::ContainerEventResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.get_container_events(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.get_container_events(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -597,7 +622,7 @@ impl Client {
             let v1::ListPodSandboxMetricsRequest {  } = &request;
             let stream_request = v1::StreamPodSandboxMetricsRequest { };
             let collected = self
-                .collect(List::PodSandboxMetrics, "RuntimeService/StreamPodSandboxMetrics", self.stream_pod_sandbox_metrics(stream_request), |page| page.pod_sandbox_metrics)
+                .collect(List::PodSandboxMetrics, "RuntimeService/StreamPodSandboxMetrics", |due| self.stream_pod_sandbox_metrics_within(stream_request, due), |page| page.pod_sandbox_metrics)
                 .await?;
             if let Some(pod_metrics) = collected {
                 return Ok(v1::ListPodSandboxMetricsResponse { pod_metrics });
@@ -609,16 +634,21 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxMetrics`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandbox_metrics(&self, request: v1::StreamPodSandboxMetricsRequest) -> Result<BoxStream<v1::StreamPodSandboxMetricsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxMetrics", move |backend, limits| match backend {
+        self.stream_pod_sandbox_metrics_within(request, None).await
+    }
+
+    /// `RuntimeService/StreamPodSandboxMetrics`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_pod_sandbox_metrics_within(&self, request: v1::StreamPodSandboxMetricsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxMetricsResponse>, Error> {
+        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxMetrics", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_pod_sandbox_metrics(request)
+                    .stream_pod_sandbox_metrics(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamPodSandboxMetricsResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_pod_sandbox_metrics(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_pod_sandbox_metrics(crate::request(request, request_timeout)),
         })
         .await
     }
@@ -678,7 +708,7 @@ impl Client {
             let v1::ListImagesRequest { filter } = &request;
             let stream_request = v1::StreamImagesRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::Images, "ImageService/StreamImages", self.stream_images(stream_request), |page| page.images)
+                .collect(List::Images, "ImageService/StreamImages", |due| self.stream_images_within(stream_request, due), |page| page.images)
                 .await?;
             if let Some(images) = collected {
                 return Ok(v1::ListImagesResponse { images });
@@ -690,16 +720,21 @@ impl Client {
     /// Calls the server-streaming `ImageService/StreamImages`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_images(&self, request: v1::StreamImagesRequest) -> Result<BoxStream<v1::StreamImagesResponse>, Error> {
-        self.streaming(Service::Image, "ImageService/StreamImages", move |backend, limits| match backend {
+        self.stream_images_within(request, None).await
+    }
+
+    /// `ImageService/StreamImages`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
+    pub(crate) async fn stream_images_within(&self, request: v1::StreamImagesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamImagesResponse>, Error> {
+        self.streaming(Service::Image, "ImageService/StreamImages", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
                     .max_encoding_message_size(limits.max_request)
-                    .stream_images(request)
+                    .stream_images(crate::request(request, request_timeout))
                     .await?;
                 Ok(response.map(|stream| Box::pin(stream) as BoxStream<v1::StreamImagesResponse>))
             }),
-            Backend::V1alpha2(adapter) => adapter.stream_images(tonic::Request::new(request)),
+            Backend::V1alpha2(adapter) => adapter.stream_images(crate::request(request, request_timeout)),
         })
         .await
     }

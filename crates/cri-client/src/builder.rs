@@ -1,0 +1,144 @@
+//! [`ClientBuilder`]: the settings, and `connect`, which dials and negotiates each endpoint
+//! under one `connect_timeout`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::call::Limits;
+use crate::deadline::Due;
+use crate::endpoint::redact;
+use crate::negotiate::open;
+use crate::{
+    Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TIMEOUT, Endpoint, Error,
+    ListProgress, Service, VersionPolicy,
+};
+
+/// Configures and connects a [`Client`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    pub(crate) runtime_endpoint: String,
+    pub(crate) image_endpoint: Option<String>,
+    pub(crate) policy: VersionPolicy,
+    pub(crate) list_streaming: bool,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) progress: Option<ListProgress>,
+}
+
+/// Endpoints are shown with any user info redacted (they are refused at `connect`, but the
+/// builder holds them as written until then).
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("runtime_endpoint", &redact(&self.runtime_endpoint))
+            .field(
+                "image_endpoint",
+                &self.image_endpoint.as_deref().map(redact),
+            )
+            .field("policy", &self.policy)
+            .field("list_streaming", &self.list_streaming)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(runtime_endpoint: String) -> Self {
+        ClientBuilder {
+            runtime_endpoint,
+            image_endpoint: None,
+            policy: VersionPolicy::default(),
+            list_streaming: false,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            limits: Limits {
+                max_response: DEFAULT_MAX_MESSAGE_SIZE,
+                max_request: DEFAULT_MAX_MESSAGE_SIZE,
+            },
+            progress: None,
+        }
+    }
+
+    /// Reports the progress of list streams, page by page (for a progress line in a tool).
+    pub fn on_list_progress(
+        mut self,
+        progress: impl Fn(&'static str, usize) + Send + Sync + 'static,
+    ) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Uses a separate endpoint for the image service (by default, the runtime endpoint).
+    pub fn image_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.image_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Which CRI versions to accept (default: [`VersionPolicy::V1Only`]).
+    pub fn version_policy(mut self, policy: VersionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sends the list calls through the `Stream*` RPCs, with fallback (default: off, as the
+    /// kubelet's feature gate).
+    pub fn list_streaming(mut self, on: bool) -> Self {
+        self.list_streaming = on;
+        self
+    }
+
+    /// The deadline of a call (default 2 minutes; `RunPodSandbox` gets twice this, `PullImage`
+    /// none). See [Deadlines](crate#deadlines).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long [`connect`](Self::connect) may take as a whole, dialling and the version check
+    /// included (default 10 s); it also bounds each later re-dial. See
+    /// [Deadlines](crate#deadlines).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest response accepted (default 16 MiB).
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.limits.max_response = bytes;
+        self
+    }
+
+    /// The largest request sent (default 16 MiB).
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.limits.max_request = bytes;
+        self
+    }
+
+    /// Connects to the endpoint(s) and negotiates the CRI version of each, all within
+    /// `connect_timeout`.
+    pub async fn connect(self) -> Result<Client, Error> {
+        let runtime_endpoint: Endpoint = self.runtime_endpoint.parse()?;
+        let image_endpoint: Option<Endpoint> =
+            self.image_endpoint.as_deref().map(str::parse).transpose()?;
+        let due = Due::start(self.connect_timeout);
+        let runtime = open(&self, runtime_endpoint.clone(), Service::Runtime, due).await?;
+        let image = match image_endpoint {
+            Some(endpoint) if endpoint != runtime_endpoint => {
+                Some(open(&self, endpoint, Service::Image, due).await?)
+            }
+            _ => None,
+        };
+        Ok(Client {
+            runtime,
+            image,
+            list_streaming: self.list_streaming,
+            timeout: self.timeout,
+            limits: self.limits,
+            progress: self.progress,
+            streams_unsupported: Default::default(),
+        })
+    }
+}

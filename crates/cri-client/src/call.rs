@@ -1,0 +1,226 @@
+//! Making calls: the shared path of every generated method (unary, server-streaming, and a
+//! list collected from its stream), and how a failed call becomes an [`Error`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use std::error::Error as _;
+use tokio_stream::StreamExt;
+
+use tonic::{Code, Status};
+
+use crate::deadline::{self, Deadline, Due};
+use crate::dial::Dials;
+use crate::error::ListStreaming;
+use crate::negotiate::{Backend, Connection};
+use crate::{BoxStream, Client, Endpoint, Error, List, Service};
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Size limits applied to every call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_response: usize,
+    pub(crate) max_request: usize,
+}
+
+/// What a failed call's status means: a missed deadline, a peer that is not a CRI runtime, a
+/// broken connection (a status the gRPC stack made from a transport error has that error as
+/// its source; a status from the runtime has none), or the runtime's answer.
+pub(crate) fn failure(
+    rpc: &'static str,
+    endpoint: &Endpoint,
+    dials: &Dials,
+    due: Option<&Due>,
+    status: Status,
+) -> Error {
+    if let Some(due) = due.filter(|due| due.missed(&status)) {
+        return Error::DeadlineExceeded {
+            rpc,
+            endpoint: endpoint.clone(),
+            after: due.after(),
+        };
+    }
+    if status.source().is_some() {
+        if let Some(peer) = dials.non_cri_peer() {
+            return Error::NotCri {
+                endpoint: endpoint.clone(),
+                rpc,
+                peer,
+            };
+        }
+        return Error::Transport {
+            rpc,
+            endpoint: endpoint.clone(),
+            status,
+        };
+    }
+    Error::Rpc { rpc, status }
+}
+
+impl Client {
+    fn rpc_error(
+        &self,
+        connection: &Connection,
+        rpc: &'static str,
+        status: Status,
+        due: Option<&Due>,
+    ) -> Error {
+        if status.code() == Code::OutOfRange
+            && status.message().contains("message length too large")
+        {
+            // The unary list RPC is used when streaming is off, or when the runtime lacks the
+            // streaming one.
+            let streaming = match List::of_unary_rpc(rpc) {
+                None => ListStreaming::NotAList,
+                Some(_) if self.list_streaming => ListStreaming::Unsupported,
+                Some(_) => ListStreaming::Off,
+            };
+            return Error::ResponseTooLarge {
+                rpc,
+                limit: self.limits.max_response,
+                streaming,
+                status,
+            };
+        }
+        failure(rpc, &connection.endpoint, &connection.dials, due, status)
+    }
+
+    fn missed(connection: &Connection, rpc: &'static str) -> impl FnOnce(Duration) -> Error {
+        let endpoint = connection.endpoint.clone();
+        move |after| Error::DeadlineExceeded {
+            rpc,
+            endpoint,
+            after,
+        }
+    }
+
+    /// A unary call under its deadline class: the re-dial check and the call itself share the
+    /// deadline, and the request tells the runtime what is left of it.
+    pub(crate) async fn unary<'a, R>(
+        &'a self,
+        service: Service,
+        rpc: &'static str,
+        class: Deadline,
+        call: impl FnOnce(
+            &'a Backend,
+            Option<Duration>,
+            Limits,
+        ) -> BoxFuture<'a, Result<tonic::Response<R>, Status>>,
+    ) -> Result<R, Error> {
+        let connection = self.connection(service);
+        let due = class.start(self.timeout);
+        let work = async {
+            self.ready(connection, due).await?;
+            match call(
+                &connection.backend,
+                due.map(|due| due.remaining()),
+                self.limits,
+            )
+            .await
+            {
+                Ok(response) => Ok(response.into_inner()),
+                Err(status) => {
+                    // A runtime replaced during this call may answer UNIMPLEMENTED for the
+                    // whole version: the re-dial rule says so rather than the bare status.
+                    if status.code() == Code::Unimplemented {
+                        self.ready(connection, due).await?;
+                    }
+                    Err(self.rpc_error(connection, rpc, status, due.as_ref()))
+                }
+            }
+        };
+        deadline::bound(due, work, Self::missed(connection, rpc)).await
+    }
+
+    /// Starts a server-streaming call; with `due`, the start is bounded by it and the request
+    /// carries it (the caller bounds the reading of the stream).
+    pub(crate) async fn streaming<'a, T>(
+        &'a self,
+        service: Service,
+        rpc: &'static str,
+        due: Option<Due>,
+        call: impl FnOnce(
+            &'a Backend,
+            Option<Duration>,
+            Limits,
+        ) -> BoxFuture<'a, Result<tonic::Response<BoxStream<T>>, Status>>,
+    ) -> Result<BoxStream<T>, Error> {
+        let connection = self.connection(service);
+        let work = async {
+            self.ready(connection, due).await?;
+            match call(
+                &connection.backend,
+                due.map(|due| due.remaining()),
+                self.limits,
+            )
+            .await
+            {
+                Ok(response) => Ok(response.into_inner()),
+                Err(status) => {
+                    if status.code() == Code::Unimplemented {
+                        self.ready(connection, due).await?;
+                    }
+                    Err(self.rpc_error(connection, rpc, status, due.as_ref()))
+                }
+            }
+        };
+        deadline::bound(due, work, Self::missed(connection, rpc)).await
+    }
+
+    /// Collects a list stream under one deadline. `Ok(None)` means the runtime lacks the RPC
+    /// (`UNIMPLEMENTED` at the call or on the first receive), which is remembered.
+    pub(crate) async fn collect<S, I, F>(
+        &self,
+        list: List,
+        rpc: &'static str,
+        start: impl FnOnce(Option<Due>) -> F,
+        items: impl Fn(S) -> Vec<I>,
+    ) -> Result<Option<Vec<I>>, Error>
+    where
+        F: Future<Output = Result<BoxStream<S>, Error>>,
+    {
+        let connection = self.connection(list.service());
+        let due = Deadline::Default.start(self.timeout);
+        let work = async {
+            let mut stream = match start(due).await {
+                Ok(stream) => stream,
+                Err(Error::Rpc { status, .. }) if status.code() == Code::Unimplemented => {
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
+            };
+            let mut collected = Vec::new();
+            let mut first = true;
+            while let Some(page) = stream.next().await {
+                match page {
+                    Ok(page) => {
+                        collected.extend(items(page));
+                        if let Some(progress) = &self.progress {
+                            progress(rpc, collected.len());
+                        }
+                    }
+                    Err(status)
+                        if first
+                            && status.code() == Code::Unimplemented
+                            && status.source().is_none() =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(status) => {
+                        return Err(self.rpc_error(connection, rpc, status, due.as_ref()));
+                    }
+                }
+                first = false;
+            }
+            Ok(Some(collected))
+        };
+        let result = deadline::bound(due, work, Self::missed(connection, rpc)).await?;
+        if result.is_none() {
+            self.streams_unsupported[list as usize].store(true, Ordering::SeqCst);
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,875 @@
+//! Reading the CRI log format, for tools.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::{Line, ParseError, Stream, Tag, Timestamp};
+
+/// The longest raw line a reader accepts by default (1 MiB): far above the 16 KiB runtimes
+/// write, and a bound on memory for a file with no newline.
+pub const DEFAULT_MAX_RAW_LINE: usize = 1 << 20;
+
+/// The largest message that joining partial lines builds by default (1 MiB); a longer chain
+/// comes out in pieces of this size, marked [`Message::partial`].
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// A reading error. Parse errors and over-long lines concern one line: the reader reports
+/// them and goes on with the next line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading the file failed.
+    #[error("reading the log failed: {0}")]
+    Io(#[from] io::Error),
+    /// A line did not parse.
+    #[error("line {line} of the log: {source}")]
+    Parse {
+        /// The line's number in the file (from 1; after a reopen, in the new file).
+        line: u64,
+        /// What was wrong.
+        source: ParseError,
+    },
+    /// A line was longer than the reader's limit; it was skipped.
+    #[error("line {line} of the log is longer than {limit} bytes; skipped")]
+    LineTooLong {
+        /// The line's number in the file (from 1).
+        line: u64,
+        /// The limit ([`ReadOptions::max_line_size`]).
+        limit: usize,
+    },
+}
+
+impl Error {
+    /// Whether reading can go on after this error (everything but I/O errors).
+    pub fn is_recoverable(&self) -> bool {
+        !matches!(self, Error::Io(_))
+    }
+}
+
+/// A message of a container: a line of its output, joined from its partial log lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The timestamp of the message's first log line.
+    pub timestamp: Timestamp,
+    /// The stream.
+    pub stream: Stream,
+    /// The content, without the newline.
+    pub content: Vec<u8>,
+    /// `false`: the output line ended (with a newline, which is not in `content`). `true`: it
+    /// did not, because the output stopped without a newline (the end of the file, or of
+    /// the stream), the message reached [`ReadOptions::max_message_size`], or joining is
+    /// off ([`ReadOptions::join_partial`]) and this is one `P` line.
+    pub partial: bool,
+}
+
+impl Message {
+    /// Appends the message as the container wrote it (`content`, and a newline unless
+    /// partial) to `out`, optionally prefixed by its timestamp and a space, as
+    /// `crictl logs --timestamps` shows it.
+    pub fn write_to(&self, out: &mut Vec<u8>, timestamps: bool) {
+        if timestamps {
+            self.timestamp.write_to(out);
+            out.push(b' ');
+        }
+        out.extend_from_slice(&self.content);
+        if !self.partial {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// Which streams to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Streams {
+    /// Both (the default).
+    #[default]
+    Both,
+    /// Only stdout.
+    Stdout,
+    /// Only stderr.
+    Stderr,
+}
+
+impl Streams {
+    fn wants(self, stream: Stream) -> bool {
+        match self {
+            Streams::Both => true,
+            Streams::Stdout => stream == Stream::Stdout,
+            Streams::Stderr => stream == Stream::Stderr,
+        }
+    }
+}
+
+/// How to read a log: the options of `crictl logs` and the kubelet's log API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    tail: Option<usize>,
+    since: Option<Timestamp>,
+    streams: Streams,
+    join_partial: bool,
+    max_line: usize,
+    max_message: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            tail: None,
+            since: None,
+            streams: Streams::Both,
+            join_partial: true,
+            max_line: DEFAULT_MAX_RAW_LINE,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Everything, both streams, partial lines joined.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only the last `n` messages (of the selected streams and time); `None`: all.
+    pub fn tail(mut self, n: Option<usize>) -> Self {
+        self.tail = n;
+        self
+    }
+
+    /// Only messages whose (first line's) timestamp is at or after `since`.
+    pub fn since(mut self, since: Option<Timestamp>) -> Self {
+        self.since = since;
+        self
+    }
+
+    /// Which streams to read (default both).
+    pub fn streams(mut self, streams: Streams) -> Self {
+        self.streams = streams;
+        self
+    }
+
+    /// Whether partial (`P`) lines are joined into whole messages (default true). Off, each
+    /// log line is a message, as the kubelet streams them (useful when following, to show
+    /// output that has no newline yet).
+    pub fn join_partial(mut self, join: bool) -> Self {
+        self.join_partial = join;
+        self
+    }
+
+    /// The longest raw line accepted (default [`DEFAULT_MAX_RAW_LINE`]); a longer line is
+    /// skipped with [`Error::LineTooLong`].
+    pub fn max_line_size(mut self, bytes: usize) -> Self {
+        self.max_line = bytes.max(64);
+        self
+    }
+
+    /// The largest joined message (default [`DEFAULT_MAX_MESSAGE`]).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message = bytes.max(1);
+        self
+    }
+}
+
+/// Splits bytes into lines, with a bound on the length of one line.
+#[derive(Debug)]
+struct Splitter {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already searched for a newline.
+    searched: usize,
+    max_line: usize,
+    /// Skipping the rest of an over-long line.
+    skipping: bool,
+    line_no: u64,
+}
+
+enum Split {
+    Line(Vec<u8>),
+    TooLong,
+}
+
+impl Splitter {
+    fn new(max_line: usize) -> Self {
+        Splitter {
+            buf: Vec::new(),
+            searched: 0,
+            max_line,
+            skipping: false,
+            line_no: 0,
+        }
+    }
+
+    /// The next line from the buffer, if one is complete (or too long).
+    fn next(&mut self) -> Option<Split> {
+        loop {
+            match self.buf[self.searched..].iter().position(|b| *b == b'\n') {
+                Some(at) => {
+                    let end = self.searched + at + 1;
+                    let line: Vec<u8> = self.buf.drain(..end).collect();
+                    self.searched = 0;
+                    if std::mem::take(&mut self.skipping) {
+                        continue;
+                    }
+                    self.line_no += 1;
+                    if line.len() > self.max_line + 1 {
+                        return Some(Split::TooLong);
+                    }
+                    return Some(Split::Line(line));
+                }
+                None => {
+                    self.searched = self.buf.len();
+                    if self.buf.len() > self.max_line {
+                        self.buf.clear();
+                        self.searched = 0;
+                        if !self.skipping {
+                            self.skipping = true;
+                            self.line_no += 1;
+                            return Some(Split::TooLong);
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// At the end of the input: the unterminated last line, if any.
+    fn rest(&mut self) -> Option<Vec<u8>> {
+        self.searched = 0;
+        if std::mem::take(&mut self.skipping) || self.buf.is_empty() {
+            self.buf.clear();
+            return None;
+        }
+        self.line_no += 1;
+        Some(std::mem::take(&mut self.buf))
+    }
+
+    /// How many bytes to read next (never beyond the line limit plus a little).
+    fn room(&self) -> usize {
+        64 * 1024
+    }
+}
+
+/// Joins partial lines per stream into messages, with a bound on a message's size.
+#[derive(Debug)]
+struct Joiner {
+    pending: [Option<Message>; 2],
+    options: ReadOptions,
+}
+
+impl Joiner {
+    fn new(options: ReadOptions) -> Self {
+        Joiner {
+            pending: [None, None],
+            options,
+        }
+    }
+
+    fn push(&mut self, line: Line<'_>, out: &mut VecDeque<Message>) {
+        if !self.options.streams.wants(line.stream) {
+            return;
+        }
+        let partial = line.tag == Tag::Partial;
+        if !self.options.join_partial {
+            out.push_back(Message {
+                timestamp: line.timestamp,
+                stream: line.stream,
+                content: line.content.to_vec(),
+                partial,
+            });
+            return;
+        }
+        let max = self.options.max_message;
+        let slot = &mut self.pending[line.stream.index()];
+        let message = slot.get_or_insert_with(|| Message {
+            timestamp: line.timestamp,
+            stream: line.stream,
+            content: Vec::new(),
+            partial: true,
+        });
+        let mut content = line.content;
+        while message.content.len() + content.len() > max {
+            let take = max - message.content.len();
+            message.content.extend_from_slice(&content[..take]);
+            content = &content[take..];
+            let full = std::mem::replace(
+                message,
+                Message {
+                    timestamp: line.timestamp,
+                    stream: line.stream,
+                    content: Vec::new(),
+                    partial: true,
+                },
+            );
+            out.push_back(full);
+        }
+        message.content.extend_from_slice(content);
+        if !partial {
+            let mut done = slot.take().expect("pending");
+            done.partial = false;
+            out.push_back(done);
+        }
+    }
+
+    /// The end of the input: what is pending comes out as partial messages, in time order.
+    fn finish(&mut self, out: &mut VecDeque<Message>) {
+        let mut rest: Vec<Message> = self.pending.iter_mut().filter_map(Option::take).collect();
+        rest.sort_by_key(|m| m.timestamp);
+        out.extend(rest);
+    }
+}
+
+/// The part shared by [`LogReader`] and [`Follower`]: bytes in, messages out.
+#[derive(Debug)]
+struct Decoder {
+    splitter: Splitter,
+    joiner: Joiner,
+    options: ReadOptions,
+    /// Messages and errors in the order of the lines that made them.
+    ready: VecDeque<Result<Message, Error>>,
+    joined: VecDeque<Message>,
+}
+
+impl Decoder {
+    fn new(options: ReadOptions) -> Self {
+        Decoder {
+            splitter: Splitter::new(options.max_line),
+            joiner: Joiner::new(options),
+            options,
+            ready: VecDeque::new(),
+            joined: VecDeque::new(),
+        }
+    }
+
+    fn line(&mut self, raw: &[u8]) {
+        let line_no = self.splitter.line_no;
+        match Line::parse(raw) {
+            Ok(line) => {
+                self.joiner.push(line, &mut self.joined);
+                self.ready.extend(self.joined.drain(..).map(Ok));
+            }
+            Err(source) => self.ready.push_back(Err(Error::Parse {
+                line: line_no,
+                source,
+            })),
+        }
+    }
+
+    /// Decodes the complete lines in the buffer.
+    fn drain(&mut self) {
+        while let Some(split) = self.splitter.next() {
+            match split {
+                Split::Line(raw) => self.line(&raw),
+                Split::TooLong => self.ready.push_back(Err(Error::LineTooLong {
+                    line: self.splitter.line_no,
+                    limit: self.options.max_line,
+                })),
+            }
+        }
+    }
+
+    /// The end of a file: its unterminated last line, and (with `flush`) the partial
+    /// messages.
+    fn end(&mut self, flush: bool) {
+        if let Some(raw) = self.splitter.rest() {
+            self.line(&raw);
+        }
+        if flush {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.joiner.finish(&mut self.joined);
+        self.ready.extend(self.joined.drain(..).map(Ok));
+    }
+
+    /// The next message or error, oldest first; `since` applied.
+    fn pop(&mut self) -> Option<Result<Message, Error>> {
+        while let Some(item) = self.ready.pop_front() {
+            if let Ok(message) = &item
+                && self
+                    .options
+                    .since
+                    .is_some_and(|since| message.timestamp < since)
+            {
+                continue;
+            }
+            return Some(item);
+        }
+        None
+    }
+}
+
+/// Reads a CRI log from any [`Read`]: an iterator of messages (or per-line errors, after
+/// which it goes on).
+///
+/// ```
+/// use cri_log::{LogReader, ReadOptions, Streams};
+///
+/// let log = b"2016-10-06T00:17:09.1Z stdout P hel\n\
+///             2016-10-06T00:17:09.2Z stderr F oops\n\
+///             2016-10-06T00:17:09.3Z stdout F lo\n\
+///             2016-10-06T00:17:09.4Z stdout F world\n";
+/// let messages: Vec<String> = LogReader::new(&log[..], ReadOptions::new().streams(Streams::Stdout))
+///     .map(|m| String::from_utf8(m.unwrap().content).unwrap())
+///     .collect();
+/// assert_eq!(messages, ["hello", "world"]);
+///
+/// let last = LogReader::new(&log[..], ReadOptions::new().tail(Some(1))).collect::<Result<Vec<_>, _>>().unwrap();
+/// assert_eq!(last[0].content, b"world");
+/// ```
+#[derive(Debug)]
+pub struct LogReader<R> {
+    input: R,
+    decoder: Decoder,
+    done: bool,
+    /// With `tail`: the last messages, filled on the first call.
+    tail: Option<VecDeque<Result<Message, Error>>>,
+}
+
+impl<R: Read> LogReader<R> {
+    /// A reader of `input` with `options`.
+    pub fn new(input: R, options: ReadOptions) -> Self {
+        LogReader {
+            input,
+            decoder: Decoder::new(options),
+            done: false,
+            tail: None,
+        }
+    }
+
+    fn next_untailed(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            if let Some(item) = self.decoder.pop() {
+                return Some(item);
+            }
+            if self.done {
+                return None;
+            }
+            let room = self.decoder.splitter.room();
+            let buf = &mut self.decoder.splitter.buf;
+            let start = buf.len();
+            buf.resize(start + room, 0);
+            let read = loop {
+                match self.input.read(&mut buf[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            match read {
+                Ok(0) => {
+                    buf.truncate(start);
+                    self.done = true;
+                    self.decoder.end(true);
+                }
+                Ok(n) => {
+                    buf.truncate(start + n);
+                    self.decoder.drain();
+                }
+                Err(e) => {
+                    buf.truncate(start);
+                    self.done = true;
+                    return Some(Err(Error::Io(e)));
+                }
+            }
+        }
+    }
+}
+
+/// The last `n` messages of a sequence, and its errors (bounded too, so that a garbage
+/// file cannot fill memory: at most `max(n, 16)`, the latest kept).
+#[derive(Debug)]
+struct Tail {
+    n: usize,
+    kept: VecDeque<Result<Message, Error>>,
+    messages: usize,
+}
+
+impl Tail {
+    fn new(n: usize) -> Self {
+        Tail {
+            n,
+            kept: VecDeque::new(),
+            messages: 0,
+        }
+    }
+
+    fn push(&mut self, item: Result<Message, Error>) {
+        if item.is_ok() {
+            self.messages += 1;
+        }
+        self.kept.push_back(item);
+        while self.messages > self.n {
+            if let Some(Ok(_)) = self.kept.pop_front() {
+                self.messages -= 1;
+            }
+        }
+        if self.kept.len() - self.messages > self.n.max(16)
+            && let Some(at) = self.kept.iter().position(Result::is_err)
+        {
+            self.kept.remove(at);
+        }
+    }
+}
+
+impl<R: Read> Iterator for LogReader<R> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Some(n) = self.decoder.options.tail else {
+            return self.next_untailed();
+        };
+        if self.tail.is_none() {
+            let mut tail = Tail::new(n);
+            while let Some(item) = self.next_untailed() {
+                tail.push(item);
+            }
+            self.tail = Some(tail.kept);
+        }
+        self.tail.as_mut().and_then(VecDeque::pop_front)
+    }
+}
+
+/// Reads the log file at `path` with `options` (see [`LogReader`]).
+pub fn read_file(
+    path: impl AsRef<Path>,
+    options: ReadOptions,
+) -> io::Result<LogReader<io::BufReader<File>>> {
+    let file = File::open(path)?;
+    Ok(LogReader::new(io::BufReader::new(file), options))
+}
+
+/// Follows a log file as it grows, like `tail -F`: first what the file holds (with
+/// [`ReadOptions::tail`] and [`ReadOptions::since`] applied), then what is appended, across
+/// rotations (the path renamed and a new file created, as `ReopenContainerLog` does) and
+/// truncations.
+///
+/// It polls: [`Follower::try_next`] never waits, [`Follower::next_blocking`] sleeps
+/// between polls, and [`Follower::next_async`] (feature `tokio`) sleeps on tokio's timer.
+/// When to stop (the container exited, the user pressed Ctrl-C) is the caller's decision.
+/// A partial message waits for the rest of its line; with joining it comes out when the line
+/// ends, when the file is rotated, or when [`Follower::flush`] says so.
+///
+/// ```
+/// use std::io::Write;
+/// use cri_log::{Follower, ReadOptions};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("0.log");
+/// std::fs::write(&path, "2016-10-06T00:17:09Z stdout F first\n").unwrap();
+/// let mut follow = Follower::open(&path, ReadOptions::new()).unwrap();
+/// assert_eq!(follow.try_next().unwrap().unwrap().content, b"first");
+/// assert!(follow.try_next().is_none());
+///
+/// // Rotation: the runtime renames the file and reopens the path.
+/// std::fs::rename(&path, dir.path().join("0.log.1")).unwrap();
+/// std::fs::write(&path, "2016-10-06T00:17:10Z stderr F second\n").unwrap();
+/// assert_eq!(follow.try_next().unwrap().unwrap().content, b"second");
+/// ```
+#[derive(Debug)]
+pub struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    identity: Option<Identity>,
+    position: u64,
+    decoder: Decoder,
+    /// The history, read on open (with tail applied).
+    history: VecDeque<Result<Message, Error>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+fn identity(meta: &std::fs::Metadata) -> Option<Identity> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+impl Follower {
+    /// Opens the file at `path` and reads what it holds now (the history, to which
+    /// [`ReadOptions::tail`] applies); what is appended later follows.
+    pub fn open(path: impl AsRef<Path>, options: ReadOptions) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        let mut follower = Follower {
+            path,
+            identity: identity(&meta),
+            file: Some(file),
+            position: 0,
+            decoder: Decoder::new(ReadOptions {
+                tail: None,
+                ..options
+            }),
+            history: VecDeque::new(),
+        };
+        // Read to the end now; a partial message or line at the end stays pending.
+        let mut tail = options.tail.map(Tail::new);
+        loop {
+            while let Some(item) = follower.decoder.pop() {
+                match tail.as_mut() {
+                    Some(tail) => tail.push(item),
+                    None => follower.history.push_back(item),
+                }
+            }
+            if follower.read_appended()? == 0 {
+                break;
+            }
+        }
+        if let Some(tail) = tail {
+            follower.history = tail.kept;
+        }
+        Ok(follower)
+    }
+
+    /// Reads once from the open file; the number of bytes read.
+    fn read_appended(&mut self) -> io::Result<usize> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(0);
+        };
+        let buf = &mut self.decoder.splitter.buf;
+        let start = buf.len();
+        buf.resize(start + 64 * 1024, 0);
+        let n = loop {
+            match file.read(&mut buf[start..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e);
+            }
+        };
+        buf.truncate(start + n);
+        if n > 0 {
+            self.position += n as u64;
+            self.decoder.drain();
+        }
+        Ok(n)
+    }
+
+    /// The next message, error, or `None` when nothing new has been written yet.
+    pub fn try_next(&mut self) -> Option<Result<Message, Error>> {
+        if let Some(item) = self.history.pop_front() {
+            return Some(item);
+        }
+        loop {
+            if let Some(item) = self.decoder.pop() {
+                return Some(item);
+            }
+            match self.read_more() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(e) => return Some(Err(Error::Io(e))),
+            }
+        }
+    }
+
+    /// Reads what was appended; `true` if anything was (or the file changed).
+    fn read_more(&mut self) -> io::Result<bool> {
+        if self.read_appended()? > 0 {
+            return Ok(true);
+        }
+        // At the end of the open file: has the path moved on to another file, or been
+        // truncated?
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            // Between a rename and the new file's creation: wait.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let rotated = match (identity(&meta), self.identity) {
+            (Some(now), Some(was)) => now != was,
+            _ => false,
+        };
+        let truncated = !rotated && meta.len() < self.position;
+        if !(rotated || truncated || self.file.is_none()) {
+            return Ok(false);
+        }
+        // The old file is drained: what was partial there ends with it.
+        self.decoder.end(true);
+        let file = File::open(&self.path)?;
+        self.identity = identity(&file.metadata()?);
+        self.file = Some(file);
+        self.position = 0;
+        self.decoder.splitter.line_no = 0;
+        Ok(true)
+    }
+
+    /// For when the writer is known to be done (the container exited): reads what the file
+    /// holds now and emits every partial message (and an unterminated last line), without
+    /// waiting for the rest of their lines.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.read_appended()? > 0 {}
+        self.decoder.end(true);
+        Ok(())
+    }
+
+    /// The next message or error, sleeping `interval` between polls of the file until
+    /// something comes.
+    pub fn next_blocking(&mut self, interval: Duration) -> Result<Message, Error> {
+        loop {
+            if let Some(item) = self.try_next() {
+                return item;
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
+    /// The next message or error, polling the file every `interval` on tokio's timer.
+    /// Cancel-safe: drop the future to stop (nothing read is lost).
+    #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn next_async(&mut self, interval: Duration) -> Result<Message, Error> {
+        loop {
+            if let Some(item) = self.try_next() {
+                return item;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// The path followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(log: &[u8], options: ReadOptions) -> Vec<Result<Message, String>> {
+        LogReader::new(log, options)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    fn msg(stream: Stream, content: &str, partial: bool, secs: i64) -> Result<Message, String> {
+        Ok(Message {
+            timestamp: Timestamp::from_unix(secs, 0),
+            stream,
+            content: content.as_bytes().to_vec(),
+            partial,
+        })
+    }
+
+    const LOG: &[u8] = b"1970-01-01T00:00:01Z stdout P a\n\
+        1970-01-01T00:00:02Z stderr F e1\n\
+        not a line\n\
+        1970-01-01T00:00:03Z stdout F b\n\
+        1970-01-01T00:00:04Z stderr P e2\n";
+
+    const BAD: &str = "line 3 of the log: invalid RFC 3339 timestamp \"not\": too short";
+
+    #[test]
+    fn joins_per_stream_and_reports_bad_lines() {
+        use Stream::*;
+        assert_eq!(
+            read(LOG, ReadOptions::new()),
+            vec![
+                msg(Stderr, "e1", false, 2),
+                Err(BAD.into()),
+                msg(Stdout, "ab", false, 1),
+                msg(Stderr, "e2", true, 4),
+            ]
+        );
+        assert_eq!(
+            read(
+                LOG,
+                ReadOptions::new()
+                    .join_partial(false)
+                    .streams(Streams::Stdout)
+            ),
+            vec![
+                msg(Stdout, "a", true, 1),
+                Err(BAD.into()),
+                msg(Stdout, "b", false, 3),
+            ]
+        );
+        let since = Timestamp::from_unix(2, 0);
+        assert_eq!(
+            read(
+                LOG,
+                ReadOptions::new()
+                    .since(Some(since))
+                    .streams(Streams::Stderr)
+            ),
+            vec![
+                msg(Stderr, "e1", false, 2),
+                Err(BAD.into()),
+                msg(Stderr, "e2", true, 4),
+            ]
+        );
+    }
+
+    #[test]
+    fn tail_keeps_the_last_messages() {
+        use Stream::*;
+        let items = read(LOG, ReadOptions::new().tail(Some(2)));
+        assert_eq!(
+            items[items.len() - 2..],
+            [msg(Stdout, "ab", false, 1), msg(Stderr, "e2", true, 4)]
+        );
+        assert!(
+            read(LOG, ReadOptions::new().tail(Some(0)))
+                .iter()
+                .all(Result::is_err)
+        );
+    }
+
+    #[test]
+    fn unterminated_last_line_is_read() {
+        let items = read(b"1970-01-01T00:00:01Z stdout F end", ReadOptions::new());
+        assert_eq!(items, vec![msg(Stream::Stdout, "end", false, 1)]);
+    }
+
+    #[test]
+    fn hostile_input_is_bounded() {
+        // A 10 MiB line with no newline, then a good line.
+        let mut log = vec![b'x'; 10 << 20];
+        log.extend_from_slice(b"\n1970-01-01T00:00:01Z stdout F ok\n");
+        let items = read(&log, ReadOptions::new().max_line_size(1024));
+        assert_eq!(
+            items,
+            vec![
+                Err("line 1 of the log is longer than 1024 bytes; skipped".into()),
+                msg(Stream::Stdout, "ok", false, 1),
+            ]
+        );
+        // A long chain of partial lines comes out in bounded pieces.
+        let mut log = Vec::new();
+        for _ in 0..1000 {
+            log.extend_from_slice(b"1970-01-01T00:00:01Z stdout P 0123456789\n");
+        }
+        log.extend_from_slice(b"1970-01-01T00:00:01Z stdout F !\n");
+        let items = read(&log, ReadOptions::new().max_message_size(4096));
+        let sizes: Vec<(usize, bool)> = items
+            .iter()
+            .map(|m| m.as_ref().map(|m| (m.content.len(), m.partial)).unwrap())
+            .collect();
+        assert_eq!(sizes.len(), 3);
+        assert_eq!(sizes[0], (4096, true));
+        assert_eq!(sizes[2], (10_001 - 8192, false));
+    }
+}

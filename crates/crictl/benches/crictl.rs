@@ -1,0 +1,93 @@
+//! The crictl benchmark: time and peak memory of `crictl ps -a`, `crictl ps -a -o json` and
+//! `crictl images` against the fake runtime holding 10,000 and 200,000 containers.
+//!
+//! ```text
+//! cargo bench -p crictl --bench crictl              # 10,000 and 200,000
+//! cargo bench -p crictl --bench crictl -- 50000     # other sizes
+//! ```
+//!
+//! It runs the `crictl` binary of this package (built with the bench profile), with stdout to `/dev/null`, and reads the
+//! child's peak resident memory (`VmHWM` of `/proc/PID/status`) every few milliseconds while
+//! it runs (the last reading before exit, so a peak in the final milliseconds can be missed).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn measure(crictl: &std::path::Path, endpoint: &str, args: &[&str]) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut child = Command::new(crictl)
+        .args(["--config", "/dev/null", "--timeout", "10m", "-r", endpoint])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run crictl");
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait for crictl") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = started.elapsed();
+    assert!(status.success(), "crictl {args:?} failed");
+    (elapsed, peak)
+}
+
+fn main() {
+    let sizes: Vec<usize> = {
+        let given: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        // `cargo test --benches` runs it with no sizes and `--bench` absent: keep that quick.
+        if std::env::args().all(|a| a != "--bench") && given.is_empty() {
+            vec![1_000]
+        } else if given.is_empty() {
+            vec![10_000, 200_000]
+        } else {
+            given
+        }
+    };
+    let crictl = std::path::PathBuf::from(env!("CARGO_BIN_EXE_crictl"));
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    println!("crictl benchmark against cri-fake (peak = VmHWM of the crictl process)");
+    println!(
+        "{:>10}  {:<22} {:>10} {:>12}",
+        "containers", "command", "time", "peak memory"
+    );
+    for containers in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fake = cri_fake::FakeRuntime::builder().page_size(5000).build();
+        fake.seed(containers.div_ceil(5), 5);
+        let server = runtime
+            .block_on(fake.serve_unix(dir.path().join("fake.sock")))
+            .expect("serve the fake");
+        let endpoint = server.endpoint();
+        for args in [&["ps", "-a"][..], &["ps", "-a", "-o", "json"], &["images"]] {
+            let (time, peak) = measure(&crictl, &endpoint, args);
+            println!(
+                "{:>10}  {:<22} {:>8.2} s {:>9.1} MiB",
+                fake.container_count(),
+                args.join(" "),
+                time.as_secs_f64(),
+                peak as f64 / 1024.0
+            );
+        }
+        runtime
+            .block_on(server.shutdown())
+            .expect("shut down the fake");
+    }
+}

