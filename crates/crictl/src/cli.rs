@@ -112,6 +112,11 @@ pub enum Command {
     Exec(ExecArgs),
     /// Get and set crictl client configuration options.
     Config(ConfigArgs),
+    /// Attach to a running container.
+    Attach(AttachArgs),
+    /// Forward local ports to a pod.
+    #[command(name = "port-forward")]
+    PortForward(PortForwardArgs),
     /// Fetch the logs of a container.
     Logs(LogsArgs),
     /// Stream the events of containers.
@@ -496,9 +501,10 @@ pub struct ExecArgs {
     /// Timeout in seconds (with --sync).
     #[arg(long, default_value_t = 0)]
     pub timeout: i64,
-    /// Transport protocol to use, one of: spdy|websocket.
-    #[arg(short = 'r', long, default_value = "spdy")]
-    pub transport: String,
+    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
+    /// the runtime refuses it).
+    #[arg(short = 'r', long)]
+    pub transport: Option<String>,
     /// The container ID, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -518,4 +524,35 @@ pub struct ConfigArgs {
     pub list: bool,
     /// `KEY VALUE` to set one option.
     pub args: Vec<String>,
+}
+
+/// `attach`.
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// The container ID.
+    pub container: String,
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    pub stdin: bool,
+    /// Stdin is a TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
+    /// the runtime refuses it).
+    #[arg(short = 'r', long)]
+    pub transport: Option<String>,
+}
+
+/// `port-forward`.
+#[derive(Args, Debug)]
+pub struct PortForwardArgs {
+    /// The pod ID.
+    pub pod: String,
+    /// `[LOCAL_PORT:]REMOTE_PORT` pairs.
+    #[arg(required = true)]
+    pub ports: Vec<String>,
+    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
+    /// the runtime refuses it).
+    #[arg(short = 'r', long)]
+    pub transport: Option<String>,
 }

@@ -126,6 +126,8 @@ async fn dispatch(
         Command::Events(args) => events(client, args, out).await,
         Command::Logs(args) => logs(client, args, out).await,
         Command::Exec(args) => exec(client, args, out).await,
+        Command::Attach(args) => attach(client, args, out).await,
+        Command::PortForward(args) => port_forward(client, args, out).await,
         Command::Config(_) => Err(Failure::msg("config is handled before connecting")),
     }
 }
@@ -1951,9 +1953,29 @@ async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
         ));
     }
     if !args.sync {
-        return Err(Failure::msg(
-            "exec without --sync needs the CRI streaming client, which this build does not have yet: use crictl exec --sync",
-        ));
+        let response = rpc(
+            "exec",
+            client
+                .exec(v1::ExecRequest {
+                    container_id: id.clone(),
+                    cmd: cmd.to_vec(),
+                    tty: args.tty,
+                    stdin: args.interactive,
+                    stdout: true,
+                    stderr: !args.tty,
+                })
+                .await,
+        )?;
+        let options = cri_streaming::client::ExecOptions::new()
+            .stdin(args.interactive)
+            .stdout(true)
+            .stderr(!args.tty)
+            .tty(args.tty)
+            .transport(transport(&args.transport)?);
+        let session = cri_streaming::client::exec(&response.url, &options)
+            .await
+            .map_err(|e| Failure::msg(format!("exec in container {id}: {e}")))?;
+        return run_session(session, args.interactive, args.tty, out).await;
     }
     let response = rpc(
         "execing command in container synchronously",
@@ -2074,4 +2096,221 @@ mod tests {
         assert_eq!(digest_hex("sha256:short"), None);
         assert_eq!(digest_hex("localhost/busybox:1"), None);
     }
+}
+
+fn transport(name: &Option<String>) -> Result<cri_streaming::client::Transport> {
+    match name.as_deref().unwrap_or("auto") {
+        "auto" => Ok(cri_streaming::client::Transport::Auto),
+        "spdy" => Ok(cri_streaming::client::Transport::Spdy),
+        "websocket" => Ok(cri_streaming::client::Transport::WebSocket),
+        other => Err(Failure::msg(format!(
+            "--transport must be spdy or websocket, not {other:?}"
+        ))),
+    }
+}
+
+/// Puts the terminal in raw mode for a TTY session and restores it when dropped.
+struct RawTerminal(bool);
+
+impl RawTerminal {
+    fn enter(tty: bool) -> Result<Self> {
+        use std::io::IsTerminal;
+        if tty && std::io::stdin().is_terminal() {
+            crossterm::terminal::enable_raw_mode()
+                .map_err(|e| Failure::msg(format!("put the terminal in raw mode: {e}")))?;
+            return Ok(RawTerminal(true));
+        }
+        Ok(RawTerminal(false))
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = crossterm::terminal::disable_raw_mode();
+        }
+    }
+}
+
+/// Runs an exec or attach session: stdin in, stdout and stderr out, terminal size sent on
+/// SIGWINCH for a TTY; the command's exit code becomes crictl's.
+async fn run_session(
+    mut session: cri_streaming::client::ExecSession,
+    stdin: bool,
+    tty: bool,
+    out: &mut Out,
+) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    out.flush()?;
+    let raw = RawTerminal::enter(tty)?;
+    if let Some(resizer) = session.resizer().filter(|_| raw.0) {
+        if let Ok((width, height)) = crossterm::terminal::size() {
+            let _ = resizer.resize(width, height).await;
+        }
+        tokio::spawn(async move {
+            let Ok(mut changes) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+            else {
+                return;
+            };
+            while changes.recv().await.is_some() {
+                if let Ok((width, height)) = crossterm::terminal::size() {
+                    if resizer.resize(width, height).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    if let (true, Some(mut writer)) = (stdin, session.stdin.take()) {
+        tokio::spawn(async move {
+            let mut input = tokio::io::stdin();
+            let mut buf = vec![0u8; 8192];
+            loop {
+                match input.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if writer.write_all(&buf[..n]).await.is_err()
+                            || writer.flush().await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = writer.shutdown().await;
+        });
+    }
+    // stderr in a task; stdout here, through `out` (which holds the stdout lock).
+    let stderr_task = session.stderr.take().map(|mut reader| {
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut err = tokio::io::stderr();
+            loop {
+                match reader.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if err.write_all(&buf[..n]).await.is_err() || err.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+    });
+    if let Some(mut reader) = session.stdout.take() {
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(|e| Failure::msg(format!("read the session's stdout: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])?;
+            out.flush()?;
+        }
+    }
+    if let Some(task) = stderr_task {
+        let _ = task.await;
+    }
+    let code = session
+        .wait()
+        .await
+        .map_err(|e| Failure::msg(format!("session: {e}")))?;
+    drop(raw);
+    if code != 0 {
+        return Err(Failure::Exit(u8::try_from(code).unwrap_or(1).max(1)));
+    }
+    Ok(())
+}
+
+async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) -> Result<()> {
+    let response = rpc(
+        "attach",
+        client
+            .attach(v1::AttachRequest {
+                container_id: args.container.clone(),
+                stdin: args.stdin,
+                tty: args.tty,
+                stdout: true,
+                stderr: !args.tty,
+            })
+            .await,
+    )?;
+    let options = cri_streaming::client::ExecOptions::new()
+        .stdin(args.stdin)
+        .stdout(true)
+        .stderr(!args.tty)
+        .tty(args.tty)
+        .transport(transport(&args.transport)?);
+    let session = cri_streaming::client::attach(&response.url, &options)
+        .await
+        .map_err(|e| Failure::msg(format!("attach to container {}: {e}", args.container)))?;
+    run_session(session, args.stdin, args.tty, out).await
+}
+
+async fn port_forward(client: &Client, args: &PortForwardArgs, out: &mut Out) -> Result<()> {
+    let mut pairs = Vec::new();
+    for spec in &args.ports {
+        let parse = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| Failure::msg(format!("port {spec:?}: use [LOCAL_PORT:]REMOTE_PORT")))
+        };
+        let (local, remote) = match spec.split_once(':') {
+            Some((local, remote)) => (
+                if local.is_empty() { 0 } else { parse(local)? },
+                parse(remote)?,
+            ),
+            None => (parse(spec)?, parse(spec)?),
+        };
+        pairs.push((local, remote));
+    }
+    let remote: Vec<u16> = pairs.iter().map(|p| p.1).collect();
+    let response = rpc(
+        "port forward",
+        client
+            .port_forward(v1::PortForwardRequest {
+                pod_sandbox_id: args.pod.clone(),
+                port: remote.iter().map(|&p| i32::from(p)).collect(),
+            })
+            .await,
+    )?;
+    let options =
+        cri_streaming::client::PortForwardOptions::new().transport(transport(&args.transport)?);
+    let forward = std::sync::Arc::new(
+        cri_streaming::client::port_forward(&response.url, &remote, &options)
+            .await
+            .map_err(|e| Failure::msg(format!("port forward to pod {}: {e}", args.pod)))?,
+    );
+    let mut tasks = Vec::new();
+    for (local, remote) in pairs {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], local));
+        let (bound, task) = forward
+            .clone()
+            .listen(address, remote)
+            .await
+            .map_err(|e| Failure::msg(format!("listen on {address}: {e}")))?;
+        writeln!(out, "Forwarding from {bound} -> {remote}")?;
+        out.flush()?;
+        tasks.push(task);
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        result = futures_first(tasks) => result,
+    }
+}
+
+async fn futures_first(
+    tasks: Vec<tokio::task::JoinHandle<std::result::Result<(), cri_streaming::client::Error>>>,
+) -> Result<()> {
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Failure::msg(format!("port forward: {e}"))),
+            Err(e) => return Err(Failure::msg(format!("port forward: {e}"))),
+        }
+    }
+    Ok(())
 }

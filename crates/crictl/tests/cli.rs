@@ -523,3 +523,35 @@ fn config_gets_and_sets_the_config_file() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[test]
+fn exec_and_attach_stream_through_the_runtime() {
+    let fake = fake(1, 1);
+    let e = fake.endpoint.as_str();
+    let id = ok(e, &["ps", "-q"]).trim().to_string();
+    for transport in ["auto", "websocket"] {
+        let output = run(
+            e,
+            &[
+                "exec",
+                "--transport",
+                transport,
+                &id,
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 4",
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "out\n",
+            "{transport}: {output:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "err\n",
+            "{transport}"
+        );
+        assert_eq!(output.status.code(), Some(4), "{transport}");
+    }
+}
