@@ -2051,53 +2051,6 @@ fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repo_tags_and_digests_split_like_crictl() {
-        assert_eq!(
-            normalize_repo_digest(&["docker.io/library/busybox@sha256:abc".into()]),
-            ("docker.io/library/busybox".into(), "sha256:abc".into())
-        );
-        assert_eq!(
-            normalize_repo_digest(&[]),
-            ("<none>".into(), "<none>".into())
-        );
-        assert_eq!(
-            normalize_repo_digest(&["bad".into()]),
-            ("errorName".into(), "errorRepoDigest".into())
-        );
-        assert_eq!(
-            normalize_repo_tags(
-                &["localhost:5000/a:1".into(), "<none>:<none>".into()],
-                "img"
-            ),
-            vec![
-                ("localhost:5000/a".into(), "1".into()),
-                ("img".into(), "<none>".into())
-            ]
-        );
-        assert_eq!(
-            normalize_repo_tags(&[], "img"),
-            vec![("img".into(), "<none>".into())]
-        );
-        assert_eq!(
-            normalize_repo_tags(&["x".into()], "img"),
-            vec![("errorRepoTag".into(), "errorRepoTag".into())]
-        );
-    }
-
-    #[test]
-    fn digests_are_recognised_like_go_digest() {
-        let hex = "ff6a47eb455d41507a0905ad400a6219874b8fb14db89778a1cb35ef4ca2df47";
-        assert_eq!(digest_hex(&format!("sha256:{hex}")), Some(hex));
-        assert_eq!(digest_hex("sha256:short"), None);
-        assert_eq!(digest_hex("localhost/busybox:1"), None);
-    }
-}
-
 fn transport(name: &Option<String>) -> Result<cri_streaming::client::Transport> {
     match name.as_deref().unwrap_or("auto") {
         "auto" => Ok(cri_streaming::client::Transport::Auto),
@@ -2154,10 +2107,11 @@ async fn run_session(
                 return;
             };
             while changes.recv().await.is_some() {
-                if let Ok((width, height)) = crossterm::terminal::size() {
-                    if resizer.resize(width, height).await.is_err() {
-                        return;
-                    }
+                let Ok((width, height)) = crossterm::terminal::size() else {
+                    continue;
+                };
+                if resizer.resize(width, height).await.is_err() {
+                    return;
                 }
             }
         });
@@ -2313,4 +2267,51 @@ async fn futures_first(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_tags_and_digests_split_like_crictl() {
+        assert_eq!(
+            normalize_repo_digest(&["docker.io/library/busybox@sha256:abc".into()]),
+            ("docker.io/library/busybox".into(), "sha256:abc".into())
+        );
+        assert_eq!(
+            normalize_repo_digest(&[]),
+            ("<none>".into(), "<none>".into())
+        );
+        assert_eq!(
+            normalize_repo_digest(&["bad".into()]),
+            ("errorName".into(), "errorRepoDigest".into())
+        );
+        assert_eq!(
+            normalize_repo_tags(
+                &["localhost:5000/a:1".into(), "<none>:<none>".into()],
+                "img"
+            ),
+            vec![
+                ("localhost:5000/a".into(), "1".into()),
+                ("img".into(), "<none>".into())
+            ]
+        );
+        assert_eq!(
+            normalize_repo_tags(&[], "img"),
+            vec![("img".into(), "<none>".into())]
+        );
+        assert_eq!(
+            normalize_repo_tags(&["x".into()], "img"),
+            vec![("errorRepoTag".into(), "errorRepoTag".into())]
+        );
+    }
+
+    #[test]
+    fn digests_are_recognised_like_go_digest() {
+        let hex = "ff6a47eb455d41507a0905ad400a6219874b8fb14db89778a1cb35ef4ca2df47";
+        assert_eq!(digest_hex(&format!("sha256:{hex}")), Some(hex));
+        assert_eq!(digest_hex("sha256:short"), None);
+        assert_eq!(digest_hex("localhost/busybox:1"), None);
+    }
 }
