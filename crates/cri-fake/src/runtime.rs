@@ -581,9 +581,14 @@ impl RuntimeService for FakeRuntime {
                     log: log.clone(),
                     stream: cri_log::Stream::Stdout,
                 }),
+                // On a terminal both streams are one, and runtimes log it as stdout.
                 stderr: Box::new(LogSink {
                     log: log.clone(),
-                    stream: cri_log::Stream::Stderr,
+                    stream: if tty {
+                        cri_log::Stream::Stdout
+                    } else {
+                        cri_log::Stream::Stderr
+                    },
                 }),
                 tty,
                 env,
