@@ -12,7 +12,15 @@
 #      tag on the same 0.M line (a patch release being prepared) or with SEMVER_CHECKS=always;
 #      a new 0.M line may break (the versioning rule), a crate unchanged since the tag is not
 #      being released. Without any tag there is nothing to compare with, and it says so.
+#
+#   scripts/release-check.sh [--api-only]     (--api-only: steps 1 and 4)
 set -euo pipefail
+api_only=false
+case "${1:-}" in
+  "") ;;
+  --api-only) api_only=true ;;
+  *) echo "error: unknown argument \`$1\` (see the comment at the top of $0)" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 semver_checks_version=0.51.0
@@ -24,6 +32,7 @@ names=$(awk '{print $1}' <<<"$crates")
 package_args=()
 for name in $names; do package_args+=(-p "$name"); done
 
+if ! $api_only; then
 echo "--- package contents"
 while read -r name version dir; do
   list=$(cargo package --locked --list -p "$name")
@@ -37,13 +46,17 @@ done <<<"$crates"
 echo "--- cargo package, verified (${#package_args[@]} args)"
 cargo package --locked "${package_args[@]}"
 # Every member packages (publish = false ones too), as a maintainer runs it.
-cargo package --locked --workspace --no-verify >/dev/null
+cargo package --locked --workspace --no-verify --allow-dirty >/dev/null
 
 echo "--- docs as docs.rs builds them"
+# Each crate alone (docs.rs builds one at a time, so features do not unify across crates), in a
+# target directory of its own: RUSTC_BOOTSTRAP is part of cargo's fingerprints, and sharing
+# the main one would make every later build start over.
 for name in $names; do
-  RUSTC_BOOTSTRAP=1 RUSTDOCFLAGS="--cfg docsrs -D warnings" \
-    cargo doc --locked --no-deps --all-features -p "$name"
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/docs-rs" RUSTC_BOOTSTRAP=1 \
+    RUSTDOCFLAGS="--cfg docsrs -D warnings" cargo doc --locked --no-deps --all-features -p "$name"
 done
+fi
 
 echo "--- API check for patch releases"
 if ! git rev-parse --git-dir >/dev/null 2>&1; then

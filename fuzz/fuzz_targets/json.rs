@@ -1,4 +1,4 @@
-//! `cargo fuzz run json`: see `cri_fuzz::json` for the property, and README.md.
+//! `cargo fuzz run json`: see `cri_fuzz::json_v1` for the property, and README.md.
 #![no_main]
 
 use std::sync::LazyLock;

@@ -36,36 +36,76 @@ pub fn wire<M: Message + Default + Name>(bytes: &[u8]) {
     );
 }
 
-/// Proto3 JSON: a value (parsed from JSON text when the mode byte is 0, decoded from protobuf
-/// otherwise) serializes, its JSON parses back, and serializing that gives the same bytes.
-pub fn json<M: Message + Default + Name + Serialize + DeserializeOwned>(data: &[u8]) {
-    let value = match data.split_first() {
-        Some((0, text)) => {
-            let Ok(text) = std::str::from_utf8(text) else {
+/// Proto3 JSON, for one API crate (its `json` module has its own options type).
+///
+/// The mode byte: bit 0 clear, JSON text follows; set, protobuf bytes follow. Bits 1 to 4 turn
+/// on the [`JsonOptions`](cri_api_v1::json::JsonOptions) emit_defaults, proto_field_names,
+/// enums_as_numbers and ignore_unknown_fields. The property: a value (parsed, or decoded)
+/// serializes with those options, the JSON parses back with them, and serializing again gives
+/// the same bytes; with no option, the plain `serde` impls give the same JSON as
+/// `json::to_string` and are held to the same property.
+macro_rules! json_check {
+    ($check:ident, $krate:ident) => {
+        pub fn $check<M>(data: &[u8])
+        where
+            M: Message + Default + Name + Serialize + DeserializeOwned + $krate::json::JsonMessage,
+        {
+            use $krate::json::{self, JsonOptions};
+            let Some((&mode, rest)) = data.split_first() else {
                 return;
             };
-            let Ok(value) = serde_json::from_str::<M>(text) else {
-                return;
+            let options = JsonOptions::new()
+                .emit_defaults(mode & 2 != 0)
+                .proto_field_names(mode & 4 != 0)
+                .enums_as_numbers(mode & 8 != 0)
+                .ignore_unknown_fields(mode & 16 != 0);
+            let value = if mode & 1 == 0 {
+                let Ok(text) = std::str::from_utf8(rest) else {
+                    return;
+                };
+                let Ok(value) = json::from_str::<M>(text, options) else {
+                    return;
+                };
+                value
+            } else {
+                let Ok(value) = M::decode(rest) else {
+                    return;
+                };
+                value
             };
-            value
+            let name = M::full_name();
+            let once = json::to_string(&value, options).unwrap_or_else(|e| {
+                panic!("{name}: a valid value does not serialize as JSON ({options:?}): {e}")
+            });
+            let back: M = json::from_str(&once, options).unwrap_or_else(|e| {
+                panic!("{name}: our own JSON does not parse ({options:?}): {e}: {once}")
+            });
+            let twice = json::to_string(&back, options).unwrap_or_else(|e| {
+                panic!("{name}: parsed JSON does not serialize again ({options:?}): {e}")
+            });
+            assert_eq!(
+                once, twice,
+                "{name}: JSON is not stable after one cycle ({options:?})"
+            );
+            if options == JsonOptions::new() {
+                let plain = serde_json::to_string(&value)
+                    .unwrap_or_else(|e| panic!("{name}: serde does not serialize it: {e}"));
+                assert_eq!(plain, once, "{name}: serde and json::to_string disagree");
+                let back: M = serde_json::from_str(&plain).unwrap_or_else(|e| {
+                    panic!("{name}: serde does not parse its own JSON: {e}: {plain}")
+                });
+                assert_eq!(
+                    serde_json::to_string(&back).ok().as_ref(),
+                    Some(&plain),
+                    "{name}: serde's JSON is not stable after one cycle"
+                );
+            }
         }
-        Some((_, bytes)) => {
-            let Ok(value) = M::decode(bytes) else {
-                return;
-            };
-            value
-        }
-        None => return,
     };
-    let name = M::full_name();
-    let once = serde_json::to_string(&value)
-        .unwrap_or_else(|e| panic!("{name}: a valid value does not serialize as JSON: {e}"));
-    let back: M = serde_json::from_str(&once)
-        .unwrap_or_else(|e| panic!("{name}: our own JSON does not parse: {e}: {once}"));
-    let twice = serde_json::to_string(&back)
-        .unwrap_or_else(|e| panic!("{name}: parsed JSON does not serialize again: {e}"));
-    assert_eq!(once, twice, "{name}: JSON is not stable after one cycle");
 }
+
+json_check!(json_v1, cri_api_v1);
+json_check!(json_v1alpha2, cri_api_v1alpha2);
 
 /// Conversions, for a type both versions have. Mode byte 0: a v1alpha2 value upgrades and
 /// downgrades back to itself, exactly. Otherwise, a v1 value: the strict downgrade succeeds
@@ -139,13 +179,18 @@ pub fn wire_checks() -> Vec<Check> {
 /// The JSON check for every message of both versions (v1 first, in declaration order).
 pub fn json_checks() -> Vec<Check> {
     let mut table: Vec<Check> = Vec::new();
-    macro_rules! push {
+    macro_rules! push_v1 {
         ($ty:ty, $name:literal) => {
-            table.push(($name, json::<$ty>));
+            table.push(($name, json_v1::<$ty>));
         };
     }
-    cri_api_v1::__for_each_message!(push);
-    cri_api_v1alpha2::__for_each_message!(push);
+    macro_rules! push_v1alpha2 {
+        ($ty:ty, $name:literal) => {
+            table.push(($name, json_v1alpha2::<$ty>));
+        };
+    }
+    cri_api_v1::__for_each_message!(push_v1);
+    cri_api_v1alpha2::__for_each_message!(push_v1alpha2);
     table
 }
 

@@ -12,9 +12,9 @@
 //! 1. **Parse.** Rust and Python both accept it and read the same value (Python's bytes,
 //!    decoded by prost, give the same canonical JSON as Rust's parse).
 //! 2. **Write, with each combination of options** (emit defaults × proto field names × enums
-//!    as numbers): Python parses what Rust writes and writes it back with the same options;
-//!    both texts must be the same JSON value (doubles compared bit for bit, so `-0.0` counts),
-//!    and Rust must read Python's text back to the same value.
+//!    as numbers): each side writes the value it read from the document; both texts must be
+//!    the same JSON value (doubles compared bit for bit, so `-0.0` counts), and each side must
+//!    read the other's text back to the document's value.
 //! 3. **Ignore unknown fields.** With an unknown field and unknown enum names added, both
 //!    reject the document, and both accept it (to the same value) with `ignore_unknown_fields`.
 //! 4. **Reject.** For every field, a wrong value of its kind (`1.5` or `2147483648` for an
@@ -179,7 +179,7 @@ fn document(desc: &MessageDescriptor, i: usize, depth: usize) -> String {
         .fields()
         .enumerate()
         .map(|(j, field)| {
-            let name = if (i + j) % 2 == 0 {
+            let name = if (i + j).is_multiple_of(2) {
                 field.json_name()
             } else {
                 field.name()
@@ -363,7 +363,7 @@ fn agree_at_the_edges(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
     let mut checks = 0usize;
 
     // 1. Parse: both accept every edge document, to the same value.
-    let mut items = Vec::new();
+    let mut parse_items = Vec::new();
     let mut expected = Vec::new();
     for case in &cases {
         let desc = pool.get_message_by_name(case.name).expect("in the pool");
@@ -376,12 +376,12 @@ fn agree_at_the_edges(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
                     expected.push(None);
                 }
             }
-            items.push(json!({"op": "parse", "type": case.name, "json": text}));
+            parse_items.push(json!({"op": "parse", "type": case.name, "json": text}));
         }
     }
-    let answers = peer.request(&json!({"op": "json", "items": items}));
+    let answers = peer.request(&json!({"op": "json", "items": parse_items}));
     let answers = answers.as_array().expect("answers");
-    for ((item, answer), rust) in items.iter().zip(answers).zip(&expected) {
+    for ((item, answer), rust) in parse_items.iter().zip(answers).zip(&expected) {
         checks += 1;
         let case = cases.iter().find(|c| c.name == item["type"]).unwrap();
         if let Some(error) = answer.get("error") {
@@ -402,12 +402,16 @@ fn agree_at_the_edges(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
         }
     }
 
-    // 2. Write with each combination of options; Python reads it and writes it back.
+    // 2. Write the same document with each combination of options: Python from its own parse
+    //    of the document, Rust from its own. The texts must be the same JSON value; each side
+    //    must read the other's text back to the document's value.
+    let documents: Vec<&Json> = parse_items.iter().map(|item| &item["json"]).collect();
     let mut items = Vec::new();
-    for (case, canonical) in cases
+    for ((case, canonical), document) in cases
         .iter()
         .flat_map(|c| std::iter::repeat_n(c, VARIANTS))
         .zip(&expected)
+        .zip(&documents)
     {
         let Some(canonical) = canonical else { continue };
         for options in option_sets() {
@@ -416,7 +420,8 @@ fn agree_at_the_edges(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
                     case,
                     canonical.clone(),
                     options,
-                    json!({"op": "write", "type": case.name, "json": text, "options": {
+                    text,
+                    json!({"op": "write", "type": case.name, "json": document, "options": {
                         "emit_defaults": options.emit_defaults,
                         "proto_field_names": options.proto_field_names,
                         "enums_as_numbers": options.enums_as_numbers,
@@ -429,16 +434,29 @@ fn agree_at_the_edges(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
             }
         }
     }
-    let requests: Vec<&Json> = items.iter().map(|(_, _, _, r)| r).collect();
-    let answers = peer.request(&json!({"op": "json", "items": requests}));
-    for ((case, canonical, options, request), answer) in
-        items.iter().zip(answers.as_array().expect("answers"))
+    let writes: Vec<&Json> = items.iter().map(|(_, _, _, _, r)| r).collect();
+    let written = peer.request(&json!({"op": "json", "items": writes}));
+    let reads: Vec<Json> = items
+        .iter()
+        .map(|(case, _, _, text, _)| json!({"op": "parse", "type": case.name, "json": text}))
+        .collect();
+    let read = peer.request(&json!({"op": "json", "items": reads}));
+    for (((case, canonical, options, rust_text, _), answer), read) in items
+        .iter()
+        .zip(written.as_array().expect("answers"))
+        .zip(read.as_array().expect("answers"))
     {
-        checks += 1;
-        let rust_text = request["json"].as_str().unwrap();
+        checks += 2;
+        match read.get("bytes").map(|bytes| (case.decode)(&unhex(bytes))) {
+            Some(Ok(back)) if back == *canonical => {}
+            other => failures.push(format!(
+                "{} {options:?}: Python reads Rust's {rust_text} as {other:?} {}, not {canonical}",
+                case.name, read["error"]
+            )),
+        }
         let Some(python_text) = answer["json"].as_str() else {
             failures.push(format!(
-                "{} {options:?}: Python cannot read Rust's {rust_text}: {}",
+                "{} {options:?}: Python cannot write its value: {}",
                 case.name, answer["error"]
             ));
             continue;

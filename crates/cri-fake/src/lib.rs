@@ -101,8 +101,11 @@
 //!   (`PATH`, `HOSTNAME`, its `envs`, `HOME`). Its `timeout` (and the client's deadline) is
 //!   honoured: a command that outlives it is stopped and the call fails with
 //!   `DEADLINE_EXCEEDED`. Output is capped at 16 MiB per stream, as containerd caps it.
-//! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL on
-//!   `127.0.0.1:10010` that nothing serves.
+//! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL of the fake's
+//!   streaming server (WebSocket and SPDY/3.1, see [`streaming`]): exec runs the command
+//!   through the [`command::CommandHandler`], attach runs the container's own command on the
+//!   client's streams, port forward goes to a [`streaming::PortForwardHandler`] (an in-process
+//!   echo by default).
 //! - **Statistics** are computed from the ids and the running time, so that repeated calls
 //!   give plausible, increasing CPU counters.
 //! - **Images.** A new fake knows `registry.k8s.io/pause:3.10` (pinned) and
@@ -146,6 +149,7 @@ mod process;
 mod runtime;
 mod serve;
 mod state;
+pub mod streaming;
 
 pub use serve::ServerHandle;
 
@@ -162,6 +166,8 @@ pub struct FakeRuntimeBuilder {
     runtime_name: String,
     runtime_version: String,
     default_images: bool,
+    streaming_config: cri_streaming::server::Config,
+    port_forward: Arc<dyn streaming::PortForwardHandler>,
     catalog: Vec<ImageConfig>,
     pull_delay: std::time::Duration,
 }
@@ -247,6 +253,8 @@ impl Default for FakeRuntimeBuilder {
             runtime_name: RUNTIME_NAME.to_string(),
             runtime_version: env!("CARGO_PKG_VERSION").to_string(),
             default_images: true,
+            streaming_config: cri_streaming::server::Config::default(),
+            port_forward: Arc::new(streaming::EchoPorts),
             catalog: critest_images(),
             pull_delay: std::time::Duration::ZERO,
         }
@@ -330,6 +338,19 @@ impl FakeRuntimeBuilder {
         self
     }
 
+    /// The settings of the streaming server behind `Exec`, `Attach` and `PortForward`
+    /// (default: an ephemeral port of 127.0.0.1). See [`streaming`].
+    pub fn streaming_config(mut self, config: cri_streaming::server::Config) -> Self {
+        self.streaming_config = config;
+        self
+    }
+
+    /// What forwarded ports connect to (default [`streaming::EchoPorts`]).
+    pub fn port_forward_handler(mut self, handler: impl streaming::PortForwardHandler) -> Self {
+        self.port_forward = Arc::new(handler);
+        self
+    }
+
     /// Makes the runtime.
     pub fn build(self) -> FakeRuntime {
         let (events, _) = broadcast::channel(self.event_capacity);
@@ -339,6 +360,7 @@ impl FakeRuntimeBuilder {
                 events,
                 next_id: AtomicU64::new(1),
                 options: self.clone(),
+                streaming: streaming::Streaming::new(),
             }),
             shutdown: None,
         };
@@ -367,6 +389,7 @@ struct Inner {
     events: broadcast::Sender<cri_api_v1::ContainerEventResponse>,
     next_id: AtomicU64,
     options: FakeRuntimeBuilder,
+    streaming: streaming::Streaming,
 }
 
 impl fmt::Debug for FakeRuntime {

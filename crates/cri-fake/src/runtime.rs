@@ -287,10 +287,6 @@ impl FakeRuntime {
         }
         Ok(self.options().commands.run(argv, io))
     }
-
-    fn stream_url(&self, kind: &str) -> String {
-        format!("http://127.0.0.1:10010/{kind}/{}", &self.new_id()[..16])
-    }
 }
 
 #[tonic::async_trait]
@@ -791,16 +787,23 @@ impl RuntimeService for FakeRuntime {
             return Err(Status::invalid_argument("cmd is empty"));
         }
         self.running(&request.container_id)?;
-        Ok(Response::new(api::ExecResponse {
-            url: self.stream_url("exec"),
-        }))
+        let server = self.streaming_server().await?;
+        Ok(Response::new(
+            server
+                .get_exec(&request)
+                .map_err(crate::streaming::to_status)?,
+        ))
     }
 
     async fn attach(&self, request: Request<api::AttachRequest>) -> Reply<api::AttachResponse> {
-        self.running(&request.into_inner().container_id)?;
-        Ok(Response::new(api::AttachResponse {
-            url: self.stream_url("attach"),
-        }))
+        let request = request.into_inner();
+        self.running(&request.container_id)?;
+        let server = self.streaming_server().await?;
+        Ok(Response::new(
+            server
+                .get_attach(&request)
+                .map_err(crate::streaming::to_status)?,
+        ))
     }
 
     async fn port_forward(
@@ -817,9 +820,12 @@ impl RuntimeService for FakeRuntime {
                 )));
             }
         }
-        Ok(Response::new(api::PortForwardResponse {
-            url: self.stream_url("portforward"),
-        }))
+        let server = self.streaming_server().await?;
+        Ok(Response::new(
+            server
+                .get_port_forward(&request)
+                .map_err(crate::streaming::to_status)?,
+        ))
     }
 
     async fn container_stats(

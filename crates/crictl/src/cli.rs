@@ -108,6 +108,10 @@ pub enum Command {
     Stopp(IdsArgs),
     /// Remove one or more pods.
     Rmp(RemoveArgs),
+    /// Run a command in a running container.
+    Exec(ExecArgs),
+    /// Get and set crictl client configuration options.
+    Config(ConfigArgs),
     /// Fetch the logs of a container.
     Logs(LogsArgs),
     /// Stream the events of containers.
@@ -474,4 +478,44 @@ pub struct LogsArgs {
     /// Only print logs from stdout or stderr.
     #[arg(long)]
     pub stream: Option<String>,
+}
+
+/// `exec`.
+#[derive(Args, Debug)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// Run the command synchronously (ExecSync), printing its output when it ends.
+    #[arg(short, long)]
+    pub sync: bool,
+    /// Keep STDIN open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Timeout in seconds (with --sync).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: i64,
+    /// Transport protocol to use, one of: spdy|websocket.
+    #[arg(short = 'r', long, default_value = "spdy")]
+    pub transport: String,
+    /// The container ID, then the command and its arguments.
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `config`.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Show the option value.
+    #[arg(long)]
+    pub get: Option<String>,
+    /// Set option (can specify multiple or separate values with commas: opt1=val1,opt2=val2).
+    #[arg(long)]
+    pub set: Vec<String>,
+    /// Show all option value.
+    #[arg(long)]
+    pub list: bool,
+    /// `KEY VALUE` to set one option.
+    pub args: Vec<String>,
 }

@@ -53,6 +53,9 @@ pub async fn run(cli: Cli, out: &mut Out) -> Result<()> {
         return Err(Failure::msg("no command given: see crictl --help"));
     };
     let explicit_config = cli.config != "/etc/crictl.yaml";
+    if let Command::Config(args) = command {
+        return config_command(&cli.config, args, out);
+    }
     let config = connect::read_config(&cli.config, explicit_config)?;
     let connection = connect::connect(&cli, &config).await?;
     let client = &connection.client;
@@ -122,6 +125,8 @@ async fn dispatch(
         Command::Rmp(args) => rmp(client, args, out).await,
         Command::Events(args) => events(client, args, out).await,
         Command::Logs(args) => logs(client, args, out).await,
+        Command::Exec(args) => exec(client, args, out).await,
+        Command::Config(_) => Err(Failure::msg("config is handled before connecting")),
     }
 }
 
@@ -369,7 +374,7 @@ async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Result<()> {
                 && matches(&namespace, meta.map_or("", |m| &m.namespace))
         })
         .collect();
-    items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    items.sort_by_key(|item| std::cmp::Reverse(item.created_at));
     items.truncate(count(items.len(), args.latest, args.last));
     match args.output {
         Output::Table => {}
@@ -583,7 +588,7 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
             items.push(container);
         }
     }
-    items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    items.sort_by_key(|item| std::cmp::Reverse(item.created_at));
     items.truncate(count(items.len(), args.latest, args.last));
     match args.output {
         Output::Table => {}
@@ -626,7 +631,9 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
     if args.resolve_image_path {
         for c in &items {
             let image = c.image.as_ref().map_or("", |i| &i.image).to_string();
-            if !repo_images.contains_key(&image) {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                repo_images.entry(image.clone())
+            {
                 let response = rpc(
                     "get image status",
                     client
@@ -643,7 +650,7 @@ async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<()> {
                     .image
                     .and_then(|i| i.repo_tags.first().cloned())
                     .unwrap_or_else(|| image.clone());
-                repo_images.insert(image, repo);
+                slot.insert(repo);
             }
         }
     }
@@ -1927,4 +1934,96 @@ async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Exec.
+
+async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
+    let (id, cmd) = args
+        .args
+        .split_first()
+        .expect("clap requires the container ID");
+    if cmd.is_empty() {
+        return Err(Failure::msg(
+            "no command given: crictl exec [--sync] CONTAINER-ID COMMAND [ARG...]",
+        ));
+    }
+    if !args.sync {
+        return Err(Failure::msg(
+            "exec without --sync needs the CRI streaming client, which this build does not have yet: use crictl exec --sync",
+        ));
+    }
+    let response = rpc(
+        "execing command in container synchronously",
+        client
+            .exec_sync(v1::ExecSyncRequest {
+                container_id: id.clone(),
+                cmd: cmd.to_vec(),
+                timeout: args.timeout,
+            })
+            .await,
+    )?;
+    out.write_all(&response.stdout)?;
+    out.flush()?;
+    std::io::stderr().write_all(&response.stderr)?;
+    if response.exit_code != 0 {
+        return Err(Failure::Exit(
+            u8::try_from(response.exit_code).unwrap_or(1).max(1),
+        ));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Config.
+
+fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
+    let mut config = connect::read_config(path, false)?;
+    if let Some(key) = &args.get {
+        let value = config.get(key).ok_or_else(|| {
+            Failure::msg(format!(
+                "no such option {key:?}: use one of {}",
+                connect::CONFIG_KEYS.join(", ")
+            ))
+        })?;
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
+    if args.list {
+        let rows: Vec<[String; 2]> = connect::CONFIG_KEYS
+            .iter()
+            .map(|key| [key.to_string(), config.get(key).unwrap_or_default()])
+            .collect();
+        return write_table(out, &["KEY", "VALUE"], &rows);
+    }
+    let mut changes = Vec::new();
+    for set in &args.set {
+        for pair in set.split(',') {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| Failure::msg(format!("--set {pair:?}: use --set key=value")))?;
+            changes.push((key.to_string(), value.to_string()));
+        }
+    }
+    match args.args.as_slice() {
+        [] => {}
+        [key, value] => changes.push((key.clone(), value.clone())),
+        _ => {
+            return Err(Failure::msg(
+                "use crictl config KEY VALUE, --set KEY=VALUE, --get KEY or --list",
+            ));
+        }
+    }
+    if changes.is_empty() {
+        return Err(Failure::msg(
+            "use crictl config KEY VALUE, --set KEY=VALUE, --get KEY or --list",
+        ));
+    }
+    for (key, value) in changes {
+        config.set(&key, &value)?;
+    }
+    std::fs::write(path, config.to_yaml())
+        .map_err(|e| Failure::msg(format!("write {path}: {e}")))?;
+    Ok(())
 }

@@ -103,12 +103,12 @@ pub fn go_numbers(value: &mut Value) {
                 .map(|n| n.unsigned_abs() <= 1 << 53)
                 .unwrap_or(false)
                 || number.as_u64().map(|n| n <= 1 << 53).unwrap_or(false);
-            if !exact {
-                if let Some(float) = number.as_f64() {
-                    if let Some(n) = Number::from_f64(float) {
-                        *number = n;
-                    }
-                }
+            if let Some(n) = number
+                .as_f64()
+                .filter(|_| !exact)
+                .and_then(Number::from_f64)
+            {
+                *number = n;
             }
         }
         Value::Array(items) => items.iter_mut().for_each(go_numbers),

@@ -36,6 +36,8 @@ pub enum Failure {
     Message(String),
     /// Stdout was closed by its reader (`| head`).
     BrokenPipe,
+    /// Exit quietly with this status (the exit code of a command run in a container).
+    Exit(u8),
 }
 
 impl Failure {
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
     let result = result.and_then(|()| out.flush().map_err(Failure::from));
     match result {
         Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Failure::Exit(code)) => ExitCode::from(code),
         Err(Failure::Message(message)) => {
             let _ = out.flush();
             let message = message.replace('\n', " ");

@@ -388,3 +388,138 @@ fn crate_default_socket_present() -> bool {
     .iter()
     .any(|p| Path::new(p).exists())
 }
+
+#[test]
+fn logs_read_the_cri_log_of_a_container() {
+    let fake = fake(0, 0);
+    let e = fake.endpoint.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let pod_config = write_config(
+        dir.path(),
+        "pod.json",
+        &format!(
+            r#"{{"metadata":{{"name":"p","namespace":"default","uid":"u"}},"log_directory":{:?}}}"#,
+            logs.to_str().unwrap()
+        ),
+    );
+    // An absolute log_path: cri-fake reports a relative one as it was configured, where
+    // containerd reports the joined path.
+    let container_config = write_config(
+        dir.path(),
+        "ctr.json",
+        &format!(
+            r#"{{"metadata":{{"name":"c"}},"image":{{"image":"docker.io/library/busybox:1.36"}},
+                "command":["sh","-c","echo hello; echo oops >&2; printf part; sleep 1; echo done"],"log_path":{:?}}}"#,
+            logs.join("c.log").to_str().unwrap()
+        ),
+    );
+    let id = ok(e, &["run", &container_config, &pod_config])
+        .trim()
+        .to_string();
+    // -f follows until the container exits.
+    let started = Instant::now();
+    let followed = run(e, &["logs", "-f", &id]);
+    assert!(
+        followed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&followed.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "-f waited for the container"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&followed.stdout),
+        "hello\npartdone\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&followed.stderr), "oops\n");
+    let all = run(e, &["logs", &id]);
+    assert_eq!(String::from_utf8_lossy(&all.stdout), "hello\npartdone\n");
+    assert_eq!(String::from_utf8_lossy(&all.stderr), "oops\n");
+    let tail = run(e, &["logs", "--tail", "1", &id]);
+    assert_eq!(String::from_utf8_lossy(&tail.stdout), "partdone\n");
+    assert_eq!(String::from_utf8_lossy(&tail.stderr), "");
+    let stdout_only = run(e, &["logs", "--stream", "stdout", &id]);
+    assert_eq!(String::from_utf8_lossy(&stdout_only.stderr), "");
+    let stamped = ok(e, &["logs", "--stream", "stdout", "--timestamps", &id]);
+    let first = stamped.lines().next().unwrap();
+    assert!(first.ends_with("Z hello") && first.len() > 25, "{first}");
+    let limited = ok(
+        e,
+        &["logs", "--stream", "stdout", "--limit-bytes", "3", &id],
+    );
+    assert_eq!(limited, "hel");
+    let future = ok(e, &["logs", "--since", "2999-01-01T00:00:00Z", &id]);
+    assert_eq!(future, "");
+}
+
+#[test]
+fn exec_sync_prints_the_output_and_exits_with_the_code() {
+    let fake = fake(1, 1);
+    let e = fake.endpoint.as_str();
+    let id = ok(e, &["ps", "-q"]).trim().to_string();
+    let output = run(
+        e,
+        &[
+            "exec",
+            "--sync",
+            &id,
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "err\n");
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(ok(e, &["exec", "-s", &id, "echo", "-n", "x"]), "x");
+}
+
+#[test]
+fn config_gets_and_sets_the_config_file() {
+    let fake = fake(1, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crictl.yaml");
+    let config = path.to_str().unwrap();
+    let status = crictl()
+        .args([
+            "--config",
+            config,
+            "config",
+            "--set",
+            &format!("runtime-endpoint={},timeout=5", fake.endpoint),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let got = crictl()
+        .args(["--config", config, "config", "--get", "runtime-endpoint"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), fake.endpoint);
+    let listed = crictl()
+        .args(["--config", config, "config", "--list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("timeout"),
+        "{listed:?}"
+    );
+    // The written file is what the next run connects with.
+    let pods = crictl()
+        .args(["--config", config, "pods", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        pods.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pods.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&pods.stdout).lines().count(), 1);
+    let bad = crictl()
+        .args(["--config", config, "config", "--set", "colour=blue"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}

@@ -1,0 +1,185 @@
+//! Async byte streams over channels of [`Bytes`]: what a transport hands to the runtime (or to
+//! the user of the client) as stdin, stdout, a forwarded port's stream, ...
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
+
+/// Reads the chunks a transport received on one channel; end of file when the peer closed
+/// the channel or the connection ended.
+#[derive(Debug)]
+pub struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+        }
+    }
+
+    #[cfg(feature = "client")]
+    /// Puts `chunk` back to be read first (only right after [`poll_chunk`](Self::poll_chunk)).
+    pub(crate) fn push_front(&mut self, chunk: Bytes) {
+        debug_assert!(self.current.is_empty());
+        self.current = chunk;
+    }
+
+    #[cfg(feature = "client")]
+    /// Polls for the next chunk as it arrived (`None` at the end), without copying.
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if !self.current.is_empty() {
+            return Poll::Ready(Some(std::mem::take(&mut self.current)));
+        }
+        self.rx.poll_recv(cx)
+    }
+
+    /// The next chunk as it arrived (`None` at the end), without copying.
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        if !self.current.is_empty() {
+            return Some(std::mem::take(&mut self.current));
+        }
+        self.rx.recv().await
+    }
+}
+
+impl AsyncRead for ChannelReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.current.is_empty() {
+            match ready!(self.rx.poll_recv(cx)) {
+                Some(chunk) => self.current = chunk,
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+        let n = self.current.len().min(buf.remaining());
+        buf.put_slice(&self.current[..n]);
+        self.current.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What a channel writer asks the transport to do.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// Bytes for channel `.0`.
+    Data(u8, Bytes),
+    /// The writer of channel `.0` is done (shutdown).
+    Close(u8),
+    /// The session is over: close the connection after what is queued (what comes later
+    /// is discarded).
+    End,
+}
+
+/// Writes to one channel of a transport; `shutdown` closes the channel where the protocol
+/// can say so (SPDY, WebSocket v5).
+#[derive(Debug)]
+pub struct ChannelWriter {
+    tx: PollSender<Outgoing>,
+    channel: u8,
+    max_chunk: usize,
+    closed: bool,
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>, channel: u8, max_chunk: usize) -> Self {
+        ChannelWriter {
+            tx: PollSender::new(tx),
+            channel,
+            max_chunk: max_chunk.max(1),
+            closed: false,
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "the streaming connection is closed",
+    )
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.closed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            )));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.tx.poll_reserve(cx)).map_err(|_| gone())?;
+        let n = buf.len().min(self.max_chunk);
+        let item = Outgoing::Data(self.channel, Bytes::copy_from_slice(&buf[..n]));
+        self.tx.send_item(item).map_err(|_| gone())?;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.closed {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.tx.poll_reserve(cx)).map_err(|_| gone())?;
+        let channel = self.channel;
+        self.tx
+            .send_item(Outgoing::Close(channel))
+            .map_err(|_| gone())?;
+        self.closed = true;
+        self.tx.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A read half and a write half as one duplex stream (a forwarded port over WebSocket).
+#[derive(Debug)]
+pub struct Duplex<R, W> {
+    pub(crate) reader: R,
+    pub(crate) writer: W,
+}
+
+impl<R: AsyncRead + Unpin, W: Unpin> AsyncRead for Duplex<R, W> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.reader).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.writer).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_shutdown(cx)
+    }
+}
