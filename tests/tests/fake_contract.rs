@@ -665,3 +665,21 @@ async fn tty_output_is_stdout_and_the_user_comes_from_config_or_image() {
         .await;
     assert_eq!(user(fake.status(&from_config).await), (7, 8, vec![8, 9]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_with_stdin_keeps_it_open() {
+    let mut fake = serve(FakeRuntime::new()).await;
+    let pod = fake.pod("stdin").await;
+    let open = fake
+        .run_with(&pod, "open", &["cat"], |c| c.stdin = true)
+        .await;
+    let closed = fake.run(&pod, "closed", &["cat"]).await;
+    let status = fake.exited(&closed).await;
+    assert_eq!(status.exit_code, 0, "cat of an empty stdin ends at once");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        fake.status(&open).await.state(),
+        ContainerState::ContainerRunning,
+        "cat of an open stdin waits"
+    );
+}

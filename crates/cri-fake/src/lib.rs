@@ -71,7 +71,8 @@
 //!   than 16 KiB split into partial `P` lines, output without a final newline as a `P` line;
 //!   with `tty` everything is `stdout`, as on a terminal),
 //!   and when it ends the container is `CONTAINER_EXITED` with its exit code and reason
-//!   `Completed` (0) or `Error`. Its status reports the user its processes run as
+//!   `Completed` (0) or `Error`. A container created with `stdin` has an open stdin that
+//!   nothing writes to, so that `sh` or `cat` wait as in a real runtime. Its status reports the user its processes run as
 //!   (`run_as_user`/`run_as_group`, else the image's numeric user, else root). A container without a command runs until stopped, printing
 //!   nothing (like `pause`). `StopContainer` makes it `CONTAINER_EXITED`: exit code 137 and
 //!   reason `Error` if its command was still running (it is killed), else 0 and `Completed`.
