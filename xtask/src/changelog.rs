@@ -418,27 +418,33 @@ pub fn render_entry(from: &Revision, to: &Revision, diff: &Diff, version: Option
             }
         }
     }
-    let mut renamed_in: Vec<&str> = diff
-        .renamed
-        .iter()
-        .filter_map(|(_, new)| new.parent())
-        .collect();
-    renamed_in.dedup();
+    let mut renamed_in: Vec<&str> = Vec::new();
+    for parent in diff.renamed.iter().filter_map(|(_, new)| new.parent()) {
+        if !renamed_in.contains(&parent) {
+            renamed_in.push(parent);
+        }
+    }
     for parent in renamed_in {
         let pairs: Vec<_> = diff
             .renamed
             .iter()
             .filter(|(_, new)| new.parent() == Some(parent))
             .collect();
-        let (kind, nouns) = match (pairs[0].1.kind, pairs.len()) {
-            (Kind::Value, 1) => ("enum", "value"),
-            (Kind::Value, _) => ("enum", "values"),
-            (_, 1) => ("message", "field"),
-            _ => ("message", "fields"),
+        let (kind, nouns, effect) = match (pairs[0].1.kind, pairs.len()) {
+            (Kind::Value, n) => (
+                "enum",
+                if n == 1 { "value" } else { "values" },
+                "the names in proto3 JSON and in `as_str_name`/`from_str_name` change",
+            ),
+            (_, n) => (
+                "message",
+                if n == 1 { "field" } else { "fields" },
+                "the Rust field names and the proto3 JSON names change",
+            ),
         };
         breaking.push(format!(
             "- **breaking**: {} {nouns} of {kind} `{parent}` renamed, numbers and types kept \
-             (the wire format is unchanged; names in proto3 JSON and in code change):",
+             (the wire format is unchanged; {effect}):",
             pairs.len()
         ));
         for (old, new) in pairs {

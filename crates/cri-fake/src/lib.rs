@@ -68,9 +68,12 @@
 //!   `log_path` (when both are set), and runs its `command` + `args` through the runtime's
 //!   [`command::CommandHandler`]: what the command prints goes to the log in the CRI log
 //!   format ([`cri_log`]: RFC 3339 nanosecond timestamps, `stdout`/`stderr`, lines longer
-//!   than 16 KiB split into partial `P` lines, output without a final newline as a `P` line),
+//!   than 16 KiB split into partial `P` lines, output without a final newline as a `P` line;
+//!   with `tty` everything is `stdout`, as on a terminal),
 //!   and when it ends the container is `CONTAINER_EXITED` with its exit code and reason
-//!   `Completed` (0) or `Error`. A container without a command runs until stopped, printing
+//!   `Completed` (0) or `Error`. A container created with `stdin` has an open stdin that
+//!   nothing writes to, so that `sh` or `cat` wait as in a real runtime. Its status reports the user its processes run as
+//!   (`run_as_user`/`run_as_group`, else the image's numeric user, else root). A container without a command runs until stopped, printing
 //!   nothing (like `pause`). `StopContainer` makes it `CONTAINER_EXITED`: exit code 137 and
 //!   reason `Error` if its command was still running (it is killed), else 0 and `Completed`.
 //!   `ReopenContainerLog` reopens the log file at its path (after a rotation renamed it;

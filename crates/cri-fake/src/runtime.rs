@@ -7,7 +7,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::command::{BoxFuture, CommandIo};
-use crate::process::{Log, LogSink};
+use crate::process::{Log, LogSink, OpenStdin};
 use crate::state::{self, Ctr, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 use std::time::Duration;
@@ -530,7 +530,7 @@ impl RuntimeService for FakeRuntime {
     ) -> Reply<api::StartContainerResponse> {
         let request = request.into_inner();
         // What to run and where its log goes, read first: the file is made outside the lock.
-        let (id, argv, env, tty, log_path) = {
+        let (id, argv, env, tty, stdin, log_path) = {
             let state = self.read();
             let id = resolve(&state.containers, &request.container_id, "container")?.clone();
             let ctr = &state.containers[&id];
@@ -547,7 +547,8 @@ impl RuntimeService for FakeRuntime {
                 .chain(&ctr.config.args)
                 .cloned()
                 .collect();
-            (id, argv, ctr.env(pod), ctr.config.tty, log_path)
+            let stdin = ctr.config.stdin;
+            (id, argv, ctr.env(pod), ctr.config.tty, stdin, log_path)
         };
         let log = match &log_path {
             Some(path) => Some(Log::open(path).map_err(|e| {
@@ -572,14 +573,19 @@ impl RuntimeService for FakeRuntime {
         ctr.started_at = state::now();
         if !argv.is_empty() {
             let io = CommandIo {
-                stdin: None,
+                stdin: stdin.then(|| Box::new(OpenStdin) as crate::command::BoxRead),
                 stdout: Box::new(LogSink {
                     log: log.clone(),
                     stream: cri_log::Stream::Stdout,
                 }),
+                // On a terminal both streams are one, and runtimes log it as stdout.
                 stderr: Box::new(LogSink {
                     log: log.clone(),
-                    stream: cri_log::Stream::Stderr,
+                    stream: if tty {
+                        cri_log::Stream::Stdout
+                    } else {
+                        cri_log::Stream::Stderr
+                    },
                 }),
                 tty,
                 env,

@@ -369,13 +369,7 @@ impl Ctr {
             log_path: self.config.log_path.clone(),
             resources: self.resources.clone(),
             image_id: self.image_id.clone(),
-            user: Some(api::ContainerUser {
-                linux: Some(api::LinuxContainerUser {
-                    uid: 0,
-                    gid: 0,
-                    supplemental_groups: vec![0],
-                }),
-            }),
+            user: Some(self.user(images)),
             stop_signal: self.config.stop_signal,
         }
     }
@@ -410,6 +404,42 @@ impl Ctr {
             env.push(("HOME".to_string(), "/root".to_string()));
         }
         env
+    }
+
+    /// The user the container's processes run as: the config's `run_as_user`/`run_as_group`,
+    /// else the image's numeric user, else root.
+    fn user(&self, images: &BTreeMap<String, api::Image>) -> api::ContainerUser {
+        let security = self
+            .config
+            .linux
+            .as_ref()
+            .and_then(|l| l.security_context.as_ref());
+        let uid = security
+            .and_then(|s| s.run_as_user)
+            .map(|u| u.value)
+            .or_else(|| {
+                images
+                    .get(&self.image_id)
+                    .and_then(|i| i.uid)
+                    .map(|u| u.value)
+            })
+            .unwrap_or(0);
+        let gid = security.and_then(|s| s.run_as_group).map_or(0, |g| g.value);
+        let mut supplemental_groups = vec![gid];
+        if let Some(s) = security {
+            for g in &s.supplemental_groups {
+                if !supplemental_groups.contains(g) {
+                    supplemental_groups.push(*g);
+                }
+            }
+        }
+        api::ContainerUser {
+            linux: Some(api::LinuxContainerUser {
+                uid,
+                gid,
+                supplemental_groups,
+            }),
+        }
     }
 
     pub fn attributes(&self) -> api::ContainerAttributes {

@@ -134,6 +134,10 @@ impl ReadOptions {
     }
 
     /// Only the last `n` messages (of the selected streams and time); `None`: all.
+    ///
+    /// Messages, not raw lines: a line split into partial lines counts once (the kubelet
+    /// counts the file's lines). The reader reads the whole input and keeps `n` messages,
+    /// so memory is bounded by `n` messages, not by the file.
     pub fn tail(mut self, n: Option<usize>) -> Self {
         self.tail = n;
         self

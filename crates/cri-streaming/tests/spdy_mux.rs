@@ -659,3 +659,25 @@ async fn echo_on(stream: cri_streaming::spdy::Stream, data: Vec<u8>) {
         data.len()
     );
 }
+
+/// A server that finished its streams and dropped every handle closes the connection even
+/// if the client never sends its FINs.
+#[tokio::test]
+async fn dropping_all_handles_after_finishing_closes_despite_a_silent_peer() {
+    let (conn, mut incoming, mut peer) = raw_server(Limits::default());
+    peer.send(syn(1)).await;
+    let mut stream = incoming.accept().await.unwrap();
+    stream.write_all(b"done").await.unwrap();
+    stream.shutdown().await.unwrap();
+    drop((stream, incoming, conn));
+    let mut got_fin = false;
+    let mut got_goaway = false;
+    while let Some(f) = timeout(Duration::from_secs(5), peer.recv()).await.unwrap() {
+        match f {
+            Frame::Data { fin: true, .. } => got_fin = true,
+            Frame::GoAway { .. } => got_goaway = true,
+            _ => {}
+        }
+    }
+    assert!(got_fin && got_goaway, "fin {got_fin} goaway {got_goaway}");
+}

@@ -1198,7 +1198,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 }
                 let unused = inner.handles == 0 && !inner.incoming_alive;
                 let going_away = inner.go_away_sent || inner.go_away_received.is_some();
-                if no_streams && idle_out && (unused || going_away) {
+                // Without handles, streams whose application side is gone (detached, only
+                // waiting for the peer's FIN) keep nothing alive.
+                let only_detached =
+                    inner.accept_queue.is_empty() && inner.streams.values().all(|s| s.detached);
+                if idle_out && ((no_streams && going_away) || (unused && only_detached)) {
                     return Poll::Ready(Ok(()));
                 }
             }
