@@ -1,5 +1,5 @@
 //! Golden tests: this crictl against a replay of the runtime state the Go crictl v1.36 saw
-//! (`tests/golden/`, recorded against containerd 1.6), compared byte for byte. Relative times
+//! (`../shared/crictl-golden/`, recorded against containerd 1.6), compared byte for byte. Relative times
 //! ("3 seconds ago") are compared without their number, since the recorded runs did not all
 //! happen at the recorded instant; everything else, padding included, must be identical.
 

@@ -1,5 +1,5 @@
 //! A CRI server that replays what containerd answered when the golden outputs of the Go crictl
-//! were recorded (`tests/golden/`): the responses are parsed back from crictl's own JSON.
+//! were recorded (`../shared/crictl-golden/`): the responses are parsed back from crictl's own JSON.
 
 #![allow(dead_code)]
 
@@ -18,8 +18,22 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 
+/// The recorded outputs of the Go crictl: `crictl-golden/` in the shared directory beside the
+/// project (`../shared`, or `$CRI_SHARED_DIR`), which CI provides. They stay there rather than
+/// in this repository: they are another program's output, recorded once for these tests.
 pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+    let shared = match std::env::var_os("CRI_SHARED_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+    };
+    let dir = shared.join("crictl-golden");
+    assert!(
+        dir.join("out").is_dir(),
+        "the recorded crictl outputs are missing: expected {} (the shared directory beside the \
+         project, or set CRI_SHARED_DIR)",
+        dir.display()
+    );
+    dir
 }
 
 pub fn read(name: &str) -> String {
