@@ -1795,24 +1795,36 @@ async fn events(client: &Client, args: &EventsArgs, out: &mut Out) -> Result<()>
 async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
     use cri_log::{Follower, LogReader, ReadOptions, Stream, Streams, Timestamp};
     if args.previous {
-        return Err(Failure::msg("--previous is not supported by this crictl: give the previous container's ID"));
+        return Err(Failure::msg(
+            "--previous is not supported by this crictl: give the previous container's ID",
+        ));
     }
     let status = rpc(
         "get container status",
         client
-            .container_status(v1::ContainerStatusRequest { container_id: args.container.clone(), verbose: false })
+            .container_status(v1::ContainerStatusRequest {
+                container_id: args.container.clone(),
+                verbose: false,
+            })
             .await,
     )?
     .status
     .unwrap_or_default();
     if status.log_path.is_empty() {
-        return Err(Failure::msg(format!("the container {} has not set a log path", args.container)));
+        return Err(Failure::msg(format!(
+            "the container {} has not set a log path",
+            args.container
+        )));
     }
     let streams = match args.stream.as_deref() {
         None | Some("") => Streams::Both,
         Some("stdout") => Streams::Stdout,
         Some("stderr") => Streams::Stderr,
-        Some(other) => return Err(Failure::msg(format!("--stream must be stdout or stderr, not {other:?}"))),
+        Some(other) => {
+            return Err(Failure::msg(format!(
+                "--stream must be stdout or stderr, not {other:?}"
+            )));
+        }
     };
     let since = match &args.since {
         None => None,

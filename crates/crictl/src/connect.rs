@@ -161,9 +161,9 @@ async fn dial(
     let backstop = connect_timeout + Duration::from_secs(1);
     match tokio::time::timeout(backstop, builder.connect()).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(error @ cri_client::Error::DeadlineExceeded { .. })) => {
-            Err(Failure::msg(format!("{error} (use --timeout to wait longer)")))
-        }
+        Ok(Err(error @ cri_client::Error::DeadlineExceeded { .. })) => Err(Failure::msg(format!(
+            "{error} (use --timeout to wait longer)"
+        ))),
         Ok(Err(error)) => Err(Failure::msg(error.to_string())),
         Err(_) => Err(Failure::msg(format!(
             "connect to {endpoint}: no answer within the deadline of {} (use --timeout to wait longer)",

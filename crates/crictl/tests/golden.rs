@@ -72,7 +72,10 @@ fn cases(ids: &std::collections::HashMap<String, String>) -> Vec<(&'static str, 
         ("runtime_config", s(&["runtime-config"])),
         ("inspect_missing", s(&["inspect", "nosuchid"])),
         ("logs", vec!["logs".into(), ids["ctr_app"].clone()]),
-        ("logs_ts", vec!["logs".into(), "--timestamps".into(), ids["ctr_app"].clone()]),
+        (
+            "logs_ts",
+            vec!["logs".into(), "--timestamps".into(), ids["ctr_app"].clone()],
+        ),
         (
             "inspect_exited",
             vec!["inspect".into(), ids["ctr_job"].clone()],
@@ -186,7 +189,10 @@ fn read_commands_print_what_crictl_v1_36_prints() {
         }
         let expected_err = replay::read(&format!("out/{name}.err"));
         if run.stderr != expected_err {
-            failures.push(format!("{name}: stderr {:?}, expected {:?}", run.stderr, expected_err));
+            failures.push(format!(
+                "{name}: stderr {:?}, expected {:?}",
+                run.stderr, expected_err
+            ));
         }
     }
     assert!(

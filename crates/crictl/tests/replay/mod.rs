@@ -285,7 +285,13 @@ impl Replay {
 
     /// Points the log of container `id` at `path`.
     pub fn with_log_path(mut self, id: &str, path: &Path) -> Replay {
-        let status = self.container_status.get_mut(id).unwrap().status.as_mut().unwrap();
+        let status = self
+            .container_status
+            .get_mut(id)
+            .unwrap()
+            .status
+            .as_mut()
+            .unwrap();
         status.log_path = path.to_str().unwrap().to_string();
         self
     }
