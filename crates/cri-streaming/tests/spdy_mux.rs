@@ -552,3 +552,110 @@ async fn a_zlib_bomb_ends_the_connection() {
         .unwrap_err();
     assert!(err.to_string().contains("4096"), "{err}");
 }
+
+/// Kubernetes' Go servers write their last bytes and then reset every stream with CANCEL
+/// (httpstream/spdy's Close): the bytes must still be read, and CANCEL reads as EOF.
+#[tokio::test]
+async fn data_before_a_cancel_reset_is_delivered_then_eof() {
+    for (status, eof) in [
+        (RstStatus::CANCEL, true),
+        (RstStatus::INTERNAL_ERROR, false),
+    ] {
+        let (_conn, mut incoming, mut peer) = raw_server(Limits::default());
+        peer.send(syn(1)).await;
+        let mut stream = incoming.accept().await.unwrap();
+        stream.reply(Headers::new(), false).unwrap();
+        peer.send(Frame::Data {
+            stream_id: 1,
+            fin: false,
+            data: bytes::Bytes::from_static(b"{\"status\":\"Success\"}"),
+        })
+        .await;
+        peer.send(Frame::RstStream {
+            stream_id: 1,
+            status,
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut got = vec![0u8; 20];
+        stream.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"{\"status\":\"Success\"}");
+        let rest = stream.read(&mut got).await;
+        if eof {
+            assert_eq!(rest.unwrap(), 0);
+        } else {
+            assert_eq!(
+                rest.unwrap_err().kind(),
+                std::io::ErrorKind::ConnectionReset
+            );
+        }
+        assert!(
+            stream.write_all(b"x").await.is_err(),
+            "no write after a reset"
+        );
+    }
+}
+
+/// Between two peers that honour windows, a stream nobody reads stalls only its writer:
+/// the other streams keep flowing (no head-of-line blocking) and the unread one holds at
+/// most its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_stream_does_not_block_the_others() {
+    let limits = Limits::default().initial_window(128 * 1024);
+    let (_server, mut server_in, client, _ci) = pair(limits);
+    let mut unread = client.open_stream(named("unread"), false).await.unwrap();
+    let echo = client.open_stream(named("echo"), false).await.unwrap();
+    let server_unread = server_in.accept().await.unwrap();
+    server_unread.reply(Headers::new(), false).unwrap();
+    let mut server_echo = server_in.accept().await.unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = server_echo.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            server_echo.write_all(&buf[..n]).await.unwrap();
+        }
+        server_echo.shutdown().await.unwrap();
+    });
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = written.clone();
+    let stuck = tokio::spawn(async move {
+        let chunk = vec![3u8; 16 * 1024];
+        loop {
+            unread.write_all(&chunk).await.unwrap();
+            counter.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    timeout(Duration::from_secs(20), echo_on(echo, pattern(4 << 20, 9)))
+        .await
+        .expect("the echo stream must not be blocked by the unread one");
+    let w = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        (64 * 1024..=160 * 1024).contains(&w),
+        "the unread stream took {w} bytes for a 128 KiB window"
+    );
+    stuck.abort();
+    drop(server_unread);
+}
+
+async fn echo_on(stream: cri_streaming::spdy::Stream, data: Vec<u8>) {
+    stream.wait_reply().await.unwrap();
+    let (mut r, mut w) = tokio::io::split(stream);
+    let send = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&send).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).await.unwrap();
+    writer.await.unwrap();
+    assert!(
+        got == data,
+        "echo mismatch: {} of {} bytes",
+        got.len(),
+        data.len()
+    );
+}

@@ -311,7 +311,13 @@ impl Inner {
     fn read_paused(&self) -> bool {
         let cap = self.limits.initial_window as usize;
         self.out.len() > self.limits.max_write_buffer + CONTROL_SLACK
-            || self.streams.values().any(|s| s.recv_len >= cap)
+            || self.streams.values().any(|s| s.recv_len > cap)
+    }
+
+    fn wait_for_room(&mut self, cx: &Context<'_>) {
+        if !self.write_waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            self.write_waiters.push(cx.waker().clone());
+        }
     }
 
     fn wake_writers(&mut self) {
@@ -596,7 +602,9 @@ impl Incoming {
     /// away and no more streams are queued.
     ///
     /// The stream has not been answered: call [`Stream::reply`] (the first read, write or
-    /// shutdown answers with empty headers by itself). Go clients wait for that SYN_REPLY.
+    /// shutdown answers with empty headers by itself). Answer right away: Kubernetes' Go
+    /// clients open their streams one at a time and wait for each SYN_REPLY before opening
+    /// the next.
     pub async fn accept(&mut self) -> Option<Stream> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -640,6 +648,11 @@ impl Drop for Incoming {
 /// Dropping the stream finishes our side with FIN if it was not finished (a stream we
 /// opened that the peer has not answered yet is reset with `CANCEL` instead) and discards
 /// what the peer still sends. Use [`Stream::reset`] to abort.
+///
+/// When the peer resets the stream, what it sent before stays readable; then a reset with
+/// `CANCEL` reads as the end of the stream (Kubernetes' Go servers reset every stream with
+/// `CANCEL` when they are done, and Go's spdystream reads that as EOF) and any other
+/// status as an error ([`Error::RemoteReset`]). Writes fail after any reset.
 pub struct Stream {
     shared: Arc<Shared>,
     id: u32,
@@ -794,10 +807,7 @@ impl AsyncRead for Stream {
         let Some(st) = inner.streams.get_mut(&this.id) else {
             return Poll::Ready(Err(closed.unwrap_or(Error::Closed).into()));
         };
-        if let Some(e) = &st.reset {
-            return Poll::Ready(Err(e.clone().into()));
-        }
-        if !st.locally_opened && !st.replied && closed.is_none() {
+        if st.reset.is_none() && !st.locally_opened && !st.replied && closed.is_none() {
             // Reading a stream the peer opened accepts it: the peer (Go's spdystream) sends
             // nothing before our SYN_REPLY.
             st.replied = true;
@@ -811,6 +821,17 @@ impl AsyncRead for Stream {
             return Pin::new(this).poll_read(cx, buf);
         }
         if st.recv_len == 0 {
+            match &st.reset {
+                // What the peer sent before resetting was delivered; CANCEL is how Go's
+                // Kubernetes servers end every stream when they are done (spdystream
+                // readers see it as EOF), so it reads as the end of the stream.
+                Some(Error::RemoteReset {
+                    status: RstStatus::CANCEL,
+                    ..
+                }) => return Poll::Ready(Ok(())),
+                Some(e) => return Poll::Ready(Err(e.clone().into())),
+                None => {}
+            }
             if st.recv_fin {
                 return Poll::Ready(Ok(()));
             }
@@ -820,7 +841,7 @@ impl AsyncRead for Stream {
             st.read_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
-        let was_full = st.recv_len >= cap;
+        let was_full = st.recv_len > cap;
         let mut copied = 0;
         while buf.remaining() > 0 {
             let Some(front) = st.recv.front_mut() else {
@@ -836,7 +857,7 @@ impl AsyncRead for Stream {
         }
         st.recv_len -= copied;
         st.recv_unacked = st.recv_unacked.saturating_add(copied as u32);
-        let mut wake = was_full && st.recv_len < cap;
+        let mut wake = was_full && st.recv_len <= cap;
         if st.recv_unacked >= threshold && !st.recv_fin && closed.is_none() {
             let delta = st.recv_unacked.min(0x7fff_ffff);
             st.recv_unacked = 0;
@@ -898,13 +919,13 @@ impl AsyncWrite for Stream {
         }
         if conn_flow {
             if conn_window <= 0 {
-                inner.write_waiters.push(cx.waker().clone());
+                inner.wait_for_room(cx);
                 return Poll::Pending;
             }
             avail = avail.min(conn_window as usize);
         }
         if out_full {
-            inner.write_waiters.push(cx.waker().clone());
+            inner.wait_for_room(cx);
             return Poll::Pending;
         }
         let st = inner.streams.get_mut(&id).expect("checked above");
@@ -1306,8 +1327,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                         id: stream_id,
                         status,
                     });
-                    st.recv.clear();
-                    st.recv_len = 0;
                     st.wake_all();
                     inner.finish_stream_if_done(stream_id);
                 }

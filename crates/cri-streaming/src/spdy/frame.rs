@@ -250,6 +250,9 @@ pub enum FrameError {
         /// The frame type.
         frame: &'static str,
     },
+    /// A WINDOW_UPDATE that adds nothing (the delta must be 1 to 2^31-1).
+    #[error("SPDY WINDOW_UPDATE for stream {0} with delta 0")]
+    ZeroWindowDelta(u32),
     /// A RST_STREAM with status 0.
     #[error("SPDY RST_STREAM for stream {0} with status 0")]
     ZeroRstStatus(u32),
@@ -467,10 +470,11 @@ impl FrameDecoder {
                 if p.len() != 8 {
                     return Err(bad_len());
                 }
-                Frame::WindowUpdate {
-                    stream_id: u31(0),
-                    delta: u31(4),
+                let (stream_id, delta) = (u31(0), u31(4));
+                if delta == 0 {
+                    return Err(FrameError::ZeroWindowDelta(stream_id));
                 }
+                Frame::WindowUpdate { stream_id, delta }
             }
             _ => Frame::Unknown { frame_type, flags },
         })
