@@ -23,7 +23,10 @@ static ZEROS: [u8; CHUNK] = [0; CHUNK];
 /// `cat` of a large file: N bytes of stdout, as fast as the transport takes them.
 struct Source;
 
-async fn write_n(mut out: impl tokio::io::AsyncWrite + Unpin, mut left: u64) -> std::io::Result<()> {
+async fn write_n(
+    mut out: impl tokio::io::AsyncWrite + Unpin,
+    mut left: u64,
+) -> std::io::Result<()> {
     while left > 0 {
         let n = left.min(CHUNK as u64) as usize;
         out.write_all(&ZEROS[..n]).await?;
@@ -33,14 +36,23 @@ async fn write_n(mut out: impl tokio::io::AsyncWrite + Unpin, mut left: u64) -> 
 }
 
 impl Runtime for Source {
-    fn exec(&self, request: cri_api_v1::ExecRequest, mut io: Streams) -> BoxFuture<Result<i32, BoxError>> {
+    fn exec(
+        &self,
+        request: cri_api_v1::ExecRequest,
+        mut io: Streams,
+    ) -> BoxFuture<Result<i32, BoxError>> {
         Box::pin(async move {
             let n: u64 = request.cmd.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
             write_n(io.stdout.take().ok_or("no stdout")?, n).await?;
             Ok(0)
         })
     }
-    fn port_forward(&self, _pod: String, port: u16, stream: Box<dyn PortStream>) -> BoxFuture<Result<(), BoxError>> {
+    fn port_forward(
+        &self,
+        _pod: String,
+        port: u16,
+        stream: Box<dyn PortStream>,
+    ) -> BoxFuture<Result<(), BoxError>> {
         // Port P sends P MiB.
         Box::pin(async move {
             write_n(stream, u64::from(port) << 20).await?;
@@ -90,7 +102,9 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 30);
-    println!("cri-streaming bench: {size} bytes per stream (targets: >= 1 GB/s per stream, first byte < 5 ms)");
+    println!(
+        "cri-streaming bench: {size} bytes per stream (targets: >= 1 GB/s per stream, first byte < 5 ms)"
+    );
     let transports = [Transport::WebSocket, Transport::Spdy];
 
     // Our server and client.
@@ -116,9 +130,13 @@ async fn main() {
             port: vec![i32::from(mib)],
         };
         let url = server.get_port_forward(&request).unwrap().url;
-        let forward = client::port_forward(&url, &[mib], &PortForwardOptions::new().transport(transport))
-            .await
-            .unwrap();
+        let forward = client::port_forward(
+            &url,
+            &[mib],
+            &PortForwardOptions::new().transport(transport),
+        )
+        .await
+        .unwrap();
         let conn = forward.connect(mib).await.unwrap();
         let start = Instant::now();
         let (bytes, _, _) = drain(conn).await;
@@ -132,7 +150,11 @@ async fn main() {
     let seeded = fake.seed(1, 1);
     let dir = tempfile_dir();
     let handle = fake.serve_unix(dir.join("f.sock")).await.unwrap();
-    let channel = Endpoint::from_shared(handle.endpoint()).unwrap().connect().await.unwrap();
+    let channel = Endpoint::from_shared(handle.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut rt = RuntimeServiceClient::new(channel);
     let mut fake_first = Vec::new();
     for transport in transports {
@@ -153,7 +175,13 @@ async fn main() {
             let options = ExecOptions::new().stderr(false).transport(transport);
             let mut session = client::exec(&url, &options).await.unwrap();
             let mut byte = [0u8; 1];
-            session.stdout.as_mut().unwrap().read_exact(&mut byte).await.unwrap();
+            session
+                .stdout
+                .as_mut()
+                .unwrap()
+                .read_exact(&mut byte)
+                .await
+                .unwrap();
             samples.push(start.elapsed());
             session.wait().await.unwrap();
         }
@@ -178,7 +206,11 @@ fn tempfile_dir() -> std::path::PathBuf {
 
 async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
     let containerd = cri_tests::containerd::Containerd::start();
-    let channel = Endpoint::from_shared(containerd.endpoint()).unwrap().connect().await.unwrap();
+    let channel = Endpoint::from_shared(containerd.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut rt = RuntimeServiceClient::new(channel);
     let config = PodSandboxConfig {
         metadata: Some(PodSandboxMetadata {
@@ -201,7 +233,10 @@ async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
         ..Default::default()
     };
     let pod = rt
-        .run_pod_sandbox(RunPodSandboxRequest { config: Some(config.clone()), runtime_handler: String::new() })
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(config.clone()),
+            runtime_handler: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -210,8 +245,14 @@ async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
         .create_container(CreateContainerRequest {
             pod_sandbox_id: pod,
             config: Some(ContainerConfig {
-                metadata: Some(ContainerMetadata { name: "bench".into(), attempt: 0 }),
-                image: Some(ImageSpec { image: "localhost/busybox:1".into(), ..Default::default() }),
+                metadata: Some(ContainerMetadata {
+                    name: "bench".into(),
+                    attempt: 0,
+                }),
+                image: Some(ImageSpec {
+                    image: "localhost/busybox:1".into(),
+                    ..Default::default()
+                }),
                 command: vec!["/bin/sleep".into(), "3600".into()],
                 ..Default::default()
             }),
@@ -221,12 +262,25 @@ async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
         .unwrap()
         .into_inner()
         .container_id;
-    rt.start_container(StartContainerRequest { container_id: ctr.clone() }).await.unwrap();
-    for (i, transport) in [Transport::WebSocket, Transport::Spdy].into_iter().enumerate() {
+    rt.start_container(StartContainerRequest {
+        container_id: ctr.clone(),
+    })
+    .await
+    .unwrap();
+    for (i, transport) in [Transport::WebSocket, Transport::Spdy]
+        .into_iter()
+        .enumerate()
+    {
         let url = rt
             .exec(ExecRequest {
                 container_id: ctr.clone(),
-                cmd: vec!["busybox".into(), "head".into(), "-c".into(), size.to_string(), "/dev/zero".into()],
+                cmd: vec![
+                    "busybox".into(),
+                    "head".into(),
+                    "-c".into(),
+                    size.to_string(),
+                    "/dev/zero".into(),
+                ],
                 stdout: true,
                 ..Default::default()
             })
@@ -241,7 +295,10 @@ async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
             ours[i] / gbs
         );
     }
-    for (i, transport) in [Transport::WebSocket, Transport::Spdy].into_iter().enumerate() {
+    for (i, transport) in [Transport::WebSocket, Transport::Spdy]
+        .into_iter()
+        .enumerate()
+    {
         let mut samples = Vec::new();
         for _ in 0..50 {
             let start = Instant::now();
@@ -259,7 +316,13 @@ async fn containerd(size: u64, ours: &[f64], fake_first: &[Duration]) {
             let options = ExecOptions::new().stderr(false).transport(transport);
             let mut session = client::exec(&url, &options).await.unwrap();
             let mut byte = [0u8; 1];
-            session.stdout.as_mut().unwrap().read_exact(&mut byte).await.unwrap();
+            session
+                .stdout
+                .as_mut()
+                .unwrap()
+                .read_exact(&mut byte)
+                .await
+                .unwrap();
             samples.push(start.elapsed());
             session.wait().await.unwrap();
         }

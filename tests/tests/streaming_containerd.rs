@@ -113,7 +113,13 @@ impl Pod {
             stderr: !tty,
             tty,
         };
-        let url = self.rt.exec(request.clone()).await.unwrap().into_inner().url;
+        let url = self
+            .rt
+            .exec(request.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .url;
         let options = ExecOptions::from_exec_request(&request).transport(transport);
         let session = client::exec(&url, &options).await.unwrap();
         assert_eq!(session.transport(), transport);
@@ -173,17 +179,29 @@ async fn exec_attach_and_port_forward_against_containerd() {
         );
         let session = pod.exec(&app, &["true"], false, false, transport).await;
         assert_eq!(session.wait().await.unwrap(), 0, "{transport}");
-        let session = pod.exec(&app, &["sh", "-c", "exit 42"], false, false, transport).await;
+        let session = pod
+            .exec(&app, &["sh", "-c", "exit 42"], false, false, transport)
+            .await;
         assert_eq!(session.wait().await.unwrap(), 42, "{transport}");
 
         // stdin (the command reads one line: over WebSocket v4 stdin cannot be closed).
         let out = pod
-            .exec(&app, &["sh", "-c", "read line; echo \"read $line\""], true, false, transport)
+            .exec(
+                &app,
+                &["sh", "-c", "read line; echo \"read $line\""],
+                true,
+                false,
+                transport,
+            )
             .await
             .output(b"a line\n")
             .await
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "read a line\n", "{transport}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "read a line\n",
+            "{transport}"
+        );
 
         // A terminal, resized before the command asks for its size.
         let mut session = pod
@@ -196,7 +214,12 @@ async fn exec_attach_and_port_forward_against_containerd() {
             )
             .await;
         assert!(session.stderr.is_none());
-        session.resizer().expect("resizable").resize(100, 40).await.unwrap();
+        session
+            .resizer()
+            .expect("resizable")
+            .resize(100, 40)
+            .await
+            .unwrap();
         let mut stdout = session.stdout.take().unwrap();
         let mut text = String::new();
         stdout.read_to_string(&mut text).await.unwrap();
@@ -211,12 +234,21 @@ async fn exec_attach_and_port_forward_against_containerd() {
             stderr: true,
             tty: false,
         };
-        let url = pod.rt.attach(request.clone()).await.unwrap().into_inner().url;
+        let url = pod
+            .rt
+            .attach(request.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .url;
         let options = ExecOptions::from_attach_request(&request).transport(transport);
         let mut session = client::attach(&url, &options).await.unwrap();
         let mut stdin = session.stdin.take().unwrap();
         let mut stdout = BufReader::new(session.stdout.take().unwrap());
-        stdin.write_all(format!("hello over {transport}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("hello over {transport}\n").as_bytes())
+            .await
+            .unwrap();
         let mut line = String::new();
         tokio::time::timeout(Duration::from_secs(10), stdout.read_line(&mut line))
             .await
@@ -250,11 +282,10 @@ async fn exec_attach_and_port_forward_against_containerd() {
             r.read_exact(&mut got).await.unwrap();
             got
         };
-        let ((), got) = tokio::time::timeout(Duration::from_secs(20), async {
-            tokio::join!(write, read)
-        })
-        .await
-        .expect("the forwarded echo answers");
+        let ((), got) =
+            tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(write, read) })
+                .await
+                .expect("the forwarded echo answers");
         assert!(got == payload, "{transport}: the echo differs");
     }
 }

@@ -7,9 +7,9 @@ use std::process::Command;
 use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_fake::FakeRuntime;
-use cri_fake::command::{Builtins, BoxFuture, CommandHandler, CommandIo};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use cri_fake::command::{BoxFuture, Builtins, CommandHandler, CommandIo};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tonic::transport::Endpoint;
 
 fn python_exec(url: &str, protocol: &str, stdin: &str) -> Value {
