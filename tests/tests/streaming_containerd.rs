@@ -159,6 +159,19 @@ async fn exec_attach_and_port_forward_against_containerd() {
         .await;
 
     for transport in TRANSPORTS {
+        // A broken transport must fail the test, not hang it (upstream's server keeps a
+        // connection whose streams never all arrived open for its idle timeout).
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            scenario(&mut pod, transport, &app, &echo, port),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{transport}: the scenario did not finish in 2 minutes"));
+    }
+}
+
+async fn scenario(pod: &mut Pod, transport: Transport, app: &str, echo: &str, port: u16) {
+    {
         // stdout, stderr and a non-zero exit code.
         let out = pod
             .exec(
@@ -177,7 +190,7 @@ async fn exec_attach_and_port_forward_against_containerd() {
             (&b"out\n"[..], &b"err\n"[..], 3),
             "{transport}"
         );
-        let session = pod.exec(&app, &["true"], false, false, transport).await;
+        let session = pod.exec(app, &["true"], false, false, transport).await;
         assert_eq!(session.wait().await.unwrap(), 0, "{transport}");
         let session = pod
             .exec(&app, &["sh", "-c", "exit 42"], false, false, transport)
@@ -228,7 +241,7 @@ async fn exec_attach_and_port_forward_against_containerd() {
 
         // Attach to the running main process.
         let request = AttachRequest {
-            container_id: echo.clone(),
+            container_id: echo.to_string(),
             stdin: true,
             stdout: true,
             stderr: true,
