@@ -175,7 +175,7 @@ async fn scenario(pod: &mut Pod, transport: Transport, app: &str, echo: &str, po
         // stdout, stderr and a non-zero exit code.
         let out = pod
             .exec(
-                &app,
+                app,
                 &["sh", "-c", "echo out; echo err >&2; exit 3"],
                 false,
                 false,
@@ -193,14 +193,14 @@ async fn scenario(pod: &mut Pod, transport: Transport, app: &str, echo: &str, po
         let session = pod.exec(app, &["true"], false, false, transport).await;
         assert_eq!(session.wait().await.unwrap(), 0, "{transport}");
         let session = pod
-            .exec(&app, &["sh", "-c", "exit 42"], false, false, transport)
+            .exec(app, &["sh", "-c", "exit 42"], false, false, transport)
             .await;
         assert_eq!(session.wait().await.unwrap(), 42, "{transport}");
 
         // stdin (the command reads one line: over WebSocket v4 stdin cannot be closed).
         let out = pod
             .exec(
-                &app,
+                app,
                 &["sh", "-c", "read line; echo \"read $line\""],
                 true,
                 false,
@@ -219,7 +219,7 @@ async fn scenario(pod: &mut Pod, transport: Transport, app: &str, echo: &str, po
         // A terminal, resized before the command asks for its size.
         let mut session = pod
             .exec(
-                &app,
+                app,
                 &["sh", "-c", "sleep 1; busybox stty size; exit 5"],
                 true,
                 true,
