@@ -13,7 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tonic::transport::Endpoint;
 
 fn python_exec(url: &str, protocol: &str, stdin: &str) -> Value {
-    let script = cri_tests::project_root().join("tests/python/ws_exec.py");
+    // This crate's own directory (tests/), not the harness's: with a target directory
+    // shared between checkouts the harness may have been built from another one.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/ws_exec.py");
     let python = std::env::var("CRI_TESTS_PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&python)
         .arg(script)
