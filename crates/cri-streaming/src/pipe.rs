@@ -77,6 +77,8 @@ pub(crate) enum Outgoing {
     Data(u8, Bytes),
     /// The writer of channel `.0` is done (shutdown).
     Close(u8),
+    /// A whole binary message, channel byte included (binary framing: one copy less).
+    Frame(Bytes),
     /// The session is over: close the connection after what is queued (what comes later
     /// is discarded).
     End,
@@ -90,6 +92,8 @@ pub struct ChannelWriter {
     channel: u8,
     max_chunk: usize,
     closed: bool,
+    /// Build whole binary messages (channel byte first) instead of bare data.
+    framed: bool,
 }
 
 impl ChannelWriter {
@@ -99,7 +103,14 @@ impl ChannelWriter {
             channel,
             max_chunk: max_chunk.max(1),
             closed: false,
+            framed: false,
         }
+    }
+
+    /// A writer that sends whole binary messages (the WebSocket binary framing).
+    pub(crate) fn framed(mut self) -> Self {
+        self.framed = true;
+        self
     }
 }
 
@@ -127,7 +138,14 @@ impl AsyncWrite for ChannelWriter {
         }
         ready!(self.tx.poll_reserve(cx)).map_err(|_| gone())?;
         let n = buf.len().min(self.max_chunk);
-        let item = Outgoing::Data(self.channel, Bytes::copy_from_slice(&buf[..n]));
+        let item = if self.framed {
+            let mut message = bytes::BytesMut::with_capacity(n + 1);
+            message.extend_from_slice(&[self.channel]);
+            message.extend_from_slice(&buf[..n]);
+            Outgoing::Frame(message.freeze())
+        } else {
+            Outgoing::Data(self.channel, Bytes::copy_from_slice(&buf[..n]))
+        };
         self.tx.send_item(item).map_err(|_| gone())?;
         Poll::Ready(Ok(n))
     }

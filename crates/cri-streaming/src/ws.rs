@@ -183,6 +183,7 @@ pub(crate) struct Mux {
     /// `None` while the connection is up.
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
+    framing: Framing,
     writer: tokio::task::JoinHandle<()>,
 }
 
@@ -234,13 +235,19 @@ impl Mux {
             out,
             ended,
             max_chunk: limits.max_chunk,
+            framing,
             writer,
         }
     }
 
     /// A writer for channel `ch`.
     pub fn writer(&self, ch: u8) -> ChannelWriter {
-        ChannelWriter::new(self.out.clone(), ch, self.max_chunk)
+        let writer = ChannelWriter::new(self.out.clone(), ch, self.max_chunk);
+        if self.framing.base64 {
+            writer
+        } else {
+            writer.framed()
+        }
     }
 
     /// Waits until the reading side ended; how.
@@ -377,6 +384,7 @@ async fn write_loop<S>(
         };
         let message = match item {
             Some(Outgoing::Data(ch, data)) => Some(encode(ch, &data, framing)),
+            Some(Outgoing::Frame(message)) => Some(Message::Binary(message)),
             Some(Outgoing::Close(ch)) => encode_close(ch, framing),
             Some(Outgoing::End) | None => break,
         };

@@ -11,6 +11,7 @@
 //! single-use: a server that spends it on the refused attempt (upstream's does) answers
 //! the second attempt 404, so against such a server name the transport.
 
+mod spdyc;
 mod wsc;
 
 use std::io;
@@ -419,7 +420,7 @@ pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error
         async move {
             let run = async {
                 match transport {
-                    Transport::Spdy => spdy_exec(target, options).await,
+                    Transport::Spdy => spdyc::exec(target, options).await,
                     _ => wsc::exec(target, options).await,
                 }
             };
@@ -441,10 +442,6 @@ pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error
 /// [`exec`].
 pub async fn attach(url: &str, options: &ExecOptions) -> Result<ExecSession, Error> {
     exec(url, options).await
-}
-
-async fn spdy_exec(_target: &Target, _options: &ExecOptions) -> Result<ExecSession, Error> {
-    Err(Error::Unavailable(Transport::Spdy))
 }
 
 /// A forwarded connection to a port: read what the port sends, write what it receives.
@@ -521,6 +518,7 @@ impl PortForwardOptions {
 
 enum Forwarder {
     Ws(wsc::WsForward),
+    Spdy(spdyc::SpdyForward),
 }
 
 /// A port-forward session: [`connect`](Self::connect) opens a connection to a port,
@@ -553,7 +551,7 @@ pub async fn port_forward(
         });
     }
     let timeout = options.connect_timeout;
-    let ws = async {
+    let ws = || async {
         let forward = tokio::time::timeout(timeout, wsc::port_forward(&target, ports))
             .await
             .map_err(|_| Error::Timeout(timeout))??;
@@ -562,9 +560,22 @@ pub async fn port_forward(
             transport: Transport::WebSocket,
         })
     };
+    let spdy = || async {
+        let forward = tokio::time::timeout(timeout, spdyc::port_forward(&target))
+            .await
+            .map_err(|_| Error::Timeout(timeout))??;
+        Ok(PortForward {
+            inner: Forwarder::Spdy(forward),
+            transport: Transport::Spdy,
+        })
+    };
     match options.transport {
-        Transport::Spdy => Err(Error::Unavailable(Transport::Spdy)),
-        Transport::Auto | Transport::WebSocket => ws.await,
+        Transport::Spdy => spdy().await,
+        Transport::WebSocket => ws().await,
+        Transport::Auto => match spdy().await {
+            Err(error) if falls_back(&error) => ws().await,
+            other => other,
+        },
     }
 }
 
@@ -578,6 +589,7 @@ impl PortForward {
     pub async fn connect(&self, port: u16) -> Result<PortConnection, Error> {
         match &self.inner {
             Forwarder::Ws(ws) => ws.connect(port),
+            Forwarder::Spdy(spdy) => spdy.connect(port).await,
         }
     }
 

@@ -161,6 +161,9 @@ pub struct Config {
     pub finish_timeout: Duration,
     /// The most sessions at once; more are answered 503 (default 256).
     pub max_sessions: usize,
+    /// The most SPDY streams a client may have open on one connection (default 128); a
+    /// port-forward session opens two per forwarded connection.
+    pub max_streams_per_connection: usize,
     /// The largest WebSocket message (and frame) accepted from a client (default 1 MiB).
     pub max_message_size: usize,
     /// The largest chunk the server puts in one message to a client (default 128 KiB).
@@ -178,6 +181,7 @@ impl Default for Config {
             stream_creation_timeout: Duration::from_secs(30),
             finish_timeout: Duration::from_secs(300),
             max_sessions: 256,
+            max_streams_per_connection: 128,
             max_message_size: 1 << 20,
             max_chunk: 128 << 10,
         }
