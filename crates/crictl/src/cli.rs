@@ -501,8 +501,8 @@ pub struct ExecArgs {
     /// Timeout in seconds (with --sync).
     #[arg(long, default_value_t = 0)]
     pub timeout: i64,
-    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
-    /// the runtime refuses it).
+    /// Transport protocol to use, one of: spdy|websocket (default: spdy, as crictl; `auto`
+    /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
     /// The container ID, then the command and its arguments.
@@ -537,8 +537,8 @@ pub struct AttachArgs {
     /// Stdin is a TTY.
     #[arg(short, long)]
     pub tty: bool,
-    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
-    /// the runtime refuses it).
+    /// Transport protocol to use, one of: spdy|websocket (default: spdy, as crictl; `auto`
+    /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
 }
@@ -551,8 +551,8 @@ pub struct PortForwardArgs {
     /// `[LOCAL_PORT:]REMOTE_PORT` pairs.
     #[arg(required = true)]
     pub ports: Vec<String>,
-    /// Transport protocol to use, one of: spdy|websocket (default: WebSocket, then SPDY if
-    /// the runtime refuses it).
+    /// Transport protocol to use, one of: spdy|websocket (default: spdy, as crictl; `auto`
+    /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
 }

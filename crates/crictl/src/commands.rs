@@ -2051,13 +2051,15 @@ fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
+/// The streaming transport: `--transport`, SPDY by default as in crictl (a runtime's
+/// streaming URL is single-use, so a failed WebSocket attempt would spend it).
 fn transport(name: &Option<String>) -> Result<cri_streaming::client::Transport> {
-    match name.as_deref().unwrap_or("auto") {
+    match name.as_deref().unwrap_or("spdy") {
         "auto" => Ok(cri_streaming::client::Transport::Auto),
         "spdy" => Ok(cri_streaming::client::Transport::Spdy),
         "websocket" => Ok(cri_streaming::client::Transport::WebSocket),
         other => Err(Failure::msg(format!(
-            "--transport must be spdy or websocket, not {other:?}"
+            "--transport must be spdy, websocket or auto, not {other:?}"
         ))),
     }
 }

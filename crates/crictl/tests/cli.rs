@@ -529,7 +529,7 @@ fn exec_and_attach_stream_through_the_runtime() {
     let fake = fake(1, 1);
     let e = fake.endpoint.as_str();
     let id = ok(e, &["ps", "-q"]).trim().to_string();
-    for transport in ["auto", "websocket"] {
+    for transport in ["spdy", "websocket", "auto"] {
         let output = run(
             e,
             &[
@@ -553,5 +553,52 @@ fn exec_and_attach_stream_through_the_runtime() {
             "{transport}"
         );
         assert_eq!(output.status.code(), Some(4), "{transport}");
+    }
+}
+
+#[test]
+fn port_forward_carries_data_both_ways_over_each_transport() {
+    use std::io::{Read, Write};
+    let fake = fake(1, 1);
+    let e = fake.endpoint.as_str();
+    let pod = ok(e, &["pods", "-q"]).trim().to_string();
+    for transport in ["spdy", "websocket"] {
+        let mut child = crictl()
+            .args([
+                "--config",
+                "/dev/null",
+                "-r",
+                e,
+                "port-forward",
+                "--transport",
+            ])
+            .args([transport, &pod, ":8080"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Forwarding from 127.0.0.1:PORT -> 8080", as crictl prints it.
+        let local = line
+            .strip_prefix("Forwarding from ")
+            .and_then(|rest| rest.strip_suffix(" -> 8080\n"))
+            .unwrap_or_else(|| panic!("{transport}: unexpected first line {line:?}"));
+        // The fake's default port-forward target echoes what it gets.
+        let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut conn = std::net::TcpStream::connect(local).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut writer = conn.try_clone().unwrap();
+        let sent = payload.clone();
+        let send = std::thread::spawn(move || writer.write_all(&sent));
+        let mut echoed = vec![0; payload.len()];
+        conn.read_exact(&mut echoed).unwrap();
+        send.join().unwrap().unwrap();
+        assert!(echoed == payload, "{transport}: the echo differs");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }
