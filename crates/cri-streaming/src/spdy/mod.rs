@@ -76,6 +76,7 @@
 mod connection;
 mod dictionary;
 pub mod frame;
+pub use dictionary::DICTIONARY;
 mod headers;
 
 pub use connection::{Connection, Error, Incoming, Limits, Stream};
