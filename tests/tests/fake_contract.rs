@@ -412,7 +412,15 @@ async fn a_started_container_writes_its_output_as_a_cri_log() {
     let status = fake.exited(&ctr).await;
     assert_eq!((status.exit_code, status.reason.as_str()), (0, "Completed"));
     assert!(status.finished_at >= status.started_at);
-    assert_eq!(status.log_path, "app/0.log");
+    // As containerd: the status names the whole path, log_directory joined with log_path.
+    assert_eq!(
+        status.log_path,
+        fake.logs
+            .join("logs")
+            .join("app/0.log")
+            .display()
+            .to_string()
+    );
     let log = fake.log_of("logs", "app");
     let app = messages(&log);
     assert_eq!(

@@ -65,7 +65,8 @@
 //! - **Containers.** `CreateContainer` needs a ready pod and an image the fake knows (see
 //!   below) and gives a `CONTAINER_CREATED` container. `StartContainer` makes it
 //!   `CONTAINER_RUNNING`, creates its log at the pod's `log_directory` joined with its
-//!   `log_path` (when both are set), and runs its `command` + `args` through the runtime's
+//!   `log_path` (when both are set; `ContainerStatus.log_path` reports that joined path, as
+//!   containerd does, so a client such as `crictl logs` can open it), and runs its `command` + `args` through the runtime's
 //!   [`command::CommandHandler`]: what the command prints goes to the log in the CRI log
 //!   format ([`cri_log`]: RFC 3339 nanosecond timestamps, `stdout`/`stderr`, lines longer
 //!   than 16 KiB split into partial `P` lines, output without a final newline as a `P` line;

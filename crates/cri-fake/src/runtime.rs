@@ -535,11 +535,8 @@ impl RuntimeService for FakeRuntime {
             let id = resolve(&state.containers, &request.container_id, "container")?.clone();
             let ctr = &state.containers[&id];
             let pod = state.pods.get(&ctr.pod_id);
-            let log_dir = pod
-                .map(|p| p.config.log_directory.as_str())
-                .unwrap_or_default();
-            let log_path = (!ctr.config.log_path.is_empty())
-                .then(|| std::path::Path::new(log_dir).join(&ctr.config.log_path));
+            let log_path =
+                (!ctr.log_path.is_empty()).then(|| std::path::PathBuf::from(&ctr.log_path));
             let argv: Vec<String> = ctr
                 .config
                 .command

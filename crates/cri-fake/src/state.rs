@@ -64,6 +64,10 @@ pub(crate) struct Ctr {
     pub exit_code: i32,
     pub reason: String,
     pub resources: Option<api::ContainerResources>,
+    /// Where the container's CRI log goes: the pod's `log_directory` joined with the
+    /// container's `log_path`, empty unless both are set (as containerd does). This is the
+    /// `log_path` that `ContainerStatus` reports, so a client can read it as it stands.
+    pub log_path: String,
     /// The CRI log of a started container with a `log_path`.
     pub log: Option<crate::process::Log>,
     /// The main process of a started container with a command, while it runs.
@@ -215,9 +219,18 @@ impl Ctr {
         image_id: String,
         resources: Option<api::ContainerResources>,
     ) -> Self {
+        let log_path = if pod.config.log_directory.is_empty() || config.log_path.is_empty() {
+            String::new()
+        } else {
+            std::path::Path::new(&pod.config.log_directory)
+                .join(&config.log_path)
+                .to_string_lossy()
+                .into_owned()
+        };
         Ctr {
             id,
             pod_id: pod.id.clone(),
+            log_path,
             config,
             image_id,
             state: api::ContainerState::ContainerCreated,
@@ -366,7 +379,7 @@ impl Ctr {
             labels: self.config.labels.clone(),
             annotations: self.config.annotations.clone(),
             mounts: self.config.mounts.clone(),
-            log_path: self.config.log_path.clone(),
+            log_path: self.log_path.clone(),
             resources: self.resources.clone(),
             image_id: self.image_id.clone(),
             user: Some(self.user(images)),
