@@ -2,7 +2,7 @@
 # Runs every read command of crictl (crates/crictl) in every output format against the
 # built-in fake runtime and against a private containerd 1.6 (started with
 # ../shared/peers/start-containerd.sh), after creating pods and containers there with crictl's
-# own write commands (runp, create, start, stopp) from the configs of the golden tests.
+# own write commands (runp, create, start, stopp) from the configs of the golden tests (../shared/crictl-golden/state).
 # Fails on any error, invalid JSON, empty output, or a `jq` state selection that finds nothing.
 #
 #   scripts/crictl-smoke.sh             fake runtime and containerd
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CRI_SHARED_DIR:-$root/../shared}
 cargo build --quiet -p crictl
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/crictl
-states=$root/crates/crictl/tests/golden/state
+states=$shared/crictl-golden/state
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 command -v jq >/dev/null || { echo "crictl smoke needs jq (apt-get install jq)" >&2; exit 1; }
