@@ -5,13 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::call::Limits;
 use crate::deadline::Due;
 use crate::endpoint::redact;
 use crate::negotiate::open;
 use crate::{
     Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TIMEOUT, Endpoint, Error,
-    ListProgress, Service, VersionPolicy,
+    Limits, ListProgress, Service, VersionPolicy,
 };
 
 /// Configures and connects a [`Client`].

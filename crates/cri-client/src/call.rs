@@ -15,16 +15,9 @@ use crate::deadline::{self, Deadline, Due};
 use crate::dial::Dials;
 use crate::error::ListStreaming;
 use crate::negotiate::{Backend, Connection};
-use crate::{BoxStream, Client, Endpoint, Error, List, Service};
+use crate::{BoxStream, Client, Endpoint, Error, Limits, List, Service};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Size limits applied to every call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_response: usize,
-    pub(crate) max_request: usize,
-}
 
 /// What a failed call's status means: a missed deadline, a peer that is not a CRI runtime, a
 /// broken connection (a status the gRPC stack made from a transport error has that error as

@@ -14,10 +14,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::builder::ClientBuilder;
-use crate::call::{Limits, failure};
+use crate::call::failure;
 use crate::deadline::{self, Due};
 use crate::dial::{Dials, dial};
-use crate::{ApiVersion, Client, Endpoint, Error, Service, VersionPolicy, request};
+use crate::{ApiVersion, Client, Endpoint, Error, Limits, Service, VersionPolicy, request};
 
 /// One endpoint, its negotiated version and its dials.
 #[derive(Debug)]
