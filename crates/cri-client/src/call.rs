@@ -1,5 +1,6 @@
 //! Making calls: the shared path of every generated method (unary, server-streaming, and a
-//! list collected from its stream), and how a failed call becomes an [`Error`].
+//! list collected from its stream), and which [`Error`] a failed call is: a response over the
+//! size limit, else what `failure` makes of its status.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,46 +13,12 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
 use crate::deadline::{self, Deadline, Due};
-use crate::dial::Dials;
 use crate::error::ListStreaming;
+use crate::failure::failure;
 use crate::negotiate::{Backend, Connection};
-use crate::{BoxStream, Client, Endpoint, Error, Limits, List, Service};
+use crate::{BoxStream, Client, Error, Limits, List, Service};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a failed call's status means: a missed deadline, a peer that is not a CRI runtime, a
-/// broken connection (a status the gRPC stack made from a transport error has that error as
-/// its source; a status from the runtime has none), or the runtime's answer.
-pub(crate) fn failure(
-    rpc: &'static str,
-    endpoint: &Endpoint,
-    dials: &Dials,
-    due: Option<&Due>,
-    status: Status,
-) -> Error {
-    if let Some(due) = due.filter(|due| due.missed(&status)) {
-        return Error::DeadlineExceeded {
-            rpc,
-            endpoint: endpoint.clone(),
-            after: due.after(),
-        };
-    }
-    if status.source().is_some() {
-        if let Some(peer) = dials.non_cri_peer() {
-            return Error::NotCri {
-                endpoint: endpoint.clone(),
-                rpc,
-                peer,
-            };
-        }
-        return Error::Transport {
-            rpc,
-            endpoint: endpoint.clone(),
-            status,
-        };
-    }
-    Error::Rpc { rpc, status }
-}
 
 impl Client {
     fn rpc_error(

@@ -119,6 +119,7 @@ mod deadline;
 mod dial;
 mod endpoint;
 mod error;
+mod failure;
 mod negotiate;
 
 pub use builder::ClientBuilder;

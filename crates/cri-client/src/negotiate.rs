@@ -14,9 +14,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::builder::ClientBuilder;
-use crate::call::failure;
 use crate::deadline::{self, Due};
 use crate::dial::{Dials, dial};
+use crate::failure::failure;
 use crate::{ApiVersion, Client, Endpoint, Error, Limits, Service, VersionPolicy, request};
 
 /// One endpoint, its negotiated version and its dials.
