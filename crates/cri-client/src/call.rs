@@ -57,13 +57,15 @@ impl Client {
         }
     }
 
-    /// A unary call under its deadline class: the re-dial check and the call itself share the
-    /// deadline, and the request tells the runtime what is left of it.
-    pub(crate) async fn unary<'a, R>(
+    /// A call, unary or the start of a server-streaming one, under `due`: for a unary call its
+    /// deadline class started now, for a stream the caller's (none, or the deadline of the
+    /// list being collected, which then also bounds the reading). The re-dial check and the
+    /// call share the deadline, and the request tells the runtime what is left of it.
+    pub(crate) async fn invoke<'a, R>(
         &'a self,
         service: Service,
         rpc: &'static str,
-        class: Deadline,
+        due: Option<Due>,
         call: impl FnOnce(
             &'a Backend,
             Option<Duration>,
@@ -71,7 +73,6 @@ impl Client {
         ) -> BoxFuture<'a, Result<tonic::Response<R>, Status>>,
     ) -> Result<R, Error> {
         let connection = self.connection(service);
-        let due = class.start(self.timeout);
         let work = async {
             self.ready(connection, due).await?;
             match call(
@@ -85,41 +86,6 @@ impl Client {
                 Err(status) => {
                     // A runtime replaced during this call may answer UNIMPLEMENTED for the
                     // whole version: the re-dial rule says so rather than the bare status.
-                    if status.code() == Code::Unimplemented {
-                        self.ready(connection, due).await?;
-                    }
-                    Err(self.rpc_error(connection, rpc, status, due.as_ref()))
-                }
-            }
-        };
-        deadline::bound(due, work, Self::missed(connection, rpc)).await
-    }
-
-    /// Starts a server-streaming call; with `due`, the start is bounded by it and the request
-    /// carries it (the caller bounds the reading of the stream).
-    pub(crate) async fn streaming<'a, T>(
-        &'a self,
-        service: Service,
-        rpc: &'static str,
-        due: Option<Due>,
-        call: impl FnOnce(
-            &'a Backend,
-            Option<Duration>,
-            Limits,
-        ) -> BoxFuture<'a, Result<tonic::Response<BoxStream<T>>, Status>>,
-    ) -> Result<BoxStream<T>, Error> {
-        let connection = self.connection(service);
-        let work = async {
-            self.ready(connection, due).await?;
-            match call(
-                &connection.backend,
-                due.map(|due| due.remaining()),
-                self.limits,
-            )
-            .await
-            {
-                Ok(response) => Ok(response.into_inner()),
-                Err(status) => {
                     if status.code() == Code::Unimplemented {
                         self.ready(connection, due).await?;
                     }
