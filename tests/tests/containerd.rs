@@ -6,9 +6,11 @@
 //! The harness (`cri_tests::containerd`) starts it with `../shared/peers/start-containerd.sh`
 //! and stops it with `stop-containerd.sh`, also when a test fails.
 
+use std::path::Path;
 use std::time::Duration;
 
-use cri_tests::containerd::Containerd;
+use cri_convert::Downgrade as _;
+use cri_tests::containerd::{Containerd, host_network_pod};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -38,6 +40,26 @@ fn unimplemented(rpc: &str, result: Result<(), Status>) {
         Err(status) if status.code() == Code::Unimplemented => {}
         Err(status) => panic!("{rpc}: expected UNIMPLEMENTED, got {status:?}"),
         Ok(()) => panic!("{rpc}: expected UNIMPLEMENTED, got an answer"),
+    }
+}
+
+/// The harness's host-network pod config in the types of the version under test (it writes
+/// it in v1; v1alpha2 carries all of it).
+trait HostNetworkPod: Sized {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self;
+}
+
+impl HostNetworkPod for cri_api_v1::PodSandboxConfig {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self {
+        host_network_pod(name, uid, log_directory)
+    }
+}
+
+impl HostNetworkPod for cri_api_v1alpha2::PodSandboxConfig {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self {
+        host_network_pod(name, uid, log_directory)
+            .downgrade()
+            .expect("v1alpha2 carries the pod config")
     }
 }
 
@@ -139,26 +161,12 @@ macro_rules! lifecycle {
         std::fs::create_dir_all(containerd.log_dir()).unwrap();
         let name = format!("cri-tests-{expected_api}");
         let pod_config = PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: name.clone(),
-                uid: format!("uid-{expected_api}-ü"),
-                namespace: "cri-tests".into(),
-                attempt: 0,
-            }),
-            log_directory: containerd.log_dir().display().to_string(),
             labels: [("suite".to_string(), "cri-tests".to_string())].into(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: "/cri-tests".into(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..PodSandboxConfig::host_network_pod(
+                &name,
+                &format!("uid-{expected_api}-ü"),
+                &containerd.log_dir(),
+            )
         };
         let pod = rt
             .run_pod_sandbox(RunPodSandboxRequest {

@@ -10,7 +10,7 @@ use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_fake::FakeRuntime;
 use cri_log::{Line, Message, ReadOptions, Stream, Streams, Tag};
-use cri_tests::containerd::Containerd;
+use cri_tests::containerd::{Containerd, host_network_pod};
 use tonic::transport::{Channel, Endpoint};
 
 /// The image `start-containerd.sh` imports (a static busybox).
@@ -28,30 +28,16 @@ async fn run_script(
     node: bool,
 ) -> std::path::PathBuf {
     std::fs::create_dir_all(log_dir).unwrap();
-    let mut linux = LinuxPodSandboxConfig {
-        cgroup_parent: "/cri-tests".into(),
-        ..Default::default()
-    };
-    if node {
-        linux.security_context = Some(LinuxSandboxSecurityContext {
-            namespace_options: Some(NamespaceOption {
-                network: NamespaceMode::Node as i32,
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+    let mut pod_config = host_network_pod("logs", "uid-logs", log_dir);
+    if !node {
+        // Host networking is for containerd (no CNI there); the fake is given no namespace
+        // options.
+        pod_config
+            .linux
+            .as_mut()
+            .expect("a Linux config")
+            .security_context = None;
     }
-    let pod_config = PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: "logs".into(),
-            uid: "uid-logs".into(),
-            namespace: "cri-tests".into(),
-            attempt: 0,
-        }),
-        log_directory: log_dir.display().to_string(),
-        linux: Some(linux),
-        ..Default::default()
-    };
     let pod = rt
         .run_pod_sandbox(RunPodSandboxRequest {
             config: Some(pod_config.clone()),
