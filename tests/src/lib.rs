@@ -214,11 +214,13 @@ pub mod containerd {
 
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::time::Duration;
 
     use cri_api_v1::{
         LinuxPodSandboxConfig, LinuxSandboxSecurityContext, NamespaceMode, NamespaceOption,
         PodSandboxConfig, PodSandboxMetadata,
     };
+    use tonic::transport::{Channel, Endpoint};
 
     /// How to install containerd and what the start script needs.
     pub const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends \
@@ -360,6 +362,16 @@ pub mod containerd {
         /// The endpoint for tonic (`unix:///…`).
         pub fn endpoint(&self) -> String {
             format!("unix://{}", self.socket.display())
+        }
+
+        /// A channel to it, every call under a 60-second timeout.
+        pub async fn channel(&self) -> Channel {
+            Endpoint::from_shared(self.endpoint())
+                .unwrap()
+                .timeout(Duration::from_secs(60))
+                .connect()
+                .await
+                .expect("connect to containerd")
         }
 
         /// A directory for the pods' logs.

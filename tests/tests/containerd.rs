@@ -7,24 +7,13 @@
 //! and stops it with `stop-containerd.sh`, also when a test fails.
 
 use std::path::Path;
-use std::time::Duration;
 
 use cri_convert::Downgrade as _;
 use cri_tests::containerd::{Containerd, host_network_pod};
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 /// The image `start-containerd.sh` imports (a static busybox; it also serves as pause image).
 const IMAGE: &str = "localhost/busybox:1";
-
-async fn channel(containerd: &Containerd) -> Channel {
-    Endpoint::from_shared(containerd.endpoint())
-        .unwrap()
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .expect("connect to containerd")
-}
 
 /// The status of a server-streaming call that should fail: on the call or on its first
 /// receive.
@@ -71,7 +60,7 @@ macro_rules! lifecycle {
         use $api::*;
 
         let containerd: &Containerd = $containerd;
-        let channel = channel(containerd).await;
+        let channel = containerd.channel().await;
         let mut rt = RuntimeServiceClient::new(channel.clone());
         let mut im = ImageServiceClient::new(channel);
         let expected_api = stringify!($api).trim_start_matches("cri_api_");

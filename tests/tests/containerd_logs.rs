@@ -134,13 +134,7 @@ fn summary(messages: &[Message]) -> Vec<(Stream, String, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_the_logs_containerd_wrote_and_the_fake_writes_the_same() {
     let containerd = Containerd::start();
-    let channel = Endpoint::from_shared(containerd.endpoint())
-        .unwrap()
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .expect("connect to containerd");
-    let mut rt = RuntimeServiceClient::new(channel);
+    let mut rt = RuntimeServiceClient::new(containerd.channel().await);
     let log = run_script(&mut rt, &containerd.log_dir(), true).await;
     let raw = std::fs::read(&log).unwrap();
     eprintln!("containerd's log: {} bytes", raw.len());

@@ -9,7 +9,7 @@ use cri_api_v1::*;
 use cri_streaming::client::{self, ExecOptions, PortForwardOptions, Transport};
 use cri_tests::containerd::{Containerd, host_network_pod};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 const IMAGE: &str = "localhost/busybox:1";
 const TRANSPORTS: [Transport; 2] = [Transport::WebSocket, Transport::Spdy];
@@ -22,13 +22,7 @@ struct Pod {
 
 impl Pod {
     async fn start(containerd: &Containerd) -> Pod {
-        let channel = Endpoint::from_shared(containerd.endpoint())
-            .unwrap()
-            .timeout(Duration::from_secs(60))
-            .connect()
-            .await
-            .expect("connect to containerd");
-        let mut rt = RuntimeServiceClient::new(channel);
+        let mut rt = RuntimeServiceClient::new(containerd.channel().await);
         std::fs::create_dir_all(containerd.log_dir()).unwrap();
         let config = host_network_pod("cri-streaming", "uid-streaming", &containerd.log_dir());
         let pod = rt
