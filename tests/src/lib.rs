@@ -222,6 +222,10 @@ pub mod containerd {
     };
     use tonic::transport::{Channel, Endpoint};
 
+    /// The image `start-containerd.sh` imports: a static busybox, which also serves as the
+    /// pause image.
+    pub const IMAGE: &str = "localhost/busybox:1";
+
     /// How to install containerd and what the start script needs.
     pub const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends \
          containerd runc busybox-static curl   (as root)";

@@ -9,11 +9,8 @@
 use std::path::Path;
 
 use cri_convert::Downgrade as _;
-use cri_tests::containerd::{Containerd, host_network_pod};
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tonic::{Code, Status};
-
-/// The image `start-containerd.sh` imports (a static busybox; it also serves as pause image).
-const IMAGE: &str = "localhost/busybox:1";
 
 /// The status of a server-streaming call that should fail: on the call or on its first
 /// receive.

@@ -10,11 +10,8 @@ use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_fake::FakeRuntime;
 use cri_log::{Line, Message, ReadOptions, Stream, Streams, Tag};
-use cri_tests::containerd::{Containerd, host_network_pod};
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tonic::transport::{Channel, Endpoint};
-
-/// The image `start-containerd.sh` imports (a static busybox).
-const IMAGE: &str = "localhost/busybox:1";
 
 fn script() -> String {
     let long = "x".repeat(40_000);

@@ -7,11 +7,10 @@ use std::time::Duration;
 use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_streaming::client::{self, ExecOptions, PortForwardOptions, Transport};
-use cri_tests::containerd::{Containerd, host_network_pod};
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tonic::transport::Channel;
 
-const IMAGE: &str = "localhost/busybox:1";
 const TRANSPORTS: [Transport; 2] = [Transport::WebSocket, Transport::Spdy];
 
 struct Pod {
