@@ -14,9 +14,7 @@ use crate::connect::{self, Config};
 use crate::encode::{self, write_go_json, write_protojson, write_yaml, write_yaml_item};
 use crate::human::{self, Table, ago, human_size, truncate_id};
 use crate::proto::{self, fill_nulls, to_value};
-use crate::{Failure, Out};
-
-type Result<T> = std::result::Result<T, Failure>;
+use crate::failure::{Failure, Out, Result};
 
 /// The clock: now, or `CRICTL_NOW_UNIX_NANOS` (fixed by tests that compare relative times).
 fn now() -> i128 {

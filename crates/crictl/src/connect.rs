@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cri_client::{Client, VersionPolicy};
 
-use crate::Failure;
+use crate::failure::Failure;
 use crate::cli::Cli;
 
 /// crictl's default runtime endpoints, in the order it tries them.
