@@ -10,11 +10,13 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::cli::*;
-use crate::connect::{self, Config};
+use crate::config::{self, Config};
+use crate::connect;
+use crate::duration;
 use crate::encode::{self, write_go_json, write_protojson, write_yaml, write_yaml_item};
+use crate::failure::{Failure, Out, Result};
 use crate::human::{self, Table, ago, human_size, truncate_id};
 use crate::proto::{self, fill_nulls, to_value};
-use crate::failure::{Failure, Out, Result};
 
 /// The clock: now, or `CRICTL_NOW_UNIX_NANOS` (fixed by tests that compare relative times).
 fn now() -> i128 {
@@ -54,7 +56,7 @@ pub async fn run(cli: Cli, out: &mut Out) -> Result<()> {
     if let Command::Config(args) = command {
         return config_command(&cli.config, args, out);
     }
-    let config = connect::read_config(&cli.config, explicit_config)?;
+    let config = config::read_config(&cli.config, explicit_config)?;
     let connection = connect::connect(&cli, &config).await?;
     let client = &connection.client;
     let result = dispatch(command, client, &config, out).await;
@@ -1838,7 +1840,7 @@ async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
         None => None,
         Some(text) => Some(match Timestamp::parse(text) {
             Ok(at) => at,
-            Err(_) => Timestamp::now().saturating_sub(connect::parse_duration(text).map_err(|_| {
+            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|_| {
                 Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m)"))
             })?),
         }),
@@ -2000,19 +2002,19 @@ async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
 // Config.
 
 fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
-    let mut config = connect::read_config(path, false)?;
+    let mut config = config::read_config(path, false)?;
     if let Some(key) = &args.get {
         let value = config.get(key).ok_or_else(|| {
             Failure::msg(format!(
                 "no such option {key:?}: use one of {}",
-                connect::CONFIG_KEYS.join(", ")
+                config::CONFIG_KEYS.join(", ")
             ))
         })?;
         writeln!(out, "{value}")?;
         return Ok(());
     }
     if args.list {
-        let rows: Vec<[String; 2]> = connect::CONFIG_KEYS
+        let rows: Vec<[String; 2]> = config::CONFIG_KEYS
             .iter()
             .map(|key| [key.to_string(), config.get(key).unwrap_or_default()])
             .collect();

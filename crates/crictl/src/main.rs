@@ -21,7 +21,9 @@ use crate::failure::Failure;
 
 mod cli;
 mod commands;
+mod config;
 mod connect;
+mod duration;
 mod encode;
 mod failure;
 mod human;
