@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use cri_client::{Client, VersionPolicy};
+use cri_client::{Client, Endpoint, VersionPolicy};
 
 use crate::cli::Cli;
 use crate::config::Config;
@@ -29,17 +29,12 @@ pub struct Connection {
     _fake: Option<(cri_fake::ServerHandle, tempfile::TempDir)>,
 }
 
-fn socket_path(endpoint: &str) -> Option<&str> {
-    endpoint
-        .strip_prefix("unix://")
-        .or_else(|| endpoint.strip_prefix("unix:"))
-}
-
-/// Whether `endpoint` names a Unix socket that is present (other endpoints count as present).
+/// Whether `endpoint` names a Unix socket that is present (other endpoints count as present,
+/// and so does one that does not parse: dialing it reports why).
 fn present(endpoint: &str) -> bool {
-    match socket_path(endpoint) {
-        Some(path) => std::path::Path::new(path).exists(),
-        None => true,
+    match endpoint.parse::<Endpoint>() {
+        Ok(Endpoint::Unix(path)) => path.exists(),
+        _ => true,
     }
 }
 
@@ -167,4 +162,20 @@ fn fake_seed() -> (usize, usize) {
             Some((pods.parse().ok()?, per_pod.parse().ok()?))
         })
         .unwrap_or((3, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unix_sockets_can_be_absent() {
+        assert!(!present("unix:///nonexistent/crictl-test.sock"));
+        assert!(!present("unix:/nonexistent/crictl-test.sock"));
+        assert!(present("tcp://127.0.0.1:1"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cri.sock");
+        std::fs::write(&path, b"").unwrap();
+        assert!(present(&format!("unix://{}", path.display())));
+    }
 }
