@@ -7,15 +7,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cri_api_v1 as v1;
 use cri_client::Client;
 use regex::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::cli::*;
 use crate::config::{self, Config};
 use crate::connect;
 use crate::duration;
-use crate::encode::{self, write_go_json, write_protojson, write_yaml, write_yaml_item};
 use crate::failure::{Failure, Out, Result};
-use crate::human::{self, Table, ago, human_size, truncate_id};
+use crate::human::{self, ago, human_size, truncate_id};
+use crate::output::json::{self, write_protojson};
+use crate::output::table::{Table, write_table};
+use crate::output::yaml::write_yaml;
+use crate::output::{documents, status_document, unsupported, write_document, write_list};
 use crate::proto::{self, fill_nulls, to_value};
 
 /// The clock: now, or `CRICTL_NOW_UNIX_NANOS` (fixed by tests that compare relative times).
@@ -129,104 +132,6 @@ async fn dispatch(
         Command::Attach(args) => attach(client, args, out).await,
         Command::PortForward(args) => port_forward(client, args, out).await,
         Command::Config(_) => Err(Failure::msg("config is handled before connecting")),
-    }
-}
-
-fn unsupported(output: Output) -> Failure {
-    Failure::msg(match output {
-        Output::GoTemplate => {
-            "output format go-template is not supported by this crictl: use -o json and jq"
-                .to_string()
-        }
-        other => format!("unsupported output format {other:?}"),
-    })
-}
-
-// ------------------------------------------------------------------------------------------
-// Shared output helpers.
-
-/// A list response `{"key": [items]}` streamed item by item, as crictl prints it.
-fn write_list<T: cri_api_v1::json::JsonMessage>(
-    out: &mut Out,
-    key: &str,
-    items: &[T],
-    output: Output,
-) -> Result<()> {
-    match output {
-        Output::Json => {
-            if items.is_empty() {
-                writeln!(out, "{{\n  \"{key}\":  []\n}}")?;
-                return Ok(());
-            }
-            write!(out, "{{\n  \"{key}\":  [")?;
-            for (index, item) in items.iter().enumerate() {
-                out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
-                write_protojson(out, &proto::view(item), 2)?;
-            }
-            writeln!(out, "\n  ]\n}}")?;
-        }
-        Output::Yaml => {
-            if items.is_empty() {
-                writeln!(out, "{key}: []\n")?;
-                return Ok(());
-            }
-            writeln!(out, "{key}:")?;
-            for item in items {
-                write_yaml_item(out, &to_value(item)?)?;
-            }
-            writeln!(out)?;
-        }
-        other => return Err(unsupported(other)),
-    }
-    Ok(())
-}
-
-/// A document through Go maps (sorted keys) in JSON or YAML, as `inspect*`/`info` print it.
-fn write_document(out: &mut Out, document: &Value, output: Output) -> Result<()> {
-    match output {
-        Output::Json => {
-            write_go_json(out, document, 0)?;
-            writeln!(out)?;
-        }
-        Output::Yaml => {
-            write_yaml(out, document)?;
-            writeln!(out)?;
-        }
-        other => return Err(unsupported(other)),
-    }
-    Ok(())
-}
-
-/// crictl's `outputStatusData`: the status and the runtime's verbose info parsed as JSON.
-fn status_document(
-    status: Value,
-    info: &BTreeMap<String, String>,
-    extra: Vec<(&str, Value)>,
-) -> Result<Value> {
-    let mut map = Map::new();
-    map.insert("status".into(), status);
-    for (key, value) in extra {
-        map.insert(key.into(), value);
-    }
-    for (key, raw) in info {
-        let value = if raw.starts_with('{') {
-            serde_json::from_str::<Value>(raw)
-                .map_err(|e| Failure::msg(format!("unmarshal status info JSON: {e}")))?
-        } else {
-            Value::String(raw.trim_matches('"').to_string())
-        };
-        map.insert(key.clone(), value);
-    }
-    let mut document = Value::Object(map);
-    encode::go_numbers(&mut document);
-    Ok(document)
-}
-
-fn documents(mut documents: Vec<Value>) -> Value {
-    if documents.len() == 1 {
-        documents.remove(0)
-    } else {
-        Value::Array(documents)
     }
 }
 
@@ -905,7 +810,7 @@ async fn inspect(client: &Client, args: &InspectArgs, out: &mut Out) -> Result<(
             print_labels(out, "Labels", &status.labels)?;
             print_labels(out, "Annotations", &status.annotations)?;
             if verbose {
-                writeln!(out, "Info: {}", encode::go_map_string(&response.info))?;
+                writeln!(out, "Info: {}", json::go_map_string(&response.info))?;
             }
             continue;
         }
@@ -986,7 +891,7 @@ async fn inspectp(client: &Client, args: &InspectArgs, out: &mut Out) -> Result<
             print_labels(out, "Labels", &status.labels)?;
             print_labels(out, "Annotations", &status.annotations)?;
             if verbose {
-                writeln!(out, "Info: {}", encode::go_map_string(&response.info))?;
+                writeln!(out, "Info: {}", json::go_map_string(&response.info))?;
             }
             continue;
         }
@@ -1037,7 +942,7 @@ async fn inspecti(client: &Client, args: &InspectArgs, out: &mut Out) -> Result<
             }
             writeln!(out, "Size: {}", human_size(image.size as f64, 3))?;
             if verbose {
-                writeln!(out, "Info: {}", encode::go_map_string(&response.info))?;
+                writeln!(out, "Info: {}", json::go_map_string(&response.info))?;
             }
             continue;
         }
@@ -1202,23 +1107,6 @@ async fn stats(client: &Client, args: &StatsArgs, out: &mut Out) -> Result<()> {
 
 fn stat_id(attributes: &Option<v1::ContainerAttributes>) -> &str {
     attributes.as_ref().map_or("", |a| a.id.as_str())
-}
-
-fn write_table<const N: usize>(
-    out: &mut Out,
-    header: &[&str; N],
-    rows: &[[String; N]],
-) -> Result<()> {
-    let mut table = Table::new();
-    table.measure(header);
-    for row in rows {
-        table.measure(row);
-    }
-    table.write(out, header)?;
-    for row in rows {
-        table.write(out, row)?;
-    }
-    Ok(())
 }
 
 async fn statsp(client: &Client, args: &StatspArgs, out: &mut Out) -> Result<()> {
@@ -2018,7 +1906,8 @@ fn config_command(path: &str, args: &ConfigArgs, out: &mut Out) -> Result<()> {
             .iter()
             .map(|key| [key.to_string(), config.get(key).unwrap_or_default()])
             .collect();
-        return write_table(out, &["KEY", "VALUE"], &rows);
+        write_table(out, &["KEY", "VALUE"], &rows)?;
+        return Ok(());
     }
     let mut changes = Vec::new();
     for set in &args.set {

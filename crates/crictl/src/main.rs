@@ -24,9 +24,9 @@ mod commands;
 mod config;
 mod connect;
 mod duration;
-mod encode;
 mod failure;
 mod human;
+mod output;
 mod proto;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
