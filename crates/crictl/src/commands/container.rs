@@ -9,11 +9,12 @@ use cri_client::Client;
 use serde_json::Value;
 
 use super::image::{auth_config, image_id_of};
+use super::lifecycle::Resource;
 use super::sandbox::load_pod_config;
 use super::{
     clear_progress, count, matches, need_ids, now, parse_labels, print_labels, regex, rpc,
 };
-use crate::cli::{AuthArgs, InspectArgs, Output, PsArgs, RemoveArgs, StopArgs};
+use crate::cli::{AuthArgs, InspectArgs, Output, PsArgs};
 use crate::failure::{Failure, Out, Result};
 use crate::human::{self, ago, truncate_id};
 use crate::output::json;
@@ -422,76 +423,62 @@ pub(super) async fn start(client: &Client, ids: &[String], out: &mut Out) -> Res
     Ok(())
 }
 
-pub(super) async fn stop(client: &Client, args: &StopArgs, out: &mut Out) -> Result<()> {
-    need_ids(&args.ids)?;
-    for id in &args.ids {
-        rpc(
-            &format!("stopping the container {id:?}"),
-            client
-                .stop_container(v1::StopContainerRequest {
-                    container_id: id.clone(),
-                    timeout: args.timeout,
-                })
-                .await,
-        )?;
-        writeln!(out, "{id}")?;
-    }
-    Ok(())
-}
+/// Containers, for `stop` and `rm`.
+pub(super) struct Containers;
 
-pub(super) async fn rm(client: &Client, args: &RemoveArgs, out: &mut Out) -> Result<()> {
-    let ids = if args.all {
-        let list = rpc(
-            "list containers",
-            client
-                .list_containers(v1::ListContainersRequest::default())
-                .await,
-        )?;
-        list.containers.into_iter().map(|c| c.id).collect()
-    } else {
-        need_ids(&args.ids)?;
-        args.ids.clone()
-    };
-    for id in &ids {
-        let status = rpc(
-            "get container status",
-            client
-                .container_status(v1::ContainerStatusRequest {
-                    container_id: id.clone(),
-                    verbose: false,
-                })
-                .await,
-        )?;
-        let running = status
-            .status
-            .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32);
-        if running {
-            if !args.force {
-                return Err(Failure::msg(format!(
-                    "container {id} is running, please stop it first or use --force"
-                )));
-            }
-            rpc(
-                "stopping the container",
-                client
-                    .stop_container(v1::StopContainerRequest {
-                        container_id: id.clone(),
-                        timeout: 0,
-                    })
-                    .await,
-            )?;
-        }
-        rpc(
-            &format!("removing the container {id:?}"),
-            client
-                .remove_container(v1::RemoveContainerRequest {
-                    container_id: id.clone(),
-                })
-                .await,
-        )?;
-        writeln!(out, "{id}")?;
+impl Resource for Containers {
+    const NOUN: &'static str = "container";
+    const PLURAL: &'static str = "containers";
+
+    async fn ids(client: &Client) -> std::result::Result<Vec<String>, cri_client::Error> {
+        let list = client
+            .list_containers(v1::ListContainersRequest::default())
+            .await?;
+        Ok(list.containers.into_iter().map(|c| c.id).collect())
     }
-    Ok(())
+
+    async fn running(client: &Client, id: &str) -> std::result::Result<bool, cri_client::Error> {
+        let status = client
+            .container_status(v1::ContainerStatusRequest {
+                container_id: id.to_string(),
+                verbose: false,
+            })
+            .await?;
+        Ok(status
+            .status
+            .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32))
+    }
+
+    async fn stop(
+        client: &Client,
+        id: &str,
+        timeout: i64,
+    ) -> std::result::Result<(), cri_client::Error> {
+        client
+            .stop_container(v1::StopContainerRequest {
+                container_id: id.to_string(),
+                timeout,
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn remove(client: &Client, id: &str) -> std::result::Result<(), cri_client::Error> {
+        client
+            .remove_container(v1::RemoveContainerRequest {
+                container_id: id.to_string(),
+            })
+            .await
+            .map(drop)
+    }
+
+    fn stopped(id: &str) -> String {
+        id.to_string()
+    }
+
+    fn removed(id: &str) -> String {
+        id.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod events;
 mod exec;
 mod image;
 mod info;
+mod lifecycle;
 mod logs;
 mod port_forward;
 mod sandbox;
@@ -129,10 +130,14 @@ async fn dispatch(
             .await?;
             container::start(client, &[id], out).await
         }
-        Command::Stop(args) => container::stop(client, args, out).await,
-        Command::Rm(args) => container::rm(client, args, out).await,
-        Command::Stopp(args) => sandbox::stopp(client, &args.ids, out).await,
-        Command::Rmp(args) => sandbox::rmp(client, args, out).await,
+        Command::Stop(args) => {
+            lifecycle::stop::<container::Containers>(client, &args.ids, args.timeout, out).await
+        }
+        Command::Rm(args) => lifecycle::remove::<container::Containers>(client, args, out).await,
+        Command::Stopp(args) => {
+            lifecycle::stop::<sandbox::PodSandboxes>(client, &args.ids, 0, out).await
+        }
+        Command::Rmp(args) => lifecycle::remove::<sandbox::PodSandboxes>(client, args, out).await,
         Command::Events(args) => events::events(client, args, out).await,
         Command::Logs(args) => logs::logs(client, args, out).await,
         Command::Exec(args) => exec::exec(client, args, out).await,

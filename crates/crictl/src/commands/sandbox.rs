@@ -6,10 +6,11 @@ use cri_api_v1 as v1;
 use cri_client::Client;
 use serde_json::Value;
 
+use super::lifecycle::Resource;
 use super::{
     clear_progress, count, matches, need_ids, now, parse_labels, print_labels, regex, rpc,
 };
-use crate::cli::{InspectArgs, Output, PodsArgs, RemoveArgs};
+use crate::cli::{InspectArgs, Output, PodsArgs};
 use crate::failure::{Failure, Out, Result};
 use crate::human::{self, ago, truncate_id};
 use crate::output::json;
@@ -264,72 +265,59 @@ pub(super) async fn runp(client: &Client, path: &str, runtime: Option<&str>) -> 
     Ok(response.pod_sandbox_id)
 }
 
-pub(super) async fn stopp(client: &Client, ids: &[String], out: &mut Out) -> Result<()> {
-    need_ids(ids)?;
-    for id in ids {
-        rpc(
-            &format!("stopping the pod sandbox {id:?}"),
-            client
-                .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                    pod_sandbox_id: id.clone(),
-                })
-                .await,
-        )?;
-        writeln!(out, "Stopped sandbox {id}")?;
-    }
-    Ok(())
-}
+/// Pod sandboxes, for `stopp` and `rmp`.
+pub(super) struct PodSandboxes;
 
-pub(super) async fn rmp(client: &Client, args: &RemoveArgs, out: &mut Out) -> Result<()> {
-    let ids = if args.all {
-        let list = rpc(
-            "list pod sandboxes",
-            client
-                .list_pod_sandbox(v1::ListPodSandboxRequest::default())
-                .await,
-        )?;
-        list.items.into_iter().map(|p| p.id).collect()
-    } else {
-        need_ids(&args.ids)?;
-        args.ids.clone()
-    };
-    for id in &ids {
-        let status = rpc(
-            "get pod sandbox status",
-            client
-                .pod_sandbox_status(v1::PodSandboxStatusRequest {
-                    pod_sandbox_id: id.clone(),
-                    verbose: false,
-                })
-                .await,
-        )?;
-        let ready = status
-            .status
-            .is_some_and(|s| s.state == v1::PodSandboxState::SandboxReady as i32);
-        if ready {
-            if !args.force {
-                return Err(Failure::msg(format!(
-                    "pod sandbox {id} is running, please stop it first or use --force"
-                )));
-            }
-            rpc(
-                "stopping the pod sandbox",
-                client
-                    .stop_pod_sandbox(v1::StopPodSandboxRequest {
-                        pod_sandbox_id: id.clone(),
-                    })
-                    .await,
-            )?;
-        }
-        rpc(
-            &format!("removing the pod sandbox {id:?}"),
-            client
-                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                    pod_sandbox_id: id.clone(),
-                })
-                .await,
-        )?;
-        writeln!(out, "Removed sandbox {id}")?;
+impl Resource for PodSandboxes {
+    const NOUN: &'static str = "pod sandbox";
+    const PLURAL: &'static str = "pod sandboxes";
+
+    async fn ids(client: &Client) -> std::result::Result<Vec<String>, cri_client::Error> {
+        let list = client
+            .list_pod_sandbox(v1::ListPodSandboxRequest::default())
+            .await?;
+        Ok(list.items.into_iter().map(|p| p.id).collect())
     }
-    Ok(())
+
+    async fn running(client: &Client, id: &str) -> std::result::Result<bool, cri_client::Error> {
+        let status = client
+            .pod_sandbox_status(v1::PodSandboxStatusRequest {
+                pod_sandbox_id: id.to_string(),
+                verbose: false,
+            })
+            .await?;
+        Ok(status
+            .status
+            .is_some_and(|s| s.state == v1::PodSandboxState::SandboxReady as i32))
+    }
+
+    async fn stop(
+        client: &Client,
+        id: &str,
+        _timeout: i64,
+    ) -> std::result::Result<(), cri_client::Error> {
+        client
+            .stop_pod_sandbox(v1::StopPodSandboxRequest {
+                pod_sandbox_id: id.to_string(),
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn remove(client: &Client, id: &str) -> std::result::Result<(), cri_client::Error> {
+        client
+            .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                pod_sandbox_id: id.to_string(),
+            })
+            .await
+            .map(drop)
+    }
+
+    fn stopped(id: &str) -> String {
+        format!("Stopped sandbox {id}")
+    }
+
+    fn removed(id: &str) -> String {
+        format!("Removed sandbox {id}")
+    }
 }
