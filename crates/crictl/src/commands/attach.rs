@@ -2,6 +2,7 @@
 
 use cri_api_v1 as v1;
 use cri_client::Client;
+use cri_streaming::client::ExecOptions;
 
 use super::rpc;
 use super::session::{run_session, transport};
@@ -9,24 +10,16 @@ use crate::cli::AttachArgs;
 use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) -> Result<()> {
-    let response = rpc(
-        "attach",
-        client
-            .attach(v1::AttachRequest {
-                container_id: args.container.clone(),
-                stdin: args.stdin,
-                tty: args.tty,
-                stdout: true,
-                stderr: !args.tty,
-            })
-            .await,
-    )?;
-    let options = cri_streaming::client::ExecOptions::new()
-        .stdin(args.stdin)
-        .stdout(true)
-        .stderr(!args.tty)
-        .tty(args.tty)
-        .transport(transport(&args.transport)?);
+    let transport = transport(args.transport.as_deref())?;
+    let request = v1::AttachRequest {
+        container_id: args.container.clone(),
+        stdin: args.stdin,
+        tty: args.tty,
+        stdout: true,
+        stderr: !args.tty,
+    };
+    let options = ExecOptions::from_attach_request(&request).transport(transport);
+    let response = rpc("attach", client.attach(request).await)?;
     let session = cri_streaming::client::attach(&response.url, &options)
         .await
         .map_err(|e| Failure::msg(format!("attach to container {}: {e}", args.container)))?;

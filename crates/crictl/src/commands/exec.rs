@@ -4,6 +4,7 @@ use std::io::Write;
 
 use cri_api_v1 as v1;
 use cri_client::Client;
+use cri_streaming::client::ExecOptions;
 
 use super::rpc;
 use super::session::{run_session, transport};
@@ -21,25 +22,17 @@ pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Res
         ));
     }
     if !args.sync {
-        let response = rpc(
-            "exec",
-            client
-                .exec(v1::ExecRequest {
-                    container_id: id.clone(),
-                    cmd: cmd.to_vec(),
-                    tty: args.tty,
-                    stdin: args.interactive,
-                    stdout: true,
-                    stderr: !args.tty,
-                })
-                .await,
-        )?;
-        let options = cri_streaming::client::ExecOptions::new()
-            .stdin(args.interactive)
-            .stdout(true)
-            .stderr(!args.tty)
-            .tty(args.tty)
-            .transport(transport(&args.transport)?);
+        let transport = transport(args.transport.as_deref())?;
+        let request = v1::ExecRequest {
+            container_id: id.clone(),
+            cmd: cmd.to_vec(),
+            tty: args.tty,
+            stdin: args.interactive,
+            stdout: true,
+            stderr: !args.tty,
+        };
+        let options = ExecOptions::from_exec_request(&request).transport(transport);
+        let response = rpc("exec", client.exec(request).await)?;
         let session = cri_streaming::client::exec(&response.url, &options)
             .await
             .map_err(|e| Failure::msg(format!("exec in container {id}: {e}")))?;

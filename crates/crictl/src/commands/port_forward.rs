@@ -4,6 +4,7 @@ use std::io::Write;
 
 use cri_api_v1 as v1;
 use cri_client::Client;
+use cri_streaming::client::PortForwardOptions;
 
 use super::rpc;
 use super::session::transport;
@@ -31,6 +32,7 @@ pub(super) async fn port_forward(
         pairs.push((local, remote));
     }
     let remote: Vec<u16> = pairs.iter().map(|p| p.1).collect();
+    let options = PortForwardOptions::new().transport(transport(args.transport.as_deref())?);
     let response = rpc(
         "port forward",
         client
@@ -40,8 +42,6 @@ pub(super) async fn port_forward(
             })
             .await,
     )?;
-    let options =
-        cri_streaming::client::PortForwardOptions::new().transport(transport(&args.transport)?);
     let forward = std::sync::Arc::new(
         cri_streaming::client::port_forward(&response.url, &remote, &options)
             .await

@@ -3,18 +3,22 @@
 
 use std::io::Write;
 
+use cri_streaming::client::Transport;
+
 use crate::failure::{Failure, Out, Result};
 
-/// The streaming transport: `--transport`, SPDY by default as in crictl (a runtime's
-/// streaming URL is single-use, so a failed WebSocket attempt would spend it).
-pub(super) fn transport(name: &Option<String>) -> Result<cri_streaming::client::Transport> {
-    match name.as_deref().unwrap_or("spdy") {
-        "auto" => Ok(cri_streaming::client::Transport::Auto),
-        "spdy" => Ok(cri_streaming::client::Transport::Spdy),
-        "websocket" => Ok(cri_streaming::client::Transport::WebSocket),
-        other => Err(Failure::msg(format!(
-            "--transport must be spdy, websocket or auto, not {other:?}"
-        ))),
+/// The streaming transport of `--transport` (cri-streaming's names: `spdy`, `websocket` or
+/// `ws`, `auto`), SPDY by default as in crictl: a runtime's streaming URL is single-use, so a
+/// refused WebSocket attempt would spend it. An empty name is refused rather than read as
+/// `auto`.
+pub(super) fn transport(name: Option<&str>) -> Result<Transport> {
+    match name.unwrap_or("spdy") {
+        "" => Err(Failure::msg(
+            "--transport is empty: use spdy, websocket or auto",
+        )),
+        name => name
+            .parse()
+            .map_err(|error: String| Failure::msg(format!("--transport: {error}"))),
     }
 }
 
@@ -134,4 +138,23 @@ pub(super) async fn run_session(
         return Err(Failure::Exit(u8::try_from(code).unwrap_or(1).max(1)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_default_to_spdy_and_refuse_unknown_names() {
+        assert_eq!(transport(None).unwrap(), Transport::Spdy);
+        assert_eq!(transport(Some("spdy")).unwrap(), Transport::Spdy);
+        assert_eq!(transport(Some("websocket")).unwrap(), Transport::WebSocket);
+        assert_eq!(transport(Some("auto")).unwrap(), Transport::Auto);
+        for bad in ["", "http2"] {
+            let Err(Failure::Message(message)) = transport(Some(bad)) else {
+                panic!("{bad:?} was accepted");
+            };
+            assert!(message.starts_with("--transport"), "{message}");
+        }
+    }
 }
