@@ -67,10 +67,10 @@ fn yaml_key_less(a: &str, b: &str) -> std::cmp::Ordering {
     ar.len().cmp(&br.len())
 }
 
-/// Whether go-yaml v2 reads `s` as a timestamp (`2006-1-2`, with a time and zone or not).
-
+/// libyaml's preferred line width: a scalar folds at a space past this column.
 const BEST_WIDTH: usize = 80;
 
+/// go-yaml v2's emitter in block style, tracking the column so long scalars fold as it folds them.
 struct YamlWriter<'a, W: Write> {
     out: &'a mut W,
     column: usize,
