@@ -146,7 +146,7 @@ async fn run_builtin(argv: Vec<String>, mut io: CommandIo) -> i32 {
                     return 2;
                 };
                 let positional = args[2..].to_vec();
-                let mut shell = Shell::new(&io.env, positional);
+                let mut shell = Shell::new(&Builtins, &io.env, positional);
                 shell.run_script(script, io).await
             }
             Some(file) if !file.starts_with('-') => {
@@ -155,7 +155,7 @@ async fn run_builtin(argv: Vec<String>, mut io: CommandIo) -> i32 {
                 2
             }
             _ => {
-                let mut shell = Shell::new(&io.env, Vec::new());
+                let mut shell = Shell::new(&Builtins, &io.env, Vec::new());
                 shell.run_stdin(io).await
             }
         },
@@ -637,6 +637,8 @@ struct Streams {
 }
 
 struct Shell {
+    /// What runs the commands of a script (for `sh` of the built-ins, the built-ins).
+    commands: &'static dyn CommandHandler,
     vars: BTreeMap<String, String>,
     exported: Vec<String>,
     positional: Vec<String>,
@@ -647,7 +649,11 @@ struct Shell {
 }
 
 impl Shell {
-    fn new(env: &[(String, String)], positional: Vec<String>) -> Self {
+    fn new(
+        commands: &'static dyn CommandHandler,
+        env: &[(String, String)],
+        positional: Vec<String>,
+    ) -> Self {
         let mut vars = BTreeMap::new();
         let mut exported = Vec::new();
         for (k, v) in env {
@@ -657,6 +663,7 @@ impl Shell {
             vars.insert(k.clone(), v.clone());
         }
         Shell {
+            commands,
             vars,
             exported,
             positional,
@@ -878,7 +885,7 @@ impl Shell {
                 tty: streams.tty,
                 env,
             };
-            let handle = tasks.spawn(Builtins.run(argv, io));
+            let handle = tasks.spawn(self.commands.run(argv, io));
             if i + 1 == count {
                 last = Some(handle.id());
             }
