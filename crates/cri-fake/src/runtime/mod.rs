@@ -12,6 +12,8 @@ use crate::state::{self, Ctr, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 use std::time::Duration;
 
+mod pods;
+
 /// The time left before the client's deadline (`grpc-timeout`), if it sent one.
 pub(crate) fn grpc_deadline<T>(request: &Request<T>) -> Option<Duration> {
     let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
@@ -59,21 +61,6 @@ impl FakeRuntime {
 
     fn page_size(&self) -> usize {
         self.options().page_size
-    }
-
-    fn list_pods(&self, filter: Option<api::PodSandboxFilter>) -> Vec<api::PodSandbox> {
-        let filter = filter.unwrap_or_default();
-        let state = self.read();
-        state
-            .pods
-            .values()
-            .filter(|pod| {
-                id_matches(&pod.id, &filter.id)
-                    && filter.state.is_none_or(|s| s.state == pod.state as i32)
-                    && labels_match(&pod.config.labels, &filter.label_selector)
-            })
-            .map(Pod::summary)
-            .collect()
     }
 
     fn list_ctrs(&self, filter: Option<api::ContainerFilter>) -> Vec<api::Container> {
@@ -304,173 +291,42 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::RunPodSandboxRequest>,
     ) -> Reply<api::RunPodSandboxResponse> {
-        let request = request.into_inner();
-        let config = request.config.unwrap_or_default();
-        if config.metadata.as_ref().is_none_or(|m| m.name.is_empty()) {
-            return Err(Status::invalid_argument(
-                "sandbox config must include metadata.name",
-            ));
-        }
-        let serial = self.next_serial();
-        let pod = Pod::new(
-            crate::ids::object_id(serial),
-            serial,
-            config,
-            request.runtime_handler,
-        );
-        let id = pod.id.clone();
-        let mut state = self.write();
-        state.pods.insert(id.clone(), pod);
-        self.emit(
-            &state,
-            &id,
-            &id,
-            api::ContainerEventType::ContainerCreatedEvent,
-        );
-        self.emit(
-            &state,
-            &id,
-            &id,
-            api::ContainerEventType::ContainerStartedEvent,
-        );
-        Ok(Response::new(api::RunPodSandboxResponse {
-            pod_sandbox_id: id,
-        }))
+        pods::run(self, request).await
     }
 
     async fn stop_pod_sandbox(
         &self,
         request: Request<api::StopPodSandboxRequest>,
     ) -> Reply<api::StopPodSandboxResponse> {
-        let request = request.into_inner();
-        let mut state = self.write();
-        let id = match resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox") {
-            Ok(id) => id.clone(),
-            Err(status) if status.code() == tonic::Code::NotFound => {
-                return Ok(Response::new(api::StopPodSandboxResponse {}));
-            }
-            Err(status) => return Err(status),
-        };
-        let now = state::now();
-        let mut stopped = Vec::new();
-        for ctr in state.containers.values_mut().filter(|c| c.pod_id == id) {
-            if ctr.state == api::ContainerState::ContainerRunning {
-                ctr.kill();
-                ctr.state = api::ContainerState::ContainerExited;
-                ctr.finished_at = now;
-                ctr.exit_code = 137;
-                ctr.reason = "Error".into();
-                stopped.push(ctr.id.clone());
-            }
-        }
-        let pod = state.pods.get_mut(&id).expect("resolved");
-        let was_ready = pod.state == api::PodSandboxState::SandboxReady;
-        pod.state = api::PodSandboxState::SandboxNotready;
-        for ctr in stopped {
-            self.emit(
-                &state,
-                &ctr,
-                &id,
-                api::ContainerEventType::ContainerStoppedEvent,
-            );
-        }
-        if was_ready {
-            self.emit(
-                &state,
-                &id,
-                &id,
-                api::ContainerEventType::ContainerStoppedEvent,
-            );
-        }
-        Ok(Response::new(api::StopPodSandboxResponse {}))
+        pods::stop(self, request).await
     }
 
     async fn remove_pod_sandbox(
         &self,
         request: Request<api::RemovePodSandboxRequest>,
     ) -> Reply<api::RemovePodSandboxResponse> {
-        let request = request.into_inner();
-        let mut state = self.write();
-        let id = match resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox") {
-            Ok(id) => id.clone(),
-            Err(status) if status.code() == tonic::Code::NotFound => {
-                return Ok(Response::new(api::RemovePodSandboxResponse {}));
-            }
-            Err(status) => return Err(status),
-        };
-        let containers: Vec<String> = state.containers_of(&id).map(|c| c.id.clone()).collect();
-        for ctr in containers {
-            if let Some(mut removed) = state.containers.remove(&ctr) {
-                removed.kill();
-            }
-            self.emit(
-                &state,
-                &ctr,
-                &id,
-                api::ContainerEventType::ContainerDeletedEvent,
-            );
-        }
-        // The event carries the pod's last status.
-        self.emit(
-            &state,
-            &id,
-            &id,
-            api::ContainerEventType::ContainerDeletedEvent,
-        );
-        state.pods.remove(&id);
-        Ok(Response::new(api::RemovePodSandboxResponse {}))
+        pods::remove(self, request).await
     }
 
     async fn pod_sandbox_status(
         &self,
         request: Request<api::PodSandboxStatusRequest>,
     ) -> Reply<api::PodSandboxStatusResponse> {
-        let request = request.into_inner();
-        let state = self.read();
-        let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?;
-        let pod = &state.pods[id];
-        let mut info = std::collections::BTreeMap::new();
-        if request.verbose {
-            info.insert(
-                "info".to_string(),
-                format!(
-                    r#"{{"runtime":"cri-fake","pid":{},"ip":"{}"}}"#,
-                    1000 + pod.created_at % 30_000,
-                    pod.ip
-                ),
-            );
-        }
-        Ok(Response::new(api::PodSandboxStatusResponse {
-            status: Some(pod.status()),
-            info,
-            containers_statuses: state
-                .containers_of(id)
-                .map(|c| c.status(&state.images))
-                .collect(),
-            timestamp: state::now(),
-        }))
+        pods::status(self, request).await
     }
 
     async fn list_pod_sandbox(
         &self,
         request: Request<api::ListPodSandboxRequest>,
     ) -> Reply<api::ListPodSandboxResponse> {
-        Ok(Response::new(api::ListPodSandboxResponse {
-            items: self.list_pods(request.into_inner().filter),
-        }))
+        pods::list(self, request).await
     }
 
     async fn stream_pod_sandboxes(
         &self,
         request: Request<api::StreamPodSandboxesRequest>,
     ) -> Reply<BoxStream<api::StreamPodSandboxesResponse>> {
-        self.check_streaming("StreamPodSandboxes", "RuntimeService")?;
-        let items = self.list_pods(request.into_inner().filter);
-        Ok(Response::new(pages(
-            items,
-            self.page_size(),
-            |pod_sandboxes| api::StreamPodSandboxesResponse { pod_sandboxes },
-        )))
+        pods::stream(self, request).await
     }
 
     async fn create_container(
@@ -1059,17 +915,6 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::UpdatePodSandboxResourcesRequest>,
     ) -> Reply<api::UpdatePodSandboxResourcesResponse> {
-        let request = request.into_inner();
-        let mut state = self.write();
-        let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?.clone();
-        let pod = state.pods.get_mut(&id).expect("resolved");
-        let linux = pod.config.linux.get_or_insert_default();
-        if request.resources.is_some() {
-            linux.resources = request.resources;
-        }
-        if request.overhead.is_some() {
-            linux.overhead = request.overhead;
-        }
-        Ok(Response::new(api::UpdatePodSandboxResourcesResponse {}))
+        pods::update_resources(self, request).await
     }
 }
