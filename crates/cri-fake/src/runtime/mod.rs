@@ -6,12 +6,12 @@ use tokio::sync::{broadcast, mpsc};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use crate::command::{BoxFuture, CommandIo};
 use crate::state::{self, Pod, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 use std::time::Duration;
 
 mod containers;
+mod exec;
 mod pods;
 
 /// The time left before the client's deadline (`grpc-timeout`), if it sent one.
@@ -196,30 +196,6 @@ impl FakeRuntime {
             })
             .collect()
     }
-
-    /// Runs `argv` in the running container `id` (full or a unique prefix) through the
-    /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
-    /// streaming `Exec` do: the command gets the container's environment (`PATH`,
-    /// `HOSTNAME`, the config's `envs`, `HOME`) unless `io.env` is already set. Fails with
-    /// `NOT_FOUND` for an unknown container and `FAILED_PRECONDITION` for one that is not
-    /// running; the future resolves to the exit code, and dropping it stops the command.
-    pub fn exec_in(
-        &self,
-        id: &str,
-        argv: Vec<String>,
-        mut io: CommandIo,
-    ) -> Result<BoxFuture<'static, i32>, Status> {
-        if argv.is_empty() {
-            return Err(Status::invalid_argument("cmd is empty"));
-        }
-        let id = self.running(id)?;
-        if io.env.is_empty() {
-            let state = self.read();
-            let ctr = &state.containers[&id];
-            io.env = ctr.env(state.pods.get(&ctr.pod_id));
-        }
-        Ok(self.options().commands.run(argv, io))
-    }
 }
 
 #[tonic::async_trait]
@@ -342,83 +318,22 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::ExecSyncRequest>,
     ) -> Reply<api::ExecSyncResponse> {
-        let deadline = grpc_deadline(&request);
-        let request = request.into_inner();
-        if request.cmd.is_empty() {
-            return Err(Status::invalid_argument("cmd is empty"));
-        }
-        let (io, captured) = CommandIo::capture(None);
-        let run = self.exec_in(&request.container_id, request.cmd.clone(), io)?;
-        let timeout = (request.timeout > 0).then(|| Duration::from_secs(request.timeout as u64));
-        let limit = match (timeout, deadline) {
-            (Some(t), Some(d)) => Some(t.min(d)),
-            (t, d) => t.or(d),
-        };
-        let exit_code = match limit {
-            None => run.await,
-            Some(limit) => match tokio::time::timeout(limit, run).await {
-                Ok(code) => code,
-                Err(_) => {
-                    return Err(Status::deadline_exceeded(format!(
-                        "command {:?} timed out after {limit:?}",
-                        request.cmd
-                    )));
-                }
-            },
-        };
-        let (stdout, stderr) = captured.take();
-        Ok(Response::new(api::ExecSyncResponse {
-            stdout,
-            stderr,
-            exit_code,
-        }))
+        exec::exec_sync(self, request).await
     }
 
     async fn exec(&self, request: Request<api::ExecRequest>) -> Reply<api::ExecResponse> {
-        let request = request.into_inner();
-        if request.cmd.is_empty() {
-            return Err(Status::invalid_argument("cmd is empty"));
-        }
-        self.running(&request.container_id)?;
-        let server = self.streaming_server().await?;
-        Ok(Response::new(
-            server
-                .get_exec(&request)
-                .map_err(crate::streaming::to_status)?,
-        ))
+        exec::exec(self, request).await
     }
 
     async fn attach(&self, request: Request<api::AttachRequest>) -> Reply<api::AttachResponse> {
-        let request = request.into_inner();
-        self.running(&request.container_id)?;
-        let server = self.streaming_server().await?;
-        Ok(Response::new(
-            server
-                .get_attach(&request)
-                .map_err(crate::streaming::to_status)?,
-        ))
+        exec::attach(self, request).await
     }
 
     async fn port_forward(
         &self,
         request: Request<api::PortForwardRequest>,
     ) -> Reply<api::PortForwardResponse> {
-        let request = request.into_inner();
-        {
-            let state = self.read();
-            let id = resolve(&state.pods, &request.pod_sandbox_id, "pod sandbox")?;
-            if state.pods[id].state != api::PodSandboxState::SandboxReady {
-                return Err(Status::failed_precondition(format!(
-                    "pod sandbox {id} is not ready"
-                )));
-            }
-        }
-        let server = self.streaming_server().await?;
-        Ok(Response::new(
-            server
-                .get_port_forward(&request)
-                .map_err(crate::streaming::to_status)?,
-        ))
+        exec::port_forward(self, request).await
     }
 
     async fn container_stats(
