@@ -546,36 +546,6 @@ impl FakeRuntime {
     fn options(&self) -> &FakeRuntimeBuilder {
         &self.inner.options
     }
-
-    /// Broadcasts an event about `id` (a container, or a pod) to the open event streams.
-    fn emit(
-        &self,
-        state: &state::State,
-        id: &str,
-        pod_id: &str,
-        kind: cri_api_v1::ContainerEventType,
-    ) {
-        if self.inner.events.receiver_count() == 0 {
-            return;
-        }
-        let (pod_sandbox_status, containers_statuses) = match state.pods.get(pod_id) {
-            Some(pod) => (
-                Some(pod.status()),
-                state
-                    .containers_of(pod_id)
-                    .map(|c| c.status(&state.images))
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
-        };
-        let _ = self.inner.events.send(cri_api_v1::ContainerEventResponse {
-            container_id: id.to_string(),
-            container_event_type: kind as i32,
-            created_at: state::now(),
-            pod_sandbox_status,
-            containers_statuses,
-        });
-    }
 }
 
 /// Labels of a seeded or created object, for the label selectors of the list RPCs.

@@ -2,7 +2,6 @@
 
 use cri_api_v1 as api;
 use cri_api_v1::runtime_service_server::RuntimeService;
-use tokio::sync::{broadcast, mpsc};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
@@ -10,6 +9,7 @@ use crate::FakeRuntime;
 use std::time::Duration;
 
 mod containers;
+mod events;
 mod exec;
 mod pods;
 mod stats;
@@ -306,43 +306,9 @@ impl RuntimeService for FakeRuntime {
 
     async fn get_container_events(
         &self,
-        _: Request<api::GetEventsRequest>,
+        request: Request<api::GetEventsRequest>,
     ) -> Reply<BoxStream<api::ContainerEventResponse>> {
-        let mut events = self.inner.events.subscribe();
-        let mut shutdown = self.shutdown.clone();
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            let shut_down = async {
-                match shutdown.as_mut() {
-                    Some(rx) => {
-                        let _ = rx.wait_for(|down| *down).await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::pin!(shut_down);
-            loop {
-                let next = tokio::select! {
-                    _ = tx.closed() => break,
-                    _ = &mut shut_down => break,
-                    next = events.recv() => next,
-                };
-                let item = match next {
-                    Ok(event) => Ok(event),
-                    Err(broadcast::error::RecvError::Lagged(lost)) => Err(Status::data_loss(
-                        format!("the event stream fell behind and lost {lost} events"),
-                    )),
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let last = item.is_err();
-                if tx.send(item).await.is_err() || last {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        events::subscribe(self, request).await
     }
 
     async fn list_metric_descriptors(
