@@ -11,6 +11,7 @@ use std::time::Duration;
 mod containers;
 mod events;
 mod exec;
+mod info;
 mod pods;
 mod stats;
 
@@ -66,13 +67,8 @@ impl FakeRuntime {
 
 #[tonic::async_trait]
 impl RuntimeService for FakeRuntime {
-    async fn version(&self, _: Request<api::VersionRequest>) -> Reply<api::VersionResponse> {
-        Ok(Response::new(api::VersionResponse {
-            version: "0.1.0".into(),
-            runtime_name: self.options().runtime_name.clone(),
-            runtime_version: self.options().runtime_version.clone(),
-            runtime_api_version: "v1".into(),
-        }))
+    async fn version(&self, request: Request<api::VersionRequest>) -> Reply<api::VersionResponse> {
+        info::version(self, request).await
     }
 
     async fn run_pod_sandbox(
@@ -248,53 +244,11 @@ impl RuntimeService for FakeRuntime {
         &self,
         request: Request<api::UpdateRuntimeConfigRequest>,
     ) -> Reply<api::UpdateRuntimeConfigResponse> {
-        let cidr = request
-            .into_inner()
-            .runtime_config
-            .and_then(|c| c.network_config)
-            .map(|n| n.pod_cidr)
-            .unwrap_or_default();
-        self.write().pod_cidr = cidr;
-        Ok(Response::new(api::UpdateRuntimeConfigResponse {}))
+        info::update_runtime_config(self, request).await
     }
 
     async fn status(&self, request: Request<api::StatusRequest>) -> Reply<api::StatusResponse> {
-        let condition = |kind: &str| api::RuntimeCondition {
-            r#type: kind.to_string(),
-            status: true,
-            reason: String::new(),
-            message: String::new(),
-        };
-        let mut info = std::collections::BTreeMap::new();
-        if request.into_inner().verbose {
-            info.insert(
-                "config".to_string(),
-                format!(
-                    r#"{{"runtime":"cri-fake","podCIDR":"{}"}}"#,
-                    self.read().pod_cidr
-                ),
-            );
-        }
-        Ok(Response::new(api::StatusResponse {
-            status: Some(api::RuntimeStatus {
-                conditions: vec![
-                    condition(api::condition::RUNTIME_READY),
-                    condition(api::condition::NETWORK_READY),
-                ],
-            }),
-            info,
-            runtime_handlers: vec![api::RuntimeHandler {
-                name: String::new(),
-                features: Some(api::RuntimeHandlerFeatures {
-                    recursive_read_only_mounts: true,
-                    user_namespaces: false,
-                }),
-            }],
-            features: Some(api::RuntimeFeatures {
-                supplemental_groups_policy: true,
-                user_namespaces_host_network: false,
-            }),
-        }))
+        info::status(self, request).await
     }
 
     async fn checkpoint_container(
@@ -334,13 +288,9 @@ impl RuntimeService for FakeRuntime {
 
     async fn runtime_config(
         &self,
-        _: Request<api::RuntimeConfigRequest>,
+        request: Request<api::RuntimeConfigRequest>,
     ) -> Reply<api::RuntimeConfigResponse> {
-        Ok(Response::new(api::RuntimeConfigResponse {
-            linux: Some(api::LinuxRuntimeConfiguration {
-                cgroup_driver: api::CgroupDriver::Systemd as i32,
-            }),
-        }))
+        info::runtime_config(request).await
     }
 
     async fn update_pod_sandbox_resources(
