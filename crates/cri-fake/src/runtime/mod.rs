@@ -1,4 +1,6 @@
-//! The `RuntimeService`.
+//! The `RuntimeService`: the trait's methods hand each RPC to the module of its concern
+//! (`pods`, `containers`, `exec`, `stats`, `events`, `info`); this module keeps what they
+//! share (the client's deadline, paging of the `Stream*` RPCs).
 
 use cri_api_v1 as api;
 use cri_api_v1::runtime_service_server::RuntimeService;
