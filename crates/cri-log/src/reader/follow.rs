@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Decoder, Error, Message, ReadOptions, Tail};
+use super::tail::Tail;
+use super::{Decoder, Error, Message, ReadOptions};
 
 /// Follows a log file as it grows, like `tail -F`: first what the file holds (with
 /// [`ReadOptions::tail`] and [`ReadOptions::since`] applied), then what is appended, across

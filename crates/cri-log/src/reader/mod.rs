@@ -7,6 +7,7 @@ use crate::{Line, ParseError, Stream, Tag, Timestamp};
 
 mod follow;
 mod read;
+mod tail;
 
 pub use follow::Follower;
 pub use read::{LogReader, read_file};
@@ -407,42 +408,6 @@ impl Decoder {
             return Some(item);
         }
         None
-    }
-}
-
-/// The last `n` messages of a sequence, and its errors (bounded too, so that a garbage
-/// file cannot fill memory: at most `max(n, 16)`, the latest kept).
-#[derive(Debug)]
-struct Tail {
-    n: usize,
-    kept: VecDeque<Result<Message, Error>>,
-    messages: usize,
-}
-
-impl Tail {
-    fn new(n: usize) -> Self {
-        Tail {
-            n,
-            kept: VecDeque::new(),
-            messages: 0,
-        }
-    }
-
-    fn push(&mut self, item: Result<Message, Error>) {
-        if item.is_ok() {
-            self.messages += 1;
-        }
-        self.kept.push_back(item);
-        while self.messages > self.n {
-            if let Some(Ok(_)) = self.kept.pop_front() {
-                self.messages -= 1;
-            }
-        }
-        if self.kept.len() - self.messages > self.n.max(16)
-            && let Some(at) = self.kept.iter().position(Result::is_err)
-        {
-            self.kept.remove(at);
-        }
     }
 }
 

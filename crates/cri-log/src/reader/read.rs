@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::{Decoder, Error, Message, ReadOptions, Tail};
+use super::tail::Tail;
+use super::{Decoder, Error, Message, ReadOptions};
 
 /// Reads a CRI log from any [`Read`]: an iterator of messages (or per-line errors, after
 /// which it goes on).
