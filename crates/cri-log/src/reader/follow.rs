@@ -6,8 +6,9 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::decode::Decoder;
 use super::tail::Tail;
-use super::{Decoder, Error, Message, ReadOptions};
+use super::{Error, Message, ReadOptions};
 
 /// Follows a log file as it grows, like `tail -F`: first what the file holds (with
 /// [`ReadOptions::tail`] and [`ReadOptions::since`] applied), then what is appended, across

@@ -5,6 +5,7 @@ use std::io;
 
 use crate::{Line, ParseError, Stream, Tag, Timestamp};
 
+mod decode;
 mod follow;
 mod read;
 mod tail;
@@ -326,88 +327,6 @@ impl Joiner {
         let mut rest: Vec<Message> = self.pending.iter_mut().filter_map(Option::take).collect();
         rest.sort_by_key(|m| m.timestamp);
         out.extend(rest);
-    }
-}
-
-/// The part shared by [`LogReader`] and [`Follower`]: bytes in, messages out.
-#[derive(Debug)]
-struct Decoder {
-    splitter: Splitter,
-    joiner: Joiner,
-    options: ReadOptions,
-    /// Messages and errors in the order of the lines that made them.
-    ready: VecDeque<Result<Message, Error>>,
-    joined: VecDeque<Message>,
-}
-
-impl Decoder {
-    fn new(options: ReadOptions) -> Self {
-        Decoder {
-            splitter: Splitter::new(options.max_line),
-            joiner: Joiner::new(options),
-            options,
-            ready: VecDeque::new(),
-            joined: VecDeque::new(),
-        }
-    }
-
-    fn line(&mut self, raw: &[u8]) {
-        let line_no = self.splitter.line_no;
-        match Line::parse(raw) {
-            Ok(line) => {
-                self.joiner.push(line, &mut self.joined);
-                self.ready.extend(self.joined.drain(..).map(Ok));
-            }
-            Err(source) => self.ready.push_back(Err(Error::Parse {
-                line: line_no,
-                source,
-            })),
-        }
-    }
-
-    /// Decodes the complete lines in the buffer.
-    fn drain(&mut self) {
-        while let Some(split) = self.splitter.next() {
-            match split {
-                Split::Line(raw) => self.line(&raw),
-                Split::TooLong => self.ready.push_back(Err(Error::LineTooLong {
-                    line: self.splitter.line_no,
-                    limit: self.options.max_line,
-                })),
-            }
-        }
-    }
-
-    /// The end of a file: its unterminated last line, and (with `flush`) the partial
-    /// messages.
-    fn end(&mut self, flush: bool) {
-        if let Some(raw) = self.splitter.rest() {
-            self.line(&raw);
-        }
-        if flush {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        self.joiner.finish(&mut self.joined);
-        self.ready.extend(self.joined.drain(..).map(Ok));
-    }
-
-    /// The next message or error, oldest first; `since` applied.
-    fn pop(&mut self) -> Option<Result<Message, Error>> {
-        while let Some(item) = self.ready.pop_front() {
-            if let Ok(message) = &item
-                && self
-                    .options
-                    .since
-                    .is_some_and(|since| message.timestamp < since)
-            {
-                continue;
-            }
-            return Some(item);
-        }
-        None
     }
 }
 

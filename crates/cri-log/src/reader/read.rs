@@ -5,8 +5,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use super::decode::Decoder;
 use super::tail::Tail;
-use super::{Decoder, Error, Message, ReadOptions};
+use super::{Error, Message, ReadOptions};
 
 /// Reads a CRI log from any [`Read`]: an iterator of messages (or per-line errors, after
 /// which it goes on).
