@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 
-use super::{Error, Joiner, Message, ReadOptions, Split, Splitter};
+use super::join::Joiner;
+use super::{Error, Message, ReadOptions, Split, Splitter};
 use crate::Line;
 
 /// The part shared by [`LogReader`] and [`Follower`]: bytes in, messages out.
