@@ -4,7 +4,8 @@
 use std::collections::VecDeque;
 
 use super::join::Joiner;
-use super::{Error, Message, ReadOptions, Split, Splitter};
+use super::split::{Split, Splitter};
+use super::{Error, Message, ReadOptions};
 use crate::Line;
 
 /// The part shared by [`LogReader`] and [`Follower`]: bytes in, messages out.
