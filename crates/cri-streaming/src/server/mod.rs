@@ -534,12 +534,6 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Bod
             (protocol, Some(accept))
         }
         Upgrade::Spdy => {
-            if !session::SPDY_AVAILABLE {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    "SPDY/3.1 is not available in this build; use a WebSocket",
-                );
-            }
             let offered = header_list(headers, "x-stream-protocol-version");
             let supported = if port_forward {
                 SPDY_PORT_FORWARD

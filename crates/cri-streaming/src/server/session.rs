@@ -18,9 +18,6 @@ use crate::protocol::{
 use crate::spdy;
 use crate::ws::{End, Framing, Mux, MuxLimits};
 
-/// Whether this build serves SPDY/3.1.
-pub(super) const SPDY_AVAILABLE: bool = true;
-
 /// The ports of a WebSocket port forward: the request's, else the `port` query parameters.
 pub(super) fn ws_ports(
     request: &cri_api_v1::PortForwardRequest,
