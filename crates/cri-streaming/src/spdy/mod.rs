@@ -73,12 +73,20 @@
 //! # }
 //! ```
 
-mod connection;
 mod dictionary;
+mod driver;
+mod error;
 pub mod frame;
-pub use dictionary::DICTIONARY;
+mod handles;
 mod headers;
+mod limits;
+mod recv;
+mod state;
+mod stream;
 
-pub use connection::{Connection, Error, Incoming, Limits, Stream};
+pub use dictionary::DICTIONARY;
+pub use error::Error;
 pub use frame::{FrameError, GoAwayStatus, RstStatus};
+pub use handles::{Connection, Incoming, Stream};
 pub use headers::Headers;
+pub use limits::Limits;
