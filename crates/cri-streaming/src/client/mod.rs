@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -244,6 +244,23 @@ async fn connect_tcp(target: &Target) -> Result<TcpStream, Error> {
 /// the token (404) or the session could not be served for other reasons than the upgrade.
 fn falls_back(error: &Error) -> bool {
     matches!(error, Error::Refused { status, .. } if matches!(status, 400 | 403 | 405 | 426 | 501))
+}
+
+/// The most of the error stream read for the status.
+const MAX_STATUS: u64 = 64 << 10;
+
+/// Reads the error stream to its end (at most [`MAX_STATUS`] bytes).
+async fn read_status_bytes(error: impl AsyncRead + Unpin) -> Result<Vec<u8>, io::Error> {
+    let mut bytes = Vec::new();
+    error.take(MAX_STATUS).read_to_end(&mut bytes).await?;
+    Ok(bytes)
+}
+
+/// The exit code the error stream's content reports; a failure that is not an exit code
+/// is [`Error::Remote`].
+fn exit_code_of(bytes: &[u8], json: bool) -> Result<i32, Error> {
+    let status = Status::from_error_stream(bytes, json).map_err(Error::Protocol)?;
+    status.to_exit_code().ok_or(Error::Remote(status))
 }
 
 /// The read side of a session's stream (stdout, stderr, a forwarded port).

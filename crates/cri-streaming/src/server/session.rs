@@ -119,19 +119,6 @@ fn status_of_attach(result: Result<(), BoxError>) -> Status {
     }
 }
 
-/// The bytes the error stream carries for `status` (`None`: nothing, a v1-v3 success).
-pub(crate) fn status_bytes(status: &Status, json: bool) -> Option<Bytes> {
-    if json {
-        Some(Bytes::from(
-            serde_json::to_vec(status).expect("a status serializes"),
-        ))
-    } else if status.status == "Success" {
-        None
-    } else {
-        Some(Bytes::from(status.message.clone()))
-    }
-}
-
 fn mux_limits(shared: &Shared) -> MuxLimits {
     MuxLimits {
         idle_timeout: shared.config.idle_timeout,
@@ -250,7 +237,7 @@ async fn ws_remote_command<IO, F, Fut>(
             return;
         }
     };
-    if let Some(bytes) = status_bytes(&status, framing.status_json) {
+    if let Some(bytes) = status.to_error_stream(framing.status_json) {
         let _ = mux.out.send(Outgoing::Data(channel::ERROR, bytes)).await;
     }
     mux.finish().await;
@@ -420,7 +407,7 @@ async fn spdy_remote_command<F, Fut>(
         _ = closed => return,
     };
     if let Some(mut error) = got.error.take() {
-        if let Some(bytes) = status_bytes(&status, json_status) {
+        if let Some(bytes) = status.to_error_stream(json_status) {
             let _ = error.write_all(&bytes).await;
         }
         let _ = error.shutdown().await;
