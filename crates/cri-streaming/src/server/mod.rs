@@ -11,6 +11,8 @@
 
 mod cache;
 mod session;
+mod spdy;
+mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -584,7 +586,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Bod
         let Cached::PortForward(pf) = &request else {
             unreachable!("the kind was checked")
         };
-        match session::ws_ports(pf, req.uri().query()) {
+        match websocket::forwarded_ports(pf, req.uri().query()) {
             Ok(ports) => ports,
             Err(message) => return plain(StatusCode::BAD_REQUEST, message),
         }
@@ -622,9 +624,9 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Bod
         let io = TokioIo::new(upgraded);
         match upgrade {
             Upgrade::WebSocket => {
-                session::websocket(shared, io, &protocol, request, ws_ports).await;
+                websocket::serve(shared, io, &protocol, request, ws_ports).await;
             }
-            Upgrade::Spdy => session::spdy(shared, io, &protocol, request).await,
+            Upgrade::Spdy => spdy::serve(shared, io, &protocol, request).await,
         }
     });
     response
