@@ -11,8 +11,8 @@
 //! single-use: a server that spends it on the refused attempt (upstream's does) answers
 //! the second attempt 404, so against such a server name the transport.
 
-mod spdyc;
-mod wsc;
+mod spdy;
+mod websocket;
 
 use std::io;
 use std::net::SocketAddr;
@@ -437,8 +437,8 @@ pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error
         async move {
             let run = async {
                 match transport {
-                    Transport::Spdy => spdyc::exec(target, options).await,
-                    _ => wsc::exec(target, options).await,
+                    Transport::Spdy => spdy::exec(target, options).await,
+                    _ => websocket::exec(target, options).await,
                 }
             };
             tokio::time::timeout(timeout, run)
@@ -534,8 +534,8 @@ impl PortForwardOptions {
 }
 
 enum Forwarder {
-    Ws(wsc::WsForward),
-    Spdy(spdyc::SpdyForward),
+    Ws(websocket::WsForward),
+    Spdy(spdy::SpdyForward),
 }
 
 /// A port-forward session: [`connect`](Self::connect) opens a connection to a port,
@@ -568,8 +568,8 @@ pub async fn port_forward(
         });
     }
     let timeout = options.connect_timeout;
-    let ws = || async {
-        let forward = tokio::time::timeout(timeout, wsc::port_forward(&target, ports))
+    let over_ws = || async {
+        let forward = tokio::time::timeout(timeout, websocket::port_forward(&target, ports))
             .await
             .map_err(|_| Error::Timeout(timeout))??;
         Ok(PortForward {
@@ -577,8 +577,8 @@ pub async fn port_forward(
             transport: Transport::WebSocket,
         })
     };
-    let spdy = || async {
-        let forward = tokio::time::timeout(timeout, spdyc::port_forward(&target))
+    let over_spdy = || async {
+        let forward = tokio::time::timeout(timeout, spdy::port_forward(&target))
             .await
             .map_err(|_| Error::Timeout(timeout))??;
         Ok(PortForward {
@@ -587,10 +587,10 @@ pub async fn port_forward(
         })
     };
     match options.transport {
-        Transport::Spdy => spdy().await,
-        Transport::WebSocket => ws().await,
-        Transport::Auto => match spdy().await {
-            Err(error) if falls_back(&error) => ws().await,
+        Transport::Spdy => over_spdy().await,
+        Transport::WebSocket => over_ws().await,
+        Transport::Auto => match over_spdy().await {
+            Err(error) if falls_back(&error) => over_ws().await,
             other => other,
         },
     }
