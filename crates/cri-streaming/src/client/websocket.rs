@@ -14,9 +14,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
+use super::session::{exit_code_of, read_status_bytes};
+use super::target::{Target, connect_tcp};
 use super::{
-    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter, Target,
-    Transport, connect_tcp, exit_code_of, read_status_bytes,
+    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
+    Transport,
 };
 use crate::pipe::{ChannelReader, Outgoing};
 use crate::protocol::{channel, ws_protocols};
