@@ -103,9 +103,6 @@ pub enum Error {
     /// The session ended with a failure status from the server (not an exit code).
     #[error("{}", .0.message)]
     Remote(Status),
-    /// The transport is not available in this build.
-    #[error("the {0} transport is not available in this build")]
-    Unavailable(Transport),
 }
 
 /// Whether a refused WebSocket upgrade may be retried over SPDY: the server did not know
