@@ -84,8 +84,8 @@ mod state;
 mod stream;
 
 // Not part of the API: the frame codec and its dictionary are public only for the fuzz
-// target (fuzz/fuzz_targets/spdy.rs) and the codec tests (tests/spdy_codec.rs,
-// tests/spdy_mux.rs), and hidden from the documentation.
+// target (fuzz/fuzz_targets/spdy.rs) and the tests that speak raw frames
+// (tests/spdy_codec.rs, tests/spdy_raw_peer.rs), and hidden from the documentation.
 #[doc(hidden)]
 pub mod frame;
 #[doc(hidden)]
