@@ -18,6 +18,7 @@ use super::cache::Cached;
 use super::{spdy, websocket};
 use crate::protocol::{spdy_protocols, ws_protocols};
 
+/// Accepts TCP connections and serves each as HTTP/1.1 with upgrades, until dropped.
 pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let (tcp, _) = match listener.accept().await {
