@@ -8,21 +8,21 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
+use super::session::{exit_code_of, read_status_bytes};
+use super::target::{Target, connect_tcp};
 use super::{
-    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter, Target,
-    Transport, connect_tcp,
+    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
+    Transport,
 };
 use crate::pipe::{ChannelReader, Outgoing};
-use crate::protocol::{Status, channel, ws_protocols};
+use crate::protocol::{channel, ws_protocols};
 use crate::ws::{End, Framing, Mux, MuxLimits, PortPrefix};
-
-const MAX_STATUS: u64 = 64 << 10;
 
 fn limits() -> MuxLimits {
     MuxLimits {
@@ -156,34 +156,6 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
         protocol,
         status,
     })
-}
-
-/// Reads the error stream to its end and turns it into an exit code.
-pub(crate) async fn read_status_bytes(error: impl AsyncRead + Unpin) -> Result<Vec<u8>, io::Error> {
-    let mut bytes = Vec::new();
-    error.take(MAX_STATUS).read_to_end(&mut bytes).await?;
-    Ok(bytes)
-}
-
-/// An exit code from the error stream's content.
-pub(crate) fn exit_code_of(bytes: &[u8], json: bool) -> Result<i32, Error> {
-    if bytes.is_empty() {
-        return Ok(0);
-    }
-    if !json {
-        return Err(Error::Remote(Status {
-            status: "Failure".into(),
-            message: String::from_utf8_lossy(bytes).into_owned(),
-            ..Status::default()
-        }));
-    }
-    let status: Status = serde_json::from_slice(bytes).map_err(|e| {
-        Error::Protocol(format!(
-            "the status from the server is not valid JSON ({e}): {:?}",
-            String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-        ))
-    })?;
-    status.to_exit_code().ok_or(Error::Remote(status))
 }
 
 async fn read_status(

@@ -12,10 +12,11 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
-use super::wsc::{exit_code_of, read_status_bytes};
+use super::session::{exit_code_of, read_status_bytes};
+use super::target::{Target, connect_tcp};
 use super::{
-    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter, Target,
-    Transport, connect_tcp,
+    Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
+    Transport,
 };
 use crate::protocol::{PORT_HEADER, REQUEST_ID_HEADER, STREAM_TYPE, spdy_protocols};
 use crate::spdy::{Connection, Headers, Limits, Stream};
