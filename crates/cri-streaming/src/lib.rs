@@ -10,13 +10,16 @@
 //! |---|---|
 //! | `server` (default) | [`server`]: the request cache (single-use tokens), the HTTP server, the [`server::Runtime`] trait a runtime implements |
 //! | `client` (default) | [`client`]: exec, attach and port forward from a URL |
+//! | `tls` | TLS with rustls (`ring` provider): [`server::ServerTls`] on the listener, `https` URLs and [`client::ClientTls`] on the client |
 //!
 //! Both transports are spoken on both sides: WebSocket (`v5.channel.k8s.io`,
 //! `v4.channel.k8s.io`, their base64 variants and the legacy `channel.k8s.io`; port forward
 //! with a channel pair per port, as upstream's server accepts it) and SPDY/3.1
 //! (`channel.k8s.io` … `v5.channel.k8s.io`, `portforward.k8s.io`; the framing is the
 //! [`spdy`] module). The exit status travels as upstream's v4 `Status` on the error stream:
-//! a non-zero exit code is an outcome, not a transport error. TLS is not supported yet.
+//! a non-zero exit code is an outcome, not a transport error. With the `tls` feature both
+//! sides speak TLS (rustls); without it the client refuses `https` URLs with an error that
+//! says so.
 //!
 //! # A runtime serving exec with its own handler
 //!
@@ -98,6 +101,12 @@ mod ws;
 
 mod pipe;
 pub use pipe::{ChannelReader, ChannelWriter};
+
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::TlsError;
 
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

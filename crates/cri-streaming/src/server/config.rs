@@ -1,7 +1,10 @@
 //! The server's settings.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::Authorizer;
 
 /// The server's settings. `Config::default()` listens on an ephemeral port of 127.0.0.1.
 #[derive(Clone, Debug)]
@@ -33,6 +36,14 @@ pub struct Config {
     pub max_message_size: usize,
     /// The largest chunk the server puts in one message to a client (default 128 KiB).
     pub max_chunk: usize,
+    /// TLS on the listener (default none: plain HTTP). With it the default base URL says
+    /// `https`; the session limits above apply as they are.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<super::ServerTls>,
+    /// The hook that sees each request with a valid token before anything runs and may
+    /// refuse it (default none: the token is the only guard, as upstream).
+    pub authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl Default for Config {
@@ -49,6 +60,9 @@ impl Default for Config {
             max_streams_per_connection: 128,
             max_message_size: 1 << 20,
             max_chunk: 128 << 10,
+            #[cfg(feature = "tls")]
+            tls: None,
+            authorizer: None,
         }
     }
 }

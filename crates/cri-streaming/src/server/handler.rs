@@ -1,7 +1,6 @@
 //! The HTTP side of the server: accepting connections, then for each request [`route`],
 //! [`negotiate`], admit and [`switch`] to the session of the negotiated transport.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,19 +8,22 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Shared;
+use super::authorize::{AccessRequest, CriRequest};
 use super::cache::Cached;
+use super::connection::{self, Peer};
 use super::{spdy, websocket};
 use crate::protocol::{spdy_protocols, ws_protocols};
 
-/// Accepts TCP connections and serves each as HTTP/1.1 with upgrades, until dropped.
+/// Accepts TCP connections and serves each ([`connection::serve`]: TLS if configured, then
+/// HTTP/1.1 with upgrades), until dropped.
 pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let (tcp, _) = match listener.accept().await {
+        let (tcp, addr) = match listener.accept().await {
             Ok(conn) => conn,
             Err(_) => {
                 // Out of file descriptors and the like: wait instead of spinning.
@@ -30,19 +32,7 @@ pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let _ = tcp.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(shared, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await;
-        });
+        tokio::spawn(connection::serve(shared.clone(), tcp, addr));
     }
 }
 
@@ -148,13 +138,50 @@ struct Admitted {
     permit: OwnedSemaphorePermit,
 }
 
-/// One HTTP request: [`route`] it, [`negotiate`] the transport, spend its token, then
-/// [`switch`] protocols and run the session; or the answer that turns it down.
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Body> {
-    match admit(&shared, &req) {
-        Ok(admitted) => switch(shared, &mut req, admitted),
-        Err(refusal) => *refusal,
+/// One HTTP request: [`route`] it, [`negotiate`] the transport, spend its token, ask the
+/// authorization hook, then [`switch`] protocols and run the session; or the answer that
+/// turns it down.
+pub(super) async fn handle(
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let admitted = match admit(&shared, &req) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return *refusal,
+    };
+    if let Err(refusal) = authorize(&shared, &peer, &req, &admitted.request).await {
+        return *refusal;
     }
+    switch(shared, &mut req, admitted)
+}
+
+/// Asks the runtime's [`Authorizer`](super::Authorizer), if it has one; the token is
+/// already spent, and a refusal is a 403 with the hook's reason.
+async fn authorize(
+    shared: &Shared,
+    peer: &Peer,
+    req: &Request<Incoming>,
+    request: &Cached,
+) -> Result<(), Refusal> {
+    let Some(authorizer) = &shared.config.authorizer else {
+        return Ok(());
+    };
+    let access = AccessRequest {
+        method: req.method(),
+        path: req.uri().path(),
+        peer: peer.addr,
+        client_certificate: peer.certificate.as_ref(),
+        request: match request {
+            Cached::Exec(r) => CriRequest::Exec(r),
+            Cached::Attach(r) => CriRequest::Attach(r),
+            Cached::PortForward(r) => CriRequest::PortForward(r),
+        },
+    };
+    authorizer
+        .authorize(&access)
+        .await
+        .map_err(|denied| refuse(StatusCode::FORBIDDEN, denied.reason()))
 }
 
 /// Routes and negotiates the request, then spends its token and takes a session slot.

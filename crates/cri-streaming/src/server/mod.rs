@@ -8,14 +8,25 @@
 //! as `v4.channel.k8s.io` with a channel pair per port) or an SPDY/3.1 upgrade
 //! (`channel.k8s.io` to `v5.channel.k8s.io`, `portforward.k8s.io`). An unknown, used or
 //! expired token is a 404 and nothing runs.
+//!
+//! With the `tls` feature, [`Config::tls`] serves over TLS ([`ServerTls`]: a certificate
+//! and key, optionally a CA for client certificates) and the URLs say `https`. Whatever the
+//! transport, [`Config::authorizer`] lets the runtime refuse a request (403) before anything
+//! runs: see [`Authorizer`].
 
+mod authorize;
 mod cache;
 mod config;
+mod connection;
 mod handler;
 mod runtime;
 mod session;
 mod spdy;
+#[cfg(feature = "tls")]
+mod tls;
 mod websocket;
+#[cfg(feature = "tls")]
+mod x509;
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,9 +37,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use crate::protocol::{Status, TerminalSize};
+pub use authorize::{
+    AccessRequest, AuthorizeFuture, Authorizer, ClientCertificate, CriRequest, Denied,
+};
 use cache::{Cached, RequestCache};
 pub use config::Config;
 pub use runtime::{BoxError, BoxFuture, BoxReader, BoxWriter, PortStream, Runtime, Streams};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::ServerTls;
 
 /// Why the server could not hand out a URL.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +66,9 @@ pub(crate) struct Shared {
     sessions: Arc<Semaphore>,
     base_url: String,
     base_path: String,
+    /// The TLS acceptor, with the configuration in force.
+    #[cfg(feature = "tls")]
+    tls: Option<tls::Acceptor>,
 }
 
 /// A running streaming server; it stops accepting connections when dropped (sessions in
@@ -82,7 +102,7 @@ impl Server {
         let mut base_url = config
             .base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local_addr}/"));
+            .unwrap_or_else(|| format!("{}://{local_addr}/", scheme(&config)));
         if !base_url.ends_with('/') {
             base_url.push('/');
         }
@@ -96,6 +116,8 @@ impl Server {
             .path()
             .to_string();
         let shared = Arc::new(Shared {
+            #[cfg(feature = "tls")]
+            tls: config.tls.clone().map(tls::Acceptor::new),
             cache: RequestCache::new(config.token_ttl, config.max_pending_requests),
             sessions: Arc::new(Semaphore::new(config.max_sessions)),
             runtime: Box::new(runtime),
@@ -181,6 +203,16 @@ impl Server {
             url: self.url(Cached::PortForward(request.clone()))?,
         })
     }
+}
+
+/// The scheme of the URLs handed out by default.
+fn scheme(config: &Config) -> &'static str {
+    #[cfg(feature = "tls")]
+    if config.tls.is_some() {
+        return "https";
+    }
+    let _ = config;
+    "http"
 }
 
 fn check_streams(
