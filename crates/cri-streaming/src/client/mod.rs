@@ -16,6 +16,8 @@ mod port_forward;
 mod session;
 mod spdy;
 mod target;
+#[cfg(feature = "tls")]
+mod tls;
 mod websocket;
 
 use std::io;
@@ -26,6 +28,9 @@ pub use options::{ExecOptions, PortForwardOptions};
 pub use port_forward::{PortForward, port_forward};
 pub use session::{ExecSession, Output, PortConnection, Resizer, SessionReader, SessionWriter};
 use target::parse_url;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{ClientTls, ClientTlsBuilder};
 
 /// Which transport to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -94,6 +99,9 @@ pub enum Error {
         /// The response body (trimmed, at most 1 KiB).
         body: String,
     },
+    /// The TLS handshake failed, or the TLS settings could not be used.
+    #[error("TLS with the streaming server: {0}")]
+    Tls(String),
     /// Connecting or the upgrade took longer than the connect timeout.
     #[error("connecting to the streaming server timed out after {0:?}")]
     Timeout(Duration),
@@ -111,9 +119,20 @@ fn falls_back(error: &Error) -> bool {
     matches!(error, Error::Refused { status, .. } if matches!(status, 400 | 403 | 405 | 426 | 501))
 }
 
+/// Whether a refusal is the runtime's authorization hook turning the request down (403):
+/// the token is spent, so the other transport would only get a 404 that hides the reason.
+fn denied(error: &Error) -> bool {
+    matches!(error, Error::Refused { status: 403, .. })
+}
+
 /// Starts an exec session at `url` (from an `ExecResponse`).
 pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error> {
-    let target = parse_url(url)?;
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut target = parse_url(url)?;
+    #[cfg(feature = "tls")]
+    {
+        target.tls = options.tls.clone();
+    }
     let timeout = options.connect_timeout;
     let attempt = |transport: Transport| {
         let target = &target;
@@ -131,7 +150,10 @@ pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error
     };
     match options.transport {
         Transport::Auto => match attempt(Transport::WebSocket).await {
-            Err(error) if falls_back(&error) => attempt(Transport::Spdy).await,
+            Err(error) if falls_back(&error) => match attempt(Transport::Spdy).await {
+                Err(Error::Refused { status: 404, .. }) if denied(&error) => Err(error),
+                other => other,
+            },
             other => other,
         },
         transport => attempt(transport).await,

@@ -23,6 +23,11 @@ pub struct ExecOptions {
     pub connect_timeout: Duration,
     /// The largest WebSocket message accepted from the server (default 16 MiB).
     pub max_message_size: usize,
+    /// TLS for an `https` URL (default none: the server is verified against the system's
+    /// CAs, without a client certificate).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<super::ClientTls>,
 }
 
 impl Default for ExecOptions {
@@ -35,6 +40,8 @@ impl Default for ExecOptions {
             transport: Transport::Auto,
             connect_timeout: Duration::from_secs(30),
             max_message_size: 16 << 20,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -93,6 +100,13 @@ impl ExecOptions {
         self.connect_timeout = timeout;
         self
     }
+    /// Sets [`tls`](Self::tls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: super::ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
 }
 
 /// Options of [`port_forward`](fn@super::port_forward).
@@ -105,6 +119,11 @@ pub struct PortForwardOptions {
     pub transport: Transport,
     /// How long connecting and the upgrade may take (default 30 s).
     pub connect_timeout: Duration,
+    /// TLS for an `https` URL (default none: the server is verified against the system's
+    /// CAs, without a client certificate).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<super::ClientTls>,
 }
 
 impl Default for PortForwardOptions {
@@ -112,6 +131,8 @@ impl Default for PortForwardOptions {
         PortForwardOptions {
             transport: Transport::Auto,
             connect_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -124,6 +145,13 @@ impl PortForwardOptions {
     /// Sets [`transport`](Self::transport).
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
+        self
+    }
+    /// Sets [`tls`](Self::tls).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, tls: super::ClientTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use super::target::parse_url;
-use super::{Error, PortConnection, PortForwardOptions, Transport, falls_back, spdy, websocket};
+use super::{
+    Error, PortConnection, PortForwardOptions, Transport, denied, falls_back, spdy, websocket,
+};
 
 enum Forwarder {
     Ws(websocket::WsForward),
@@ -34,7 +36,12 @@ pub async fn port_forward(
     ports: &[u16],
     options: &PortForwardOptions,
 ) -> Result<PortForward, Error> {
-    let target = parse_url(url)?;
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut target = parse_url(url)?;
+    #[cfg(feature = "tls")]
+    {
+        target.tls = options.tls.clone();
+    }
     if ports.is_empty() {
         return Err(Error::Url {
             url: url.to_string(),
@@ -64,7 +71,10 @@ pub async fn port_forward(
         Transport::Spdy => over_spdy().await,
         Transport::WebSocket => over_ws().await,
         Transport::Auto => match over_spdy().await {
-            Err(error) if falls_back(&error) => over_ws().await,
+            Err(error) if falls_back(&error) => match over_ws().await {
+                Err(Error::Refused { status: 404, .. }) if denied(&error) => Err(error),
+                other => other,
+            },
             other => other,
         },
     }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::session::{exit_code_of, read_status_bytes};
-use super::target::{Target, connect_tcp};
+use super::target::{Target, dial, with_causes};
 use super::{
     Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
     Transport,
@@ -24,10 +24,10 @@ use crate::spdy::{Connection, Headers, Limits, Stream};
 /// Upgrades an HTTP/1.1 connection to SPDY/3.1 offering `protocols`; the connection and
 /// the protocol the server chose.
 async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, String), Error> {
-    let tcp = connect_tcp(target).await?;
+    let tcp = dial(target).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
-        .map_err(|e| Error::Protocol(format!("HTTP handshake: {e}")))?;
+        .map_err(|e| Error::Protocol(format!("HTTP handshake: {}", with_causes(&e))))?;
     tokio::spawn(connection.with_upgrades());
     let path = match target.url.query() {
         Some(query) => format!("{}?{query}", target.url.path()),
@@ -46,7 +46,7 @@ async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, Str
     let mut response = sender
         .send_request(request)
         .await
-        .map_err(|e| Error::Protocol(format!("SPDY upgrade request: {e}")))?;
+        .map_err(|e| Error::Protocol(format!("SPDY upgrade request: {}", with_causes(&e))))?;
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let status = response.status().as_u16();
         let body = response
@@ -71,7 +71,7 @@ async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, Str
         .to_string();
     let upgraded = hyper::upgrade::on(&mut response)
         .await
-        .map_err(|e| Error::Protocol(format!("SPDY upgrade: {e}")))?;
+        .map_err(|e| Error::Protocol(format!("SPDY upgrade: {}", with_causes(&e))))?;
     let (conn, _incoming) = Connection::client(TokioIo::new(upgraded), Limits::default());
     Ok((conn, protocol))
 }

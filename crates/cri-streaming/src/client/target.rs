@@ -1,13 +1,28 @@
-//! The streaming URL and the TCP connection to it.
+//! The streaming URL and the connection to it: TCP, and TLS for an `https` URL.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::Error;
+#[cfg(feature = "tls")]
+use super::tls::ClientTls;
 
 /// The parts of a streaming URL the client needs.
 pub(super) struct Target {
     pub url: url::Url,
     pub addr: String,
+    /// The host, for TLS's server name.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    host: String,
+    /// An `https` (or `wss`) URL.
+    secure: bool,
+    /// The TLS settings of the session (`None`: the system's CAs).
+    #[cfg(feature = "tls")]
+    pub tls: Option<ClientTls>,
 }
 
 pub(super) fn parse_url(url: &str) -> Result<Target, Error> {
@@ -16,26 +31,52 @@ pub(super) fn parse_url(url: &str) -> Result<Target, Error> {
         reason: reason.to_string(),
     };
     let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    match parsed.scheme() {
-        "http" | "ws" => {}
+    let secure = match parsed.scheme() {
+        "http" | "ws" => false,
+        "https" | "wss" if cfg!(feature = "tls") => true,
         "https" | "wss" => {
             return Err(bad(
-                "TLS (https) streaming URLs are not supported by this client",
+                "TLS (https) streaming URLs need cri-streaming's `tls` feature, which this \
+                 client was built without",
             ));
         }
         other => return Err(bad(&format!("unsupported scheme {other:?}"))),
-    }
+    };
     let host = parsed.host_str().ok_or_else(|| bad("no host"))?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
+    let port = parsed
+        .port_or_known_default()
+        .unwrap_or(if secure { 443 } else { 80 });
     let addr = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
-    Ok(Target { url: parsed, addr })
+    Ok(Target {
+        host: host.to_string(),
+        url: parsed,
+        addr,
+        secure,
+        #[cfg(feature = "tls")]
+        tls: None,
+    })
 }
 
-pub(super) async fn connect_tcp(target: &Target) -> Result<TcpStream, Error> {
+impl Target {
+    /// The scheme of the WebSocket URL for this target.
+    pub fn ws_scheme(&self) -> &'static str {
+        if self.secure { "wss" } else { "ws" }
+    }
+}
+
+/// A connection to the streaming server.
+pub(super) enum Conn {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Connects to the target: TCP, then the TLS handshake for an `https` URL.
+pub(super) async fn dial(target: &Target) -> Result<Conn, Error> {
     let tcp = TcpStream::connect(&target.addr)
         .await
         .map_err(|source| Error::Connect {
@@ -43,5 +84,105 @@ pub(super) async fn connect_tcp(target: &Target) -> Result<TcpStream, Error> {
             source,
         })?;
     let _ = tcp.set_nodelay(true);
-    Ok(tcp)
+    #[cfg(feature = "tls")]
+    if target.secure {
+        let stream = super::tls::handshake(target.tls.as_ref(), &target.host, tcp).await?;
+        return Ok(Conn::Tls(Box::new(stream)));
+    }
+    Ok(Conn::Plain(tcp))
+}
+
+/// A TLS failure that shows after the handshake (the server refusing the client's
+/// certificate, with TLS 1.3) reads as one.
+#[cfg(feature = "tls")]
+fn tls_error(error: io::Error) -> io::Error {
+    if error
+        .get_ref()
+        .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some())
+    {
+        io::Error::new(error.kind(), super::tls::explain(&error))
+    } else {
+        error
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => Pin::new(tls).poll_read(cx, buf).map_err(tls_error),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => Pin::new(tls).poll_write(cx, buf).map_err(tls_error),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => Pin::new(tls)
+                .poll_write_vectored(cx, bufs)
+                .map_err(tls_error),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(tcp) => tcp.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => tls.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => Pin::new(tls).poll_flush(cx).map_err(tls_error),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => Pin::new(tls).poll_shutdown(cx).map_err(tls_error),
+        }
+    }
+}
+
+/// An error with its causes (`connection error: <why>`): hyper's errors show their cause
+/// only as a source, and a TLS failure after the handshake is such a cause.
+pub(super) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }

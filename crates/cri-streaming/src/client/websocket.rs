@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 use super::session::{exit_code_of, read_status_bytes};
-use super::target::{Target, connect_tcp};
+use super::target::{Conn, Target, dial};
 use super::{
     Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
     Transport,
@@ -38,10 +38,10 @@ async fn connect(
     protocols: &[&str],
     max_message_size: usize,
     extra_query: &[(&str, String)],
-) -> Result<(WebSocketStream<tokio::net::TcpStream>, String), Error> {
-    let tcp = connect_tcp(target).await?;
+) -> Result<(WebSocketStream<Conn>, String), Error> {
+    let tcp = dial(target).await?;
     let mut url = target.url.clone();
-    let _ = url.set_scheme("ws");
+    let _ = url.set_scheme(target.ws_scheme());
     if !extra_query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in extra_query {
