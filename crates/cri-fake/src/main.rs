@@ -36,6 +36,11 @@ Options:
   --pull-delay MILLISECONDS   how long PullImage takes (to test deadlines; default 0)
   --exit-on-stdin-close       stop when stdin reaches its end (for a parent process that may
                               die without stopping its children)
+  --stream-tls-cert PATH      serve the Exec/Attach/PortForward URLs over TLS (https) with
+                              this PEM certificate chain (needs --stream-tls-key)
+  --stream-tls-key PATH       the PEM private key of --stream-tls-cert
+  --stream-tls-ca PATH        require streaming clients to present a certificate signed by
+                              one of the CAs of this PEM bundle
   -h, --help                  this help
   -V, --version               the version
 ";
@@ -47,7 +52,52 @@ struct Options {
     containers_per_pod: usize,
     pulls: Vec<String>,
     exit_on_stdin_close: bool,
+    stream_tls: StreamTls,
     builder: FakeRuntimeBuilder,
+}
+
+/// The streaming server's TLS files, as given.
+#[derive(Debug, Default)]
+struct StreamTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+}
+
+impl StreamTls {
+    fn check(&self) -> Result<(), UsageError> {
+        match (&self.cert, &self.key) {
+            (Some(_), Some(_)) => Ok(()),
+            (None, None) if self.ca.is_none() => Ok(()),
+            _ => Err(UsageError(
+                "--stream-tls-cert and --stream-tls-key go together (--stream-tls-ca needs them)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The streaming server's settings: TLS from the files, when given.
+    #[cfg(feature = "tls")]
+    fn config(&self) -> Result<Option<cri_streaming::server::Config>, String> {
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Ok(None);
+        };
+        let tls = cri_streaming::server::ServerTls::from_pem_files(cert, key, self.ca.as_deref())
+            .map_err(|e| format!("streaming TLS: {e}"))?;
+        let mut config = cri_streaming::server::Config::default();
+        config.tls = Some(tls);
+        Ok(Some(config))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn config(&self) -> Result<Option<cri_streaming::server::Config>, String> {
+        match self.cert {
+            None => Ok(None),
+            Some(_) => {
+                Err("--stream-tls-cert: this cri-fake was built without its `tls` feature".into())
+            }
+        }
+    }
 }
 
 /// A command-line error: the message, shown with a hint to `--help`.
@@ -67,6 +117,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
     let mut containers_per_pod = 1;
     let mut pulls = Vec::new();
     let mut exit_on_stdin_close = false;
+    let mut stream_tls = StreamTls::default();
     let mut builder = FakeRuntime::builder();
     let (mut name, mut version) = (None, None);
     while let Some(arg) = args.next() {
@@ -124,6 +175,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
                 builder = builder.pull_delay(Duration::from_millis(ms));
             }
             "--exit-on-stdin-close" => exit_on_stdin_close = true,
+            "--stream-tls-cert" => stream_tls.cert = Some(value("a path")?.into()),
+            "--stream-tls-key" => stream_tls.key = Some(value("a path")?.into()),
+            "--stream-tls-ca" => stream_tls.ca = Some(value("a path")?.into()),
             other => return Err(UsageError(format!("unknown argument {other:?}"))),
         }
     }
@@ -136,12 +190,14 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
     let Some(socket) = socket else {
         return Err(UsageError("--socket PATH is required".into()));
     };
+    stream_tls.check()?;
     Ok(Some(Options {
         socket,
         seed,
         containers_per_pod,
         pulls,
         exit_on_stdin_close,
+        stream_tls,
         builder,
     }))
 }
@@ -163,7 +219,11 @@ fn clear_stale_socket(path: &std::path::Path) -> Result<(), String> {
 }
 
 async fn serve(options: Options) -> Result<(), String> {
-    let runtime = options.builder.build();
+    let mut builder = options.builder;
+    if let Some(config) = options.stream_tls.config()? {
+        builder = builder.streaming_config(config);
+    }
+    let runtime = builder.build();
     if options.seed > 0 {
         runtime.seed(options.seed, options.containers_per_pod);
     }
@@ -268,6 +328,14 @@ mod tests {
             (
                 "--socket s --image =1000",
                 "--image \"=1000\" names no image",
+            ),
+            (
+                "--socket s --stream-tls-cert c.pem",
+                "--stream-tls-cert and --stream-tls-key go together (--stream-tls-ca needs them)",
+            ),
+            (
+                "--socket s --stream-tls-ca ca.pem",
+                "--stream-tls-cert and --stream-tls-key go together (--stream-tls-ca needs them)",
             ),
         ] {
             match args(line) {

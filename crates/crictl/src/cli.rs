@@ -505,6 +505,8 @@ pub struct ExecArgs {
     /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// The container ID, then the command and its arguments.
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -541,6 +543,8 @@ pub struct AttachArgs {
     /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// `port-forward`.
@@ -555,4 +559,32 @@ pub struct PortForwardArgs {
     /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// The streaming TLS flags of `exec`, `attach` and `port-forward`, as the Go crictl v1.36
+/// has them. With none of `--tls-ca`, `--tls-cert`, `--tls-key`, an `https` streaming URL
+/// is used without verifying the server's certificate (as the Go crictl does); with any of
+/// them, `--tls-cert` and `--tls-key` are both required.
+#[derive(Args, Debug, Default)]
+pub struct TlsArgs {
+    /// The name to verify the streaming server's TLS certificate against (and to send as
+    /// SNI) instead of the URL's host.
+    #[arg(
+        long = "tls-sni",
+        visible_alias = "tls-server-name",
+        value_name = "NAME"
+    )]
+    pub sni: Option<String>,
+    /// PEM file of the CA certificates the streaming server's certificate must be signed by
+    /// (default: the system's CAs).
+    #[arg(long = "tls-ca", value_name = "PATH")]
+    pub ca: Option<String>,
+    /// PEM file of the client certificate presented to the streaming server.
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    pub cert: Option<String>,
+    /// PEM file of the private key of --tls-cert.
+    #[arg(long = "tls-key", value_name = "PATH")]
+    pub key: Option<String>,
 }

@@ -6,11 +6,13 @@ use cri_streaming::client::ExecOptions;
 
 use super::rpc;
 use super::session::{run_session, transport};
+use super::tls::client_tls;
 use crate::cli::AttachArgs;
 use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) -> Result<()> {
     let transport = transport(args.transport.as_deref())?;
+    let tls = client_tls(&args.tls)?;
     let request = v1::AttachRequest {
         container_id: args.container.clone(),
         stdin: args.stdin,
@@ -18,7 +20,9 @@ pub(super) async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) ->
         stdout: true,
         stderr: !args.tty,
     };
-    let options = ExecOptions::from_attach_request(&request).transport(transport);
+    let options = ExecOptions::from_attach_request(&request)
+        .transport(transport)
+        .tls(tls);
     let response = rpc("attach", client.attach(request).await)?;
     let session = cri_streaming::client::attach(&response.url, &options)
         .await

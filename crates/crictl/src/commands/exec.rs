@@ -8,6 +8,7 @@ use cri_streaming::client::ExecOptions;
 
 use super::rpc;
 use super::session::{run_session, transport};
+use super::tls::client_tls;
 use crate::cli::ExecArgs;
 use crate::failure::{Failure, Out, Result};
 
@@ -23,6 +24,7 @@ pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Res
     }
     if !args.sync {
         let transport = transport(args.transport.as_deref())?;
+        let tls = client_tls(&args.tls)?;
         let request = v1::ExecRequest {
             container_id: id.clone(),
             cmd: cmd.to_vec(),
@@ -31,7 +33,9 @@ pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Res
             stdout: true,
             stderr: !args.tty,
         };
-        let options = ExecOptions::from_exec_request(&request).transport(transport);
+        let options = ExecOptions::from_exec_request(&request)
+            .transport(transport)
+            .tls(tls);
         let response = rpc("exec", client.exec(request).await)?;
         let session = cri_streaming::client::exec(&response.url, &options)
             .await

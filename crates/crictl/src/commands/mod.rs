@@ -14,6 +14,7 @@ mod port_forward;
 mod sandbox;
 mod session;
 mod stats;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -8,6 +8,7 @@ use cri_streaming::client::PortForwardOptions;
 
 use super::rpc;
 use super::session::transport;
+use super::tls::client_tls;
 use crate::cli::PortForwardArgs;
 use crate::failure::{Failure, Out, Result};
 
@@ -32,7 +33,9 @@ pub(super) async fn port_forward(
         pairs.push((local, remote));
     }
     let remote: Vec<u16> = pairs.iter().map(|p| p.1).collect();
-    let options = PortForwardOptions::new().transport(transport(args.transport.as_deref())?);
+    let options = PortForwardOptions::new()
+        .transport(transport(args.transport.as_deref())?)
+        .tls(client_tls(&args.tls)?);
     let response = rpc(
         "port forward",
         client
