@@ -5,9 +5,13 @@
 //! [`containerd`] (containerd 1.6 from Debian, started privately through
 //! `../shared/peers/start-containerd.sh`). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
-//! the peer.
+//! the peer. [`binaries`] builds the workspace's programs and finds the Go crictl
+//! (`$GO_CRICTL`); [`pki`] makes certificates for the TLS tests.
 
 use std::path::PathBuf;
+
+pub mod binaries;
+pub mod pki;
 
 /// The project's root directory (the parent of `tests/`).
 pub fn project_root() -> PathBuf {

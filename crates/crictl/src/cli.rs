@@ -567,16 +567,17 @@ pub struct PortForwardArgs {
 /// has them. With none of `--tls-ca`, `--tls-cert`, `--tls-key`, an `https` streaming URL
 /// is used without verifying the server's certificate (as the Go crictl does); with any of
 /// them, `--tls-cert` and `--tls-key` are both required.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct TlsArgs {
-    /// The name to verify the streaming server's TLS certificate against (and to send as
-    /// SNI) instead of the URL's host.
+    /// The name the streaming server's TLS certificate is verified against (and sent as
+    /// SNI), whatever the URL's host; `localhost` by default, as in the Go crictl.
     #[arg(
         long = "tls-sni",
         visible_alias = "tls-server-name",
-        value_name = "NAME"
+        value_name = "NAME",
+        default_value = "localhost"
     )]
-    pub sni: Option<String>,
+    pub sni: String,
     /// PEM file of the CA certificates the streaming server's certificate must be signed by
     /// (default: the system's CAs).
     #[arg(long = "tls-ca", value_name = "PATH")]

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 
 use super::session::{exit_code_of, read_status_bytes};
-use super::target::{Target, dial, with_causes};
+use super::target::{Target, dial, failure};
 use super::{
     Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
     Transport,
@@ -27,8 +27,8 @@ async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, Str
     let tcp = dial(target).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
-        .map_err(|e| Error::Protocol(format!("HTTP handshake: {}", with_causes(&e))))?;
-    tokio::spawn(connection.with_upgrades());
+        .map_err(|e| failure("HTTP handshake", &e))?;
+    let connection = tokio::spawn(connection.with_upgrades());
     let path = match target.url.query() {
         Some(query) => format!("{}?{query}", target.url.path()),
         None => target.url.path().to_string(),
@@ -43,10 +43,17 @@ async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, Str
     let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| Error::Protocol(format!("building the upgrade request: {e}")))?;
-    let mut response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| Error::Protocol(format!("SPDY upgrade request: {}", with_causes(&e))))?;
+    let mut response = match sender.send_request(request).await {
+        Ok(response) => response,
+        Err(error) => {
+            // The connection's own error says why (a TLS alert, a reset); it is ending.
+            let wait = std::time::Duration::from_secs(1);
+            return Err(match tokio::time::timeout(wait, connection).await {
+                Ok(Ok(Err(cause))) => failure("SPDY upgrade request", &cause),
+                _ => failure("SPDY upgrade request", &error),
+            });
+        }
+    };
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let status = response.status().as_u16();
         let body = response
@@ -71,7 +78,7 @@ async fn upgrade(target: &Target, protocols: &[&str]) -> Result<(Connection, Str
         .to_string();
     let upgraded = hyper::upgrade::on(&mut response)
         .await
-        .map_err(|e| Error::Protocol(format!("SPDY upgrade: {}", with_causes(&e))))?;
+        .map_err(|e| failure("SPDY upgrade", &e))?;
     let (conn, _incoming) = Connection::client(TokioIo::new(upgraded), Limits::default());
     Ok((conn, protocol))
 }

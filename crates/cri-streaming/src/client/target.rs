@@ -93,14 +93,28 @@ pub(super) async fn dial(target: &Target) -> Result<Conn, Error> {
 }
 
 /// A TLS failure that shows after the handshake (the server refusing the client's
-/// certificate, with TLS 1.3) reads as one.
+/// certificate, with TLS 1.3), as [`failure`] recognizes it.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+struct TlsFailure(String);
+
+#[cfg(feature = "tls")]
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl std::error::Error for TlsFailure {}
+
 #[cfg(feature = "tls")]
 fn tls_error(error: io::Error) -> io::Error {
     if error
         .get_ref()
         .is_some_and(|e| e.downcast_ref::<rustls::Error>().is_some())
     {
-        io::Error::new(error.kind(), super::tls::explain(&error))
+        io::Error::new(error.kind(), TlsFailure(super::tls::explain(&error)))
     } else {
         error
     }
@@ -174,7 +188,7 @@ impl AsyncWrite for Conn {
 
 /// An error with its causes (`connection error: <why>`): hyper's errors show their cause
 /// only as a source, and a TLS failure after the handshake is such a cause.
-pub(super) fn with_causes(error: &dyn std::error::Error) -> String {
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
@@ -185,4 +199,25 @@ pub(super) fn with_causes(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+/// What a failed upgrade reports: [`Error::Tls`] when TLS is the cause (the server refusing
+/// the client's certificate shows only after the handshake with TLS 1.3), else
+/// [`Error::Protocol`] with `context` and the causes.
+pub(super) fn failure(context: &str, error: &(dyn std::error::Error + 'static)) -> Error {
+    #[cfg(feature = "tls")]
+    {
+        let mut cause = Some(error);
+        while let Some(inner) = cause {
+            let tls = inner
+                .downcast_ref::<io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|e| e.downcast_ref::<TlsFailure>());
+            if let Some(TlsFailure(reason)) = tls {
+                return Error::Tls(reason.clone());
+            }
+            cause = inner.source();
+        }
+    }
+    Error::Protocol(format!("{context}: {}", with_causes(error)))
 }

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 use super::session::{exit_code_of, read_status_bytes};
-use super::target::{Conn, Target, dial};
+use super::target::{Conn, Target, dial, failure};
 use super::{
     Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
     Transport,
@@ -78,7 +78,7 @@ async fn connect(
                     body,
                 }
             }
-            other => Error::Protocol(format!("WebSocket handshake: {other}")),
+            other => failure("WebSocket handshake", &other),
         })?;
     let protocol = response
         .headers()

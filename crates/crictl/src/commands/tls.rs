@@ -12,7 +12,8 @@ use crate::failure::{Failure, Result};
 ///   client certificate (the Go crictl's default; `--tls-sni` alone changes nothing);
 /// - otherwise `--tls-cert` and `--tls-key` together (an error names what is missing), the
 ///   server verified against `--tls-ca` or, without it, the system's CAs, under the name
-///   of `--tls-sni` or the URL's host.
+///   of `--tls-sni` (`localhost` unless given, as in the Go crictl; an empty one means the
+///   URL's host).
 ///
 /// The settings only matter for an `https` streaming URL.
 pub(super) fn client_tls(args: &TlsArgs) -> Result<ClientTls> {
@@ -33,8 +34,8 @@ pub(super) fn client_tls(args: &TlsArgs) -> Result<ClientTls> {
     if let Some(ca) = ca {
         builder = builder.ca_file(ca);
     }
-    if let Some(name) = given(&args.sni) {
-        builder = builder.server_name(name);
+    if !args.sni.is_empty() {
+        builder = builder.server_name(&args.sni);
     }
     builder
         .build()
@@ -47,7 +48,7 @@ mod tests {
 
     fn args(ca: Option<&str>, cert: Option<&str>, key: Option<&str>) -> TlsArgs {
         TlsArgs {
-            sni: None,
+            sni: "localhost".into(),
             ca: ca.map(String::from),
             cert: cert.map(String::from),
             key: key.map(String::from),
@@ -64,10 +65,10 @@ mod tests {
 
     #[test]
     fn no_flags_means_no_verification() {
-        assert!(client_tls(&TlsArgs::default()).is_ok());
+        assert!(client_tls(&args(None, None, None)).is_ok());
         let sni_only = TlsArgs {
-            sni: Some("node".into()),
-            ..TlsArgs::default()
+            sni: "node".into(),
+            ..args(None, None, None)
         };
         assert!(client_tls(&sni_only).is_ok());
     }
