@@ -1,6 +1,7 @@
 //! Streaming throughput and latency (a bench binary that prints its figures):
 //!
-//! - stdout of a large `cat` through exec, over WebSocket and SPDY/3.1, our server and client;
+//! - stdout of a large `cat` through exec, over WebSocket and SPDY/3.1, our server and client,
+//!   in plain HTTP and over TLS (rustls, a client certificate verified; target >= 700 MB/s);
 //! - port-forward throughput, both transports;
 //! - the time from the `Exec` RPC (cri-fake over gRPC) to the first byte of output;
 //! - the same against containerd 1.6's Go server with our client, and the ratio.
@@ -12,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
-use cri_streaming::client::{self, ExecOptions, PortForwardOptions, Transport};
-use cri_streaming::server::{BoxError, BoxFuture, Config, PortStream, Runtime, Server, Streams};
+use cri_streaming::client::{self, ClientTls, ExecOptions, PortForwardOptions, Transport};
+use cri_streaming::server::{
+    BoxError, BoxFuture, Config, PortStream, Runtime, Server, ServerTls, Streams,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Endpoint;
 
@@ -81,7 +84,10 @@ fn rate(bytes: u64, elapsed: Duration) -> f64 {
 }
 
 async fn exec_throughput(url: &str, transport: Transport) -> (u64, f64) {
-    let options = ExecOptions::new().stderr(false).transport(transport);
+    exec_throughput_with(url, ExecOptions::new().stderr(false).transport(transport)).await
+}
+
+async fn exec_throughput_with(url: &str, options: ExecOptions) -> (u64, f64) {
     let mut session = client::exec(url, &options).await.expect("exec");
     let start = Instant::now();
     let (bytes, _, _) = drain(session.stdout.take().unwrap()).await;
@@ -123,6 +129,7 @@ async fn main() {
         println!("exec stdout, ours, {transport:9}: {gbs:6.2} GB/s");
         ours.push(gbs);
     }
+    tls_exec(size, &ours).await;
     let mib = (size >> 20).clamp(1, 65535) as u16;
     for transport in transports {
         let request = cri_api_v1::PortForwardRequest {
@@ -196,6 +203,44 @@ async fn main() {
         return;
     }
     containerd(size, &ours, &fake_first).await;
+}
+
+/// The same exec throughput over TLS: our server with a certificate and a client CA, our
+/// client presenting a client certificate; printed beside the plain figure.
+async fn tls_exec(size: u64, plain: &[f64]) {
+    let pki = cri_tests::pki::Pki::new();
+    let mut config = Config::default();
+    config.tls =
+        Some(ServerTls::from_pem_files(&pki.server.cert, &pki.server.key, Some(&pki.ca)).unwrap());
+    let server = Server::start(config, Source).await.unwrap();
+    let tls = ClientTls::builder()
+        .ca_file(&pki.ca)
+        .client_cert_files(&pki.client.cert, &pki.client.key)
+        .build()
+        .unwrap();
+    for (transport, plain) in [Transport::WebSocket, Transport::Spdy]
+        .into_iter()
+        .zip(plain)
+    {
+        let request = cri_api_v1::ExecRequest {
+            container_id: "c".into(),
+            cmd: vec!["cat".into(), size.to_string()],
+            stdout: true,
+            ..Default::default()
+        };
+        let url = server.get_exec(&request).unwrap().url;
+        let options = ExecOptions::new()
+            .stderr(false)
+            .transport(transport)
+            .tls(tls.clone());
+        let (bytes, gbs) = exec_throughput_with(&url, options).await;
+        assert_eq!(bytes, size);
+        println!(
+            "exec stdout, ours over TLS, {transport:9}: {gbs:6.2} GB/s (plain {plain:.2} GB/s, \
+             {:.0}%; target >= 0.70 GB/s)",
+            gbs / plain * 100.0
+        );
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

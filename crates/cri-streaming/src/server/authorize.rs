@@ -25,7 +25,8 @@ pub type AuthorizeFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Denied>> +
 /// runtime expects (the kubelet's certificate, say).
 ///
 /// A closure `Fn(&AccessRequest) -> Result<(), Denied>` is an authorizer; implement the
-/// trait for a decision that waits on something (a policy service).
+/// trait for a decision that waits on something (a policy service). The request waits for
+/// the decision while holding a session slot: decide promptly, and bound any wait.
 ///
 /// # Admitting only one client certificate
 ///
