@@ -31,9 +31,24 @@ pub enum TlsError {
 }
 
 /// The crypto provider of every configuration built here: rustls' `ring` provider, chosen
-/// explicitly so that another crate enabling a second provider changes nothing.
+/// explicitly so that another crate enabling a second provider changes nothing, with the
+/// AES-128-GCM suites first (as Go orders them on hardware with AES instructions: the
+/// fastest of the safe suites for bulk data, which a stream of output is).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::CipherSuite::{
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        TLS13_AES_128_GCM_SHA256,
+    };
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(|suite| {
+        !matches!(
+            suite.suite(),
+            TLS13_AES_128_GCM_SHA256
+                | TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    });
+    Arc::new(provider)
 }
 
 fn file_error(what: &'static str, path: &Path, reason: impl ToString) -> TlsError {
