@@ -103,6 +103,7 @@ mod pipe;
 pub use pipe::{ChannelReader, ChannelWriter};
 
 #[cfg(feature = "tls")]
+#[cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]
 mod tls;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
