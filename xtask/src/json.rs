@@ -38,7 +38,7 @@ pub fn generate(pool: &DescriptorPool, package: &str) -> Result<String> {
 }
 
 /// The Rust path of an enum below the crate root, as prost names it.
-fn enum_path(en: &EnumDescriptor) -> String {
+pub(crate) fn enum_path(en: &EnumDescriptor) -> String {
     let relative = en
         .full_name()
         .strip_prefix(en.package_name())
