@@ -8900,6 +8900,7 @@ pub mod image_service_server {
 // `Message` impls that write `-0.0` (xtask/src/negative_zero.rs).
 #[allow(deprecated)]
 impl ::prost::Message for PsiData {
+    #[allow(unused_variables)]
     fn encode_raw(&self, buf: &mut impl ::prost::bytes::BufMut) {
         if self.total != 0 {
             ::prost::encoding::uint64::encode(1, &self.total, buf);
