@@ -271,8 +271,14 @@ fn is_marker(value: &Value) -> bool {
 fn negative_zeros(bytes: &mut [u8]) -> usize {
     let mut replaced = 0;
     for (mark, zero) in [
-        (MARK_F64.to_le_bytes().to_vec(), (-0.0f64).to_le_bytes().to_vec()),
-        (MARK_F32.to_le_bytes().to_vec(), (-0.0f32).to_le_bytes().to_vec()),
+        (
+            MARK_F64.to_le_bytes().to_vec(),
+            (-0.0f64).to_le_bytes().to_vec(),
+        ),
+        (
+            MARK_F32.to_le_bytes().to_vec(),
+            (-0.0f32).to_le_bytes().to_vec(),
+        ),
     ] {
         let mut at = 0;
         while at + mark.len() <= bytes.len() {
@@ -604,8 +610,14 @@ fn agree_with_python(
         for (key, what) in [
             ("bytes_differences", "Rust's encoding"),
             ("json_differences", "Rust's JSON"),
-            ("bytes_unset", "fields unset (or a -0.0 as +0.0) in Rust's encoding"),
-            ("json_unset", "fields unset (or a -0.0 as +0.0) in Rust's JSON"),
+            (
+                "bytes_unset",
+                "fields unset (or a -0.0 as +0.0) in Rust's encoding",
+            ),
+            (
+                "json_unset",
+                "fields unset (or a -0.0 as +0.0) in Rust's JSON",
+            ),
         ] {
             let differences = strings(&answer[key]);
             if !differences.is_empty() {
