@@ -542,34 +542,79 @@ pub fn crate_version(root: &Path, crate_dir: &str) -> Result<semver::Version> {
         .with_context(|| format!("{}: `{version}` is not a version", path.display()))
 }
 
-/// Adds `entry` to the change log at `path` (created with a title if missing), newest first.
-/// Returns whether the file changed: an entry already present is not added again.
-pub fn prepend_entry(path: &Path, entry: &str) -> Result<bool> {
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    if old.contains(entry.trim()) {
-        return Ok(false);
+/// The start of a change log this tool creates (the crates' own follow the same form).
+const NEW_CHANGELOG: &str = "# Changelog\n\n\
+All notable changes to this crate are documented in this file. The format follows\n\
+[Keep a Changelog](https://keepachangelog.com/en/1.1.0/).\n\n## [Unreleased]\n";
+
+/// The heading of the section that gathers what is not released yet (Keep a Changelog).
+pub const UNRELEASED: &str = "## [Unreleased]";
+
+/// `entry` (a `## Unreleased: …` section, as [`render_entry`] writes it for a pull request) as
+/// a subsection of a change log's `## [Unreleased]` section: its heading becomes `### …` and
+/// every heading below it one level deeper.
+pub fn as_unreleased_subsection(entry: &str) -> String {
+    let mut out = String::with_capacity(entry.len() + 16);
+    for line in entry.lines() {
+        if let Some(title) = line.strip_prefix("## Unreleased: ") {
+            let _ = writeln!(out, "### {title}");
+        } else if line.starts_with('#') {
+            let _ = writeln!(out, "#{line}");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
     }
+    out
+}
+
+/// Adds `entry` to the change log at `path`, first under its `## [Unreleased]` section (see
+/// [`as_unreleased_subsection`]): the section is made above the newest release when the file
+/// has none, and the file is created when missing. Returns whether the file changed: an entry
+/// already present is not added again.
+pub fn prepend_entry(path: &Path, entry: &str) -> Result<bool> {
     if !entry.starts_with("## ") {
         bail!("a change-log entry starts with a `## ` heading");
     }
-    let (head, rest) = match old.find("\n## ") {
-        Some(at) => old.split_at(at + 1),
-        None if old.is_empty() => (
-            "# Changelog\n\nNewest first. Entries about runtime.v1 are written by \
-             `cargo xtask changelog` from the API-surface diff.\n\n",
-            "",
-        ),
-        None => (old.as_str(), ""),
+    let old = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => NEW_CHANGELOG.to_string(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut head = head.to_string();
-    if !head.ends_with("\n\n") {
-        head.push('\n');
+    let section = as_unreleased_subsection(entry);
+    if old.contains(section.trim()) {
+        return Ok(false);
     }
-    let text = format!("{head}{}\n{rest}", entry.trim_end());
+    let unreleased = old
+        .lines()
+        .scan(0, |at, line| {
+            let start = *at;
+            *at += line.len() + 1;
+            Some((start, line))
+        })
+        .find(|(_, line)| line.trim_end() == UNRELEASED)
+        .map(|(start, _)| start);
+    let text = match unreleased {
+        Some(start) => {
+            // Right below the heading: newest first.
+            let after = old[start..].find('\n').map_or(old.len(), |n| start + n + 1);
+            let (head, rest) = old.split_at(after);
+            let rest = rest.trim_start_matches('\n');
+            let gap = if rest.is_empty() { "" } else { "\n" };
+            format!("{head}\n{}\n{gap}{rest}", section.trim_end())
+        }
+        None => {
+            let at = old
+                .find("\n## ")
+                .map_or(old.len(), |n| n + 1)
+                .min(old.len());
+            let (head, rest) = old.split_at(at);
+            format!(
+                "{}\n\n{UNRELEASED}\n\n{}\n\n{rest}",
+                head.trim_end(),
+                section.trim_end()
+            )
+        }
+    };
     let text = format!("{}\n", text.trim_end());
     fsutil::write_if_changed(path, text.as_bytes())
 }
@@ -663,17 +708,59 @@ mod tests {
     }
 
     #[test]
-    fn entries_go_first_once_and_the_file_is_created() {
+    fn entries_go_first_under_unreleased_once_and_the_file_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("CHANGELOG.md");
-        assert!(prepend_entry(&path, "## one\n\n- a\n").unwrap());
-        assert!(prepend_entry(&path, "## two\n\n- b\n").unwrap());
-        assert!(!prepend_entry(&path, "## two\n\n- b\n").unwrap());
+        let one = "## Unreleased: runtime.v1 a → b\n\n### Breaking\n\n- a\n";
+        let two = "## Unreleased: runtime.v1 b → c\n\n- b\n";
+        assert!(prepend_entry(&path, one).unwrap());
+        assert!(prepend_entry(&path, two).unwrap());
+        assert!(!prepend_entry(&path, two).unwrap());
         let text = std::fs::read_to_string(&path).unwrap();
-        let (one, two) = (text.find("## one").unwrap(), text.find("## two").unwrap());
         assert!(text.starts_with("# Changelog\n\n"), "{text}");
-        assert!(two < one, "{text}");
-        assert!(text.ends_with("- a\n"), "{text}");
+        assert!(text.contains("[Keep a Changelog]"), "{text}");
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("no `{needle}` in\n{text}"))
+        };
+        assert!(at(UNRELEASED) < at("### runtime.v1 b → c"), "{text}");
+        assert!(
+            at("### runtime.v1 b → c") < at("### runtime.v1 a → b"),
+            "{text}"
+        );
+        assert!(text.contains("#### Breaking\n\n- a\n"), "{text}");
+        assert!(!text.contains("## Unreleased:"), "{text}");
         assert!(prepend_entry(&path, "no heading").is_err());
+    }
+
+    #[test]
+    fn a_crate_change_log_gets_the_entry_in_its_unreleased_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("CHANGELOG.md");
+        let entry = "## Unreleased: runtime.v1 a → b\n\n- new\n";
+        // With an [Unreleased] section of hand-written entries: first in it.
+        std::fs::write(
+            &path,
+            "# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### Fixed\n\n- x\n\n## [0.36.0] - 2026-11-23\n\n- y\n",
+        )
+        .unwrap();
+        assert!(prepend_entry(&path, entry).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### runtime.v1 a → b\n\n- new\n\n\
+             ### Fixed\n\n- x\n\n## [0.36.0] - 2026-11-23\n\n- y\n"
+        );
+        // Without one: made above the newest release.
+        std::fs::write(
+            &path,
+            "# Changelog\n\nIntro.\n\n## [0.36.0] - 2026-11-23\n\n- y\n",
+        )
+        .unwrap();
+        assert!(prepend_entry(&path, entry).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# Changelog\n\nIntro.\n\n## [Unreleased]\n\n### runtime.v1 a → b\n\n- new\n\n\
+             ## [0.36.0] - 2026-11-23\n\n- y\n"
+        );
     }
 }
