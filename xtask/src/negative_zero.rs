@@ -7,8 +7,8 @@
 //! for it and the derive no hook, so for each such message this module takes the derive off the
 //! struct prost-build wrote (and the `#[prost(...)]` field attributes that only the derive reads)
 //! and writes what the derive would have written: `Message` (fields in number order, as the derive
-//! sorts them), `Default`, `Debug` (unless the message has a redacting `Debug` already) and the
-//! enum getters and setters, through the same `prost::encoding` functions the derive calls. The
+//! sorts them), `Default` (derived: every proto3 default is Rust's), `Debug` (unless the message
+//! has a redacting `Debug` already) and the enum getters and setters, through the same `prost::encoding` functions the derive calls. The
 //! one difference: a singular `double` or `float` is written when its bits are not those of
 //! `+0.0` (so `-0.0` and every NaN are written).
 //!
@@ -55,7 +55,6 @@ pub fn apply(
         check_shapes(&message)?;
         take_derive_off(code, &message)?;
         impls.push_str(&message_impl(&message));
-        impls.push_str(&default_impl(&message));
         if !redacted(&message) {
             let (debug, uses_enum) = debug_impl(&message);
             impls.push_str(&debug);
@@ -144,20 +143,17 @@ fn take_derive_off(code: &mut String, message: &MessageDescriptor) -> Result<()>
         } else if line.starts_with(&format!("{indent}#[derive("))
             && line.contains("::prost::Message")
         {
+            // `Default` as the derive's (every proto3 default is Rust's).
             let rewritten = line
-                .replace(", ::prost::Message)", ")")
-                .replace("#[derive(::prost::Message)]", "");
+                .replace(", ::prost::Message)", ", Default)")
+                .replace("#[derive(::prost::Message)]", "#[derive(Default)]");
             if rewritten.contains("::prost::Message") {
                 bail!(
                     "{}: cannot take ::prost::Message out of `{line}`",
                     message.full_name()
                 );
             }
-            if rewritten.trim().is_empty() {
-                keep[i] = false;
-            } else {
-                edited.push((i, rewritten));
-            }
+            edited.push((i, rewritten));
             derive_found = true;
         }
     }
@@ -169,31 +165,9 @@ fn take_derive_off(code: &mut String, message: &MessageDescriptor) -> Result<()>
         );
     }
 
-    let closing = format!("{indent}}}");
-    let field_attr = format!("{indent}    #[prost(");
-    let mut i = at + 1;
-    while lines[at] == opening {
-        let Some(line) = lines.get(i) else {
-            bail!("{}: the struct never closes", message.full_name());
-        };
-        if *line == closing {
-            break;
-        }
-        if line.starts_with(&field_attr) {
-            // An attribute prettyplease broke over lines ends with a line `)]`.
-            while !lines[i].trim_end().ends_with(")]") {
-                keep[i] = false;
-                i += 1;
-                if i >= lines.len() {
-                    bail!(
-                        "{}: a #[prost(...)] attribute never closes",
-                        message.full_name()
-                    );
-                }
-            }
-            keep[i] = false;
-        }
-        i += 1;
+    // A struct with fields (not one line `pub struct Empty {}`): its field attributes.
+    if lines[at] == opening {
+        drop_field_attributes(&lines, at, &indent, &mut keep, message.full_name())?;
     }
 
     let mut out = String::with_capacity(code.len());
@@ -209,6 +183,40 @@ fn take_derive_off(code: &mut String, message: &MessageDescriptor) -> Result<()>
     }
     *code = out;
     Ok(())
+}
+
+/// Marks for removal the `#[prost(...)]` attributes of the fields of the struct whose opening
+/// line is `lines[at]`.
+fn drop_field_attributes(
+    lines: &[&str],
+    at: usize,
+    indent: &str,
+    keep: &mut [bool],
+    name: &str,
+) -> Result<()> {
+    let closing = format!("{indent}}}");
+    let field_attr = format!("{indent}    #[prost(");
+    let mut i = at + 1;
+    loop {
+        let Some(line) = lines.get(i) else {
+            bail!("{name}: the struct never closes");
+        };
+        if *line == closing {
+            return Ok(());
+        }
+        if line.starts_with(&field_attr) {
+            // An attribute prettyplease broke over lines ends with a line `)]`.
+            while !lines[i].trim_end().ends_with(")]") {
+                keep[i] = false;
+                i += 1;
+                if i >= lines.len() {
+                    bail!("{name}: a #[prost(...)] attribute never closes");
+                }
+            }
+            keep[i] = false;
+        }
+        i += 1;
+    }
 }
 
 fn map_value(f: &FieldDescriptor) -> FieldDescriptor {
@@ -397,20 +405,6 @@ fn message_impl(message: &MessageDescriptor) -> String {
     )
 }
 
-fn default_impl(message: &MessageDescriptor) -> String {
-    let path = message_path(message);
-    let fields: String = message
-        .fields()
-        .map(|f| format!("{}: ::core::default::Default::default(),\n", field(&f)))
-        .collect();
-    format!(
-        "#[allow(deprecated)]\n\
-         impl ::core::default::Default for {path} {{\n\
-         fn default() -> Self {{ Self {{\n{fields}}} }}\n\
-         }}\n"
-    )
-}
-
 /// `Debug` as the derive prints it: fields in declaration order, enums by variant name where
 /// the number is one. Answers whether it uses `DebugEnum`.
 fn debug_impl(message: &MessageDescriptor) -> (String, bool) {
@@ -590,6 +584,10 @@ mod tests {
         // The derive stays only on the messages without a float field.
         assert_eq!(code.matches("::prost::Message)]").count(), 1, "{code}");
         assert!(!code.contains("#[prost("), "field attributes left:\n{code}");
+        assert!(
+            code.contains("PartialEq, Default)]\npub struct Shapes {"),
+            "{code}"
+        );
         // -0.0 is written, in encode_raw and encoded_len alike; other scalars as the derive does.
         for needle in [
             "if self.d.to_bits() != 0 {\n            ::prost::encoding::double::encode(3, &self.d, buf);",

@@ -3735,7 +3735,7 @@ impl ::prost::Name for PsiStats {
 }
 /// PSI data for an individual resource.
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Default)]
 pub struct PsiData {
     /// Total time duration for tasks in the cgroup have waited due to congestion.
     /// Unit: nanoseconds.
@@ -8983,17 +8983,6 @@ impl ::prost::Message for PsiData {
         self.avg10 = ::core::default::Default::default();
         self.avg60 = ::core::default::Default::default();
         self.avg300 = ::core::default::Default::default();
-    }
-}
-#[allow(deprecated)]
-impl ::core::default::Default for PsiData {
-    fn default() -> Self {
-        Self {
-            total: ::core::default::Default::default(),
-            avg10: ::core::default::Default::default(),
-            avg60: ::core::default::Default::default(),
-            avg300: ::core::default::Default::default(),
-        }
     }
 }
 #[allow(deprecated)]
