@@ -88,7 +88,9 @@ for name in "${family[@]}"; do packages+=(-p "$name"); done
 step "build the family on $to and run its unit tests: ${family[*]}"
 # Unit tests only (--lib --bins): the peer suites (cri-tests, the crates' tests/) stay out.
 # No `cargo build` of the binaries: that would overwrite the checkout's target/debug/crictl.
-(cd "$scratch" && CARGO_TARGET_DIR=$target cargo test --locked --all-features --lib --bins \
-  "${packages[@]}") || fail "the family does not build or its unit tests fail on $to (above)"
+# No incremental caches: the copy is new on every run, and they would only fill the disk.
+(cd "$scratch" && CARGO_TARGET_DIR=$target CARGO_INCREMENTAL=0 cargo test --locked --all-features \
+  --lib --bins "${packages[@]}") ||
+  fail "the family does not build or its unit tests fail on $to (above)"
 
 step "the family builds on $to and its unit tests pass"
