@@ -32,7 +32,7 @@ pub fn from_config_file<M: JsonMessage>(path: &str) -> Result<M, Failure> {
             .map_err(|e| Failure::msg(format!("{path}: neither JSON nor YAML: {e}")))?,
     };
     let text = value.to_string();
-    json::from_str(&text, JsonOptions::new().ignore_unknown_fields(true))
+    json::from_str(&text, JsonOptions::crictl().ignore_unknown_fields(true))
         .map_err(|e| Failure::msg(format!("{path}: {e}")))
 }
 
