@@ -9,6 +9,7 @@
 //! (`channel.k8s.io` to `v5.channel.k8s.io`, `portforward.k8s.io`). An unknown, used or
 //! expired token is a 404 and nothing runs.
 
+mod accept;
 mod cache;
 mod config;
 mod handler;
@@ -103,7 +104,7 @@ impl Server {
             base_url,
             base_path,
         });
-        let accept = tokio::spawn(handler::accept_loop(listener, shared.clone()));
+        let accept = tokio::spawn(accept::accept_loop(listener, shared.clone()));
         Ok(Server {
             shared,
             local_addr,
