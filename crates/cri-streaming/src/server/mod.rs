@@ -8,11 +8,15 @@
 //! as `v4.channel.k8s.io` with a channel pair per port) or an SPDY/3.1 upgrade
 //! (`channel.k8s.io` to `v5.channel.k8s.io`, `portforward.k8s.io`). An unknown, used or
 //! expired token is a 404 and nothing runs.
+//!
+//! What a hostile client can cost the server, and the knobs that bound it: [`limits`].
 
 mod accept;
 mod cache;
 mod config;
 mod handler;
+#[doc = include_str!("limits.md")]
+pub mod limits {}
 mod runtime;
 mod session;
 mod spdy;
