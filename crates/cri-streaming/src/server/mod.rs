@@ -14,6 +14,9 @@
 mod accept;
 mod cache;
 mod config;
+// Not part of the API: whole sessions over an in-memory connection, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 #[doc = include_str!("limits.md")]
 pub mod limits {}
