@@ -13,4 +13,6 @@ pub(crate) use frame::Framing;
 pub(crate) use mux::{End, Mux, MuxLimits};
 #[cfg(feature = "client")]
 pub(crate) use port_prefix::PortPrefix;
-pub(crate) use transport::{Gated, config, gated};
+#[cfg(feature = "client")]
+pub(crate) use transport::Gated;
+pub(crate) use transport::{config, gated};
