@@ -33,8 +33,8 @@ pub struct Limits {
     /// Streams the connection keeps at once, however far along (queued for
     /// [`Incoming`](super::Incoming), open, half closed, or waiting for the peer's FIN);
     /// the peer's streams past it are refused with `REFUSED_STREAM`, and a peer that goes
-    /// on opening streams after that many refusals in a row is a protocol error. Default
-    /// 128.
+    /// on opening streams after four times that many refusals in a row (at least 16) is a
+    /// protocol error. Default 128.
     pub max_streams: usize,
     /// The connection ends when no frame was read or written for this long (upstream's
     /// streaming server uses 4 hours). `None` disables it. Default 4 hours.

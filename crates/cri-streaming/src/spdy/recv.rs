@@ -78,10 +78,11 @@ impl Inner {
                     // arrived, or as others close); a peer that keeps opening streams it is
                     // refused only costs us the work of refusing them.
                     self.refused += 1;
-                    if self.refused > self.limits.max_streams {
+                    let tolerated = self.limits.max_streams.saturating_mul(4).max(16);
+                    if self.refused > tolerated {
                         return Err(Error::Protocol(format!(
-                            "the peer kept opening streams after {} in a row were refused",
-                            self.limits.max_streams
+                            "the peer kept opening streams after {tolerated} in a row were \
+                             refused"
                         )));
                     }
                     self.send(&Frame::RstStream {
