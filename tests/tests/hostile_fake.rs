@@ -1,0 +1,684 @@
+//! Hostile clients against the `cri-fake` binary (issue 17): each attack runs against the
+//! binary as test suites start it (one thread), while a probe measures what a normal client
+//! gets. Every attack asserts the same budget: the fake's RSS stays under 100 MiB, a
+//! `Version` call and a normal `ExecSync` answer within 1 s while the attack runs (the fake
+//! serves on one thread), the fake still serves afterwards, and it never panics (it is still
+//! running at the end).
+//!
+//! Each test prints its figures (`hostile: …`), the numbers the issue's note reports.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cri_api_v1::runtime_service_client::RuntimeServiceClient;
+use cri_api_v1::*;
+use serde_json::Value;
+use tonic::transport::{Channel, Endpoint};
+
+/// The largest RSS a fake may reach during an attack.
+const RSS_BUDGET_KIB: u64 = 100 << 10;
+/// The longest a normal call may wait while an attack runs (the fake has one thread).
+const LATENCY_BUDGET: Duration = Duration::from_secs(1);
+
+// ---------------------------------------------------------------------------------------------
+// The fake process and the probe.
+
+/// Builds the `cri-fake` binary (in the workspace's target directory) and returns its path.
+fn cri_fake_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+    let output = Command::new(cargo)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .args([
+            "build",
+            "-p",
+            "cri-fake",
+            "--bin",
+            "cri-fake",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(output.status.success(), "cargo build -p cri-fake failed");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cri-fake")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the cri-fake executable")
+}
+
+/// A running `cri-fake` in a private directory; killed when dropped.
+struct Fake {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Fake {
+    /// Starts the binary with `flags`, under a soft open-file limit of `nofile` when given
+    /// (set by the shell, as a login session would).
+    fn start_with(flags: &[&str], nofile: Option<u32>) -> Fake {
+        let binary = cri_fake_binary();
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("fake.sock");
+        let mut command = match nofile {
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -Sn {limit} && exec \"$@\""))
+                    .arg("sh")
+                    .arg(&binary);
+                sh
+            }
+            None => Command::new(&binary),
+        };
+        let mut child = command
+            .arg("--socket")
+            .arg(&socket)
+            .args(flags)
+            .arg("--exit-on-stdin-close")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start cri-fake");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            format!("cri-fake: serving unix://{}", socket.display())
+        );
+        Fake { child, dir }
+    }
+
+    fn start(flags: &[&str]) -> Fake {
+        Fake::start_with(flags, None)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn endpoint(&self) -> String {
+        format!("unix://{}", self.dir.path().join("fake.sock").display())
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A field of `/proc/PID/status`, in KiB (`VmRSS`, `VmHWM`).
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the fake is running");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
+    }
+
+    /// CPU time used so far (user + system), from `/proc/PID/stat`, in clock ticks.
+    fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        // Fields 14 and 15 of stat(5); `after_name` starts at field 3.
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
+    /// Asserts that the fake is still running (it did not panic or exit).
+    fn assert_alive(&mut self) {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the fake exited during the attack"
+        );
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(endpoint: &str) -> RuntimeServiceClient<Channel> {
+    let channel = Endpoint::from_shared(endpoint.to_string())
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connect to the fake");
+    RuntimeServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20)
+}
+
+/// What a normal client saw while an attack ran.
+#[derive(Debug, Default)]
+struct Probe {
+    /// The slowest `Version`.
+    version: Duration,
+    /// The slowest `ExecSync` of `echo ok` (when a container was given).
+    exec: Duration,
+    /// The largest RSS seen, KiB.
+    rss_kib: u64,
+    /// Calls that failed or did not answer within 5 s.
+    failures: Vec<String>,
+    rounds: u32,
+}
+
+impl Probe {
+    fn assert_within_budget(&self, what: &str) {
+        println!(
+            "hostile: {what}: max RSS {} KiB, slowest Version {:?}, slowest exec {:?}, {} rounds",
+            self.rss_kib, self.version, self.exec, self.rounds
+        );
+        assert!(self.rounds > 0, "{what}: the probe never ran");
+        assert!(
+            self.failures.is_empty(),
+            "{what}: calls failed during the attack: {:?}",
+            self.failures
+        );
+        assert!(
+            self.rss_kib < RSS_BUDGET_KIB,
+            "{what}: the fake's RSS reached {} KiB (budget {RSS_BUDGET_KIB} KiB)",
+            self.rss_kib
+        );
+        assert!(
+            self.version < LATENCY_BUDGET,
+            "{what}: Version took {:?} during the attack (budget {LATENCY_BUDGET:?})",
+            self.version
+        );
+        assert!(
+            self.exec < LATENCY_BUDGET,
+            "{what}: a normal exec took {:?} during the attack (budget {LATENCY_BUDGET:?})",
+            self.exec
+        );
+    }
+}
+
+/// Probes the fake every 100 ms (on a connection of its own) until `stop` is set or `limit`
+/// has passed: `Version`, an `ExecSync` of `echo ok` in `container` when given, and the RSS.
+async fn probe(
+    fake: &Fake,
+    container: Option<String>,
+    stop: Arc<AtomicBool>,
+    limit: Duration,
+) -> Probe {
+    let mut client = connect(&fake.endpoint()).await;
+    let mut probe = Probe::default();
+    let start = Instant::now();
+    while !stop.load(Ordering::SeqCst) && start.elapsed() < limit {
+        probe.rounds += 1;
+        probe.rss_kib = probe.rss_kib.max(fake.status_kib("VmRSS"));
+        let at = Instant::now();
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            client.version(VersionRequest::default()),
+        )
+        .await
+        {
+            Ok(Ok(_)) => probe.version = probe.version.max(at.elapsed()),
+            Ok(Err(status)) => probe.failures.push(format!("Version: {status}")),
+            Err(_) => probe.failures.push("Version: no answer within 5 s".into()),
+        }
+        if let Some(id) = &container {
+            let at = Instant::now();
+            let exec = client.exec_sync(ExecSyncRequest {
+                container_id: id.clone(),
+                cmd: vec!["echo".into(), "ok".into()],
+                timeout: 5,
+            });
+            match tokio::time::timeout(Duration::from_secs(5), exec).await {
+                Ok(Ok(r)) if r.get_ref().stdout == b"ok\n" => {
+                    probe.exec = probe.exec.max(at.elapsed())
+                }
+                Ok(Ok(r)) => probe.failures.push(format!("exec: {:?}", r.get_ref())),
+                Ok(Err(status)) => probe.failures.push(format!("exec: {status}")),
+                Err(_) => probe.failures.push("exec: no answer within 5 s".into()),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    probe.rss_kib = probe.rss_kib.max(fake.status_kib("VmRSS"));
+    probe
+}
+
+/// After an attack: the fake still answers a new client at once.
+async fn assert_serves(fake: &mut Fake) {
+    fake.assert_alive();
+    let mut client = connect(&fake.endpoint()).await;
+    let at = Instant::now();
+    let version = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.version(VersionRequest::default()),
+    )
+    .await
+    .expect("Version answers after the attack")
+    .expect("Version succeeds after the attack");
+    assert_eq!(version.get_ref().runtime_name, "cri-fake");
+    assert!(at.elapsed() < LATENCY_BUDGET, "{:?}", at.elapsed());
+}
+
+/// The first seeded container of a fake started with `--seed`.
+async fn first_container(client: &mut RuntimeServiceClient<Channel>) -> String {
+    client
+        .list_containers(ListContainersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .containers
+        .first()
+        .expect("a seeded container")
+        .id
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Commands that never end: ExecSync's timeout, a container's endless log.
+
+/// `crictl exec -s --timeout 1 ID seq 1 1000000000000`: the command is stopped at its
+/// timeout (DEADLINE_EXCEEDED within 3 s), and the fake serves everyone else meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_sync_without_end_is_stopped_at_its_timeout() {
+    let mut fake = Fake::start(&["--seed", "1"]);
+    let mut client = connect(&fake.endpoint()).await;
+    let id = first_container(&mut client).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let attack = {
+        let stop = stop.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let at = Instant::now();
+            let result = tokio::time::timeout(
+                Duration::from_secs(10),
+                client.exec_sync(ExecSyncRequest {
+                    container_id: id,
+                    cmd: ["seq", "1", "1000000000000"].map(String::from).to_vec(),
+                    timeout: 1,
+                }),
+            )
+            .await;
+            stop.store(true, Ordering::SeqCst);
+            (result, at.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let probe = probe(&fake, Some(id), stop, Duration::from_secs(10)).await;
+    let (result, took) = attack.await.unwrap();
+    println!("hostile: exec -s --timeout 1 seq 1 1e12 answered after {took:?}");
+    match result {
+        Ok(Err(status)) => assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status}"),
+        Ok(Ok(r)) => panic!(
+            "the endless command answered OK after {took:?} ({} bytes)",
+            r.get_ref().stdout.len()
+        ),
+        Err(_) => panic!("the endless command was not stopped within 10 s"),
+    }
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    probe.assert_within_budget("endless ExecSync");
+    assert_serves(&mut fake).await;
+}
+
+/// A container whose command writes without end to its log: `StartContainer` answers, the fake
+/// serves everyone else, and `StopContainer` stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_writing_its_log_without_end_does_not_freeze_the_fake() {
+    let mut fake = Fake::start(&["--seed", "1"]);
+    let mut client = connect(&fake.endpoint()).await;
+    let normal = first_container(&mut client).await;
+    let logs = fake.dir().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let pod = client
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(PodSandboxConfig {
+                metadata: Some(PodSandboxMetadata {
+                    name: "flood".into(),
+                    namespace: "hostile".into(),
+                    uid: "flood-uid".into(),
+                    attempt: 0,
+                }),
+                log_directory: logs.display().to_string(),
+                ..Default::default()
+            }),
+            runtime_handler: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .pod_sandbox_id;
+    let ctr = client
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: pod,
+            config: Some(ContainerConfig {
+                metadata: Some(ContainerMetadata {
+                    name: "flood".into(),
+                    attempt: 0,
+                }),
+                image: Some(ImageSpec {
+                    image: "busybox:1.36".into(),
+                    ..Default::default()
+                }),
+                command: ["seq", "1", "1000000000000"].map(String::from).to_vec(),
+                log_path: "flood.log".into(),
+                ..Default::default()
+            }),
+            sandbox_config: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .container_id;
+    let at = Instant::now();
+    let started = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.start_container(StartContainerRequest {
+            container_id: ctr.clone(),
+        }),
+    )
+    .await;
+    let start_took = at.elapsed();
+    println!("hostile: StartContainer of an endless writer answered after {start_took:?}");
+    assert!(
+        matches!(started, Ok(Ok(_))),
+        "StartContainer of an endless writer: {started:?}"
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = probe(&fake, Some(normal), stop, Duration::from_secs(2)).await;
+    let written = std::fs::metadata(logs.join("flood.log")).map_or(0, |m| m.len());
+    println!("hostile: the endless writer logged {written} bytes in 2 s");
+    assert!(written > 0, "the endless writer logged nothing");
+    let at = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.stop_container(StopContainerRequest {
+            container_id: ctr.clone(),
+            timeout: 0,
+        }),
+    )
+    .await
+    .expect("StopContainer answers")
+    .expect("StopContainer succeeds");
+    assert!(
+        at.elapsed() < LATENCY_BUDGET,
+        "StopContainer took {:?}",
+        at.elapsed()
+    );
+    probe.assert_within_budget("endless container log");
+    assert_serves(&mut fake).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. gRPC C-core clients on a default channel.
+
+/// Python grpcio with a default channel (no `grpc.default_authority`): C-core sends the
+/// socket's path as `:authority`, and the fake must answer it.
+#[test]
+fn python_grpcio_default_channel_is_served() {
+    cri_tests::python::require();
+    let fake = Fake::start(&[]);
+    let socket = fake.dir().join("fake.sock");
+    // A raw unary call: an empty VersionRequest is zero bytes, the answer's bytes hold the
+    // runtime name.
+    let script = r#"
+import sys, grpc
+with grpc.insecure_channel("unix://" + sys.argv[1]) as channel:
+    call = channel.unary_unary("/runtime.v1.RuntimeService/Version")
+    answer = call(b"", timeout=10)
+    print("answer", len(answer), b"cri-fake" in answer)
+"#;
+    let python = std::env::var("CRI_TESTS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&socket)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("True"),
+        "a default grpcio channel was refused:\n{stdout}\n{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. File descriptors.
+
+/// Started under the common soft limit (here 64, to keep the test small), the fake raises its
+/// soft open-file limit to the hard one, so that idle connections do not lock out new clients
+/// nor make the accept loop spin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_beyond_the_soft_fd_limit_do_not_lock_out_clients() {
+    let mut fake = Fake::start_with(&[], Some(64));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", fake.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .to_string();
+    println!("hostile: the fake's limits: {line}");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_eq!(soft, hard, "the fake kept its soft open-file limit: {line}");
+    let socket = fake.dir().join("fake.sock");
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(tokio::net::UnixStream::connect(&socket).await.unwrap());
+    }
+    let before = fake.cpu_ticks();
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = probe(&fake, None, stop, Duration::from_secs(1)).await;
+    let spent = fake.cpu_ticks() - before;
+    println!("hostile: with 100 idle connections the fake used {spent} ticks of CPU in ~1 s");
+    // 100 ticks are a second of CPU: a spinning accept loop uses all of it.
+    assert!(spent < 50, "the fake spins: {spent} ticks in about 1 s");
+    probe.assert_within_budget("idle connections");
+    drop(idle);
+    assert_serves(&mut fake).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. An idle GetContainerEvents subscriber.
+
+/// A subscriber that never reads, with 3,000 containers in one pod (each event carries every
+/// container's status): the fake's memory stays bounded and `CreateContainer` stays fast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_event_subscriber_stays_bounded() {
+    let mut fake = Fake::start(&["--seed", "1", "--containers-per-pod", "3000"]);
+    let mut client = connect(&fake.endpoint()).await;
+    let pod = client
+        .list_pod_sandbox(ListPodSandboxRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .items[0]
+        .id
+        .clone();
+    // Subscribes, then never reads.
+    let mut subscriber = connect(&fake.endpoint()).await;
+    let _events = subscriber
+        .get_container_events(GetEventsRequest::default())
+        .await
+        .expect("subscribe");
+    let rss_before = fake.status_kib("VmRSS");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attack = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut slowest = Duration::ZERO;
+            let mut made = 0;
+            let start = Instant::now();
+            // Bounded: 150 containers or 60 s.
+            while made < 150 && start.elapsed() < Duration::from_secs(60) {
+                let at = Instant::now();
+                let created = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    client.create_container(CreateContainerRequest {
+                        pod_sandbox_id: pod.clone(),
+                        config: Some(ContainerConfig {
+                            metadata: Some(ContainerMetadata {
+                                name: format!("extra-{made}"),
+                                attempt: 0,
+                            }),
+                            image: Some(ImageSpec {
+                                image: "busybox:1.36".into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        sandbox_config: None,
+                    }),
+                )
+                .await;
+                assert!(matches!(created, Ok(Ok(_))), "create: {created:?}");
+                slowest = slowest.max(at.elapsed());
+                made += 1;
+            }
+            stop.store(true, Ordering::SeqCst);
+            (made, slowest, start.elapsed())
+        })
+    };
+    let probe = probe(&fake, None, stop, Duration::from_secs(70)).await;
+    let (made, slowest, took) = attack.await.unwrap();
+    println!(
+        "hostile: {made} CreateContainer with an idle subscriber at 3,000 containers: {took:?}, \
+         slowest {slowest:?}; RSS {rss_before} KiB before"
+    );
+    assert!(slowest < LATENCY_BUDGET, "CreateContainer took {slowest:?}");
+    probe.assert_within_budget("idle event subscriber");
+    assert_serves(&mut fake).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Message size limits: 16 MiB, as containerd; errors that say which side refused.
+
+/// A 5 MiB request (over tonic's 4 MiB default, under containerd's 16 MiB) is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_up_to_16_mib_are_accepted() {
+    let mut fake = Fake::start(&["--seed", "1"]);
+    let mut client = connect(&fake.endpoint()).await;
+    let id = first_container(&mut client).await;
+    let big = "x".repeat(5 << 20);
+    let answer = client
+        .exec_sync(ExecSyncRequest {
+            container_id: id.clone(),
+            cmd: vec!["echo".into(), big.clone()],
+            timeout: 10,
+        })
+        .await;
+    match answer {
+        Ok(r) => assert_eq!(r.get_ref().stdout.len(), big.len() + 1),
+        Err(status) => panic!("a 5 MiB request was refused: {status}"),
+    }
+    // Over 16 MiB: refused by the server with a status naming the limit, the connection kept.
+    let huge = "x".repeat(17 << 20);
+    let status = client
+        .exec_sync(ExecSyncRequest {
+            container_id: id,
+            cmd: vec!["echo".into(), huge],
+            timeout: 10,
+        })
+        .await
+        .expect_err("a 17 MiB request is refused");
+    println!("hostile: a 17 MiB request: {status}");
+    assert!(
+        status.message().contains("16777216"),
+        "the refusal names the 16 MiB limit: {status}"
+    );
+    assert_serves(&mut fake).await;
+}
+
+/// Through cri-client: the largest output of `ExecSync` fits the client's 16 MiB limit; a
+/// request over the client's limit, and one the runtime refuses, each say which side refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cri_client_errors_name_the_side_that_refused() {
+    let mut fake = Fake::start(&["--seed", "1"]);
+    let client = cri_client::Client::builder(fake.endpoint())
+        .connect()
+        .await
+        .expect("cri-client connects");
+    let id = client
+        .list_containers(ListContainersRequest::default())
+        .await
+        .unwrap()
+        .containers[0]
+        .id
+        .clone();
+    // More than 16 MiB of output: the fake caps it so that the answer fits.
+    let answer = client
+        .exec_sync(ExecSyncRequest {
+            container_id: id.clone(),
+            cmd: ["seq", "1", "3000000"].map(String::from).to_vec(),
+            timeout: 30,
+        })
+        .await;
+    match answer {
+        Ok(r) => println!(
+            "hostile: the largest ExecSync output: {} bytes",
+            r.stdout.len()
+        ),
+        Err(error) => panic!("the fake's largest ExecSync output does not fit: {error}"),
+    }
+    // A request over the client's own 16 MiB limit.
+    let error = client
+        .exec_sync(ExecSyncRequest {
+            container_id: id.clone(),
+            cmd: vec!["echo".into(), "x".repeat(17 << 20)],
+            timeout: 10,
+        })
+        .await
+        .expect_err("a 17 MiB request is refused by the client");
+    let text = error.to_string();
+    println!("hostile: cri-client, a 17 MiB request: {text}");
+    assert!(
+        text.contains("request") && !text.contains("response exceeds"),
+        "the error says the request is too large: {text}"
+    );
+    assert_serves(&mut fake).await;
+
+    // A runtime with tonic's default 4 MiB limit refuses a 5 MiB request: the error says the
+    // runtime refused the request, not that a response was too large.
+    let small = tempfile::tempdir().unwrap();
+    let socket = small.path().join("small.sock");
+    let runtime = cri_fake::FakeRuntime::new();
+    let seeded = runtime.seed(1, 1);
+    let (rt, im) = runtime.services();
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(rt)
+            .add_service(im)
+            .serve_with_incoming(tokio_stream::wrappers::UnixListenerStream::new(listener)),
+    );
+    let client = cri_client::Client::builder(format!("unix://{}", socket.display()))
+        .connect()
+        .await
+        .expect("cri-client connects");
+    let error = client
+        .exec_sync(ExecSyncRequest {
+            container_id: seeded.container_ids[0].clone(),
+            cmd: vec!["echo".into(), "x".repeat(5 << 20)],
+            timeout: 10,
+        })
+        .await
+        .expect_err("a 4 MiB server refuses 5 MiB");
+    let text = error.to_string();
+    println!("hostile: cri-client, a request the runtime refused: {text}");
+    assert!(
+        text.contains("runtime refused") && !text.contains("response exceeds"),
+        "the error says the runtime refused the request: {text}"
+    );
+    assert!(
+        !text.contains("ClientBuilder"),
+        "raising the client's limit does not help: {text}"
+    );
+    server.abort();
+}
