@@ -214,10 +214,48 @@ pub mod containerd {
 
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::time::Duration;
+
+    use cri_api_v1::{
+        LinuxPodSandboxConfig, LinuxSandboxSecurityContext, NamespaceMode, NamespaceOption,
+        PodSandboxConfig, PodSandboxMetadata,
+    };
+    use tonic::transport::{Channel, Endpoint};
+
+    /// The image `start-containerd.sh` imports: a static busybox, which also serves as the
+    /// pause image.
+    pub const IMAGE: &str = "localhost/busybox:1";
 
     /// How to install containerd and what the start script needs.
     pub const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends \
          containerd runc busybox-static curl   (as root)";
+
+    /// A pod config for this containerd: host networking (there is no CNI here), the cgroup
+    /// parent `/cri-tests` (for the pod's stats), the namespace `cri-tests`, and the pod's logs
+    /// in `log_directory`.
+    pub fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> PodSandboxConfig {
+        PodSandboxConfig {
+            metadata: Some(PodSandboxMetadata {
+                name: name.into(),
+                uid: uid.into(),
+                namespace: "cri-tests".into(),
+                attempt: 0,
+            }),
+            log_directory: log_directory.display().to_string(),
+            linux: Some(LinuxPodSandboxConfig {
+                cgroup_parent: "/cri-tests".into(),
+                security_context: Some(LinuxSandboxSecurityContext {
+                    namespace_options: Some(NamespaceOption {
+                        network: NamespaceMode::Node as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
 
     /// A running private containerd; stopped (its containers and state removed) on drop, also
     /// when the test fails.
@@ -328,6 +366,16 @@ pub mod containerd {
         /// The endpoint for tonic (`unix:///…`).
         pub fn endpoint(&self) -> String {
             format!("unix://{}", self.socket.display())
+        }
+
+        /// A channel to it, every call under a 60-second timeout.
+        pub async fn channel(&self) -> Channel {
+            Endpoint::from_shared(self.endpoint())
+                .unwrap()
+                .timeout(Duration::from_secs(60))
+                .connect()
+                .await
+                .expect("connect to containerd")
         }
 
         /// A directory for the pods' logs.

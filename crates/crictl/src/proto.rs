@@ -4,7 +4,7 @@
 use cri_api_v1::json::{self, JsonMessage, JsonOptions, WithOptions};
 use serde_json::Value;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// A serializable view of `message` as crictl prints it (`JsonOptions::crictl()`).
 pub fn view<M: JsonMessage>(message: &M) -> WithOptions<'_, M> {
