@@ -651,6 +651,10 @@ async fn cri_client_errors_name_the_side_that_refused() {
     let runtime = cri_fake::FakeRuntime::new();
     let seeded = runtime.seed(1, 1);
     let (rt, im) = runtime.services();
+    let (rt, im) = (
+        rt.max_decoding_message_size(4 << 20),
+        im.max_decoding_message_size(4 << 20),
+    );
     let listener = tokio::net::UnixListener::bind(&socket).unwrap();
     let server = tokio::spawn(
         tonic::transport::Server::builder()

@@ -36,7 +36,8 @@ mod io;
 mod shell;
 
 pub use builtins::Builtins;
-pub use io::{BoxRead, BoxWrite, Captured, CommandIo};
+pub(crate) use io::dispatch;
+pub use io::{BoxRead, BoxWrite, CAPTURE_LIMIT, Captured, CommandIo};
 
 /// A boxed, sendable future (what [`CommandHandler::run`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
