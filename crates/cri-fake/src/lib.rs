@@ -94,8 +94,10 @@
 //!   and removing a pod, with the pod id as `container_id`) broadcasts a
 //!   `ContainerEventResponse`, with the pod's status and its containers' statuses, to every
 //!   `GetContainerEvents` stream open at that time. A subscriber that falls more than
-//!   [`FakeRuntimeBuilder::event_capacity`] events behind gets `DATA_LOSS` and its stream
-//!   ends, so that it relists, as the kubelet does. [`FakeRuntime::seed`] broadcasts nothing.
+//!   [`FakeRuntimeBuilder::event_capacity`] events or [`EVENT_BUFFER_BYTES`] (8 MiB) behind
+//!   gets `DATA_LOSS` and its stream ends, so that it relists, as the kubelet does: an idle
+//!   subscriber costs at most that much, however large the events (in a pod of thousands of
+//!   containers one event is megabytes). [`FakeRuntime::seed`] broadcasts nothing.
 //! - **`ExecSync`** runs its command through the runtime's [`command::CommandHandler`]
 //!   ([`command::Builtins`] unless [`FakeRuntimeBuilder::command_handler`] says otherwise:
 //!   `echo`, `printf`, `cat`, `sh -c '…'`, `sleep`, `env`, `exit N`, …; an unknown command
@@ -147,13 +149,14 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cri_api_v1::image_service_server::ImageServiceServer;
 use cri_api_v1::runtime_service_server::RuntimeServiceServer;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 pub use cri_api_v1;
 
 mod builder;
 mod catalog;
 pub mod command;
+mod event_hub;
 mod ids;
 mod image;
 mod process;
@@ -164,6 +167,7 @@ pub mod streaming;
 
 pub use builder::FakeRuntimeBuilder;
 pub use catalog::ImageConfig;
+pub use event_hub::EVENT_BUFFER_BYTES;
 pub use serve::ServerHandle;
 
 /// The largest message the fake's services receive or send: 16 MiB, as containerd and CRI-O
@@ -187,7 +191,7 @@ pub struct FakeRuntime {
 
 struct Inner {
     state: RwLock<state::State>,
-    events: broadcast::Sender<cri_api_v1::ContainerEventResponse>,
+    events: event_hub::EventHub,
     next_id: AtomicU64,
     options: FakeRuntimeBuilder,
     streaming: streaming::Streaming,
