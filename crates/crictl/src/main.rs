@@ -28,6 +28,7 @@ mod failure;
 mod human;
 mod output;
 mod proto;
+mod yaml_input;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
 /// malloc for 10,000 containers).

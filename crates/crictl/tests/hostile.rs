@@ -179,7 +179,8 @@ fn overflowing_and_negative_durations_are_errors_not_panics() {
     let id = String::from_utf8(run(e, &["ps", "-q"]).stdout).unwrap();
     let id = id.lines().next().expect("a seeded container").to_string();
     for timeout in ["1e20", "18446744073709551615", "-1", "NaN", "inf"] {
-        let output = run(e, &["--timeout", timeout, "version"]);
+        let flag = format!("--timeout={timeout}");
+        let output = run(e, &[&flag, "version"]);
         assert_clean_failure(&output, &format!("--timeout {timeout}"), "timeout");
     }
     let config = write_file(fake.dir.path(), "crictl.yaml", "timeout: 1e30\n");

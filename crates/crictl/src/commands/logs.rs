@@ -48,8 +48,8 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
         None => None,
         Some(text) => Some(match Timestamp::parse(text) {
             Ok(at) => at,
-            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|_| {
-                Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m)"))
+            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|e| {
+                Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m): {e}"))
             })?),
         }),
     };
