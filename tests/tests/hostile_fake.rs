@@ -5,7 +5,20 @@
 //! serves on one thread), the fake still serves afterwards, and it never panics (it is still
 //! running at the end).
 //!
-//! Each test prints its figures (`hostile: …`), the numbers the issue's note reports.
+//! Each test prints its figures (`hostile: …`). Measured on the 2-core development machine,
+//! debug builds, before and after the fixes of issue 17:
+//!
+//! | attack | before | after |
+//! |---|---|---|
+//! | `ExecSync` of `seq 1 1000000000000`, timeout 1 s | no answer in 10 s; the fake frozen (`Version` missed its 2 s deadline); RSS 28 MB | `DEADLINE_EXCEEDED` at 1.01 s; `Version` ≤ 92 ms, exec ≤ 28 ms; RSS 27 MB |
+//! | a container logging without end | `StartContainer` no answer in 5 s; the fake frozen | answers in 51–113 ms; `Version` ≤ 250 ms, exec ≤ 130 ms; RSS 11 MB |
+//! | grpcio, default channel | `RST_STREAM` `PROTOCOL_ERROR` | served |
+//! | soft `NOFILE` 64, 100 idle connections | soft limit kept (64) | raised to the hard limit; 1 tick of CPU a second; `Version` 5 ms |
+//! | idle event subscriber, 3,000 containers in a pod, 150 creates | RSS 1,408 MB; creates 11.3 s (slowest 283 ms); `Version` ≤ 401 ms | RSS 79 MB; creates 5.2 s (slowest 110 ms); `Version` ≤ 120 ms |
+//! | a 5 MiB request | refused (4 MiB limit) | served (16 MiB limit) |
+//! | `ExecSync` with more than 16 MiB of output, through cri-client | a 16,777,221-byte answer the client refuses | 16,777,152 bytes of output, answered |
+//! | a 17 MiB request through cri-client | `h2 protocol error … unexpected internal error` | "the request is 17825871 bytes, over this client's limit … not sent" |
+//! | a 5 MiB request to a runtime with a 4 MiB limit, through cri-client | "the response exceeds … (ClientBuilder::max_response_size)" | "the runtime refused the request: 5242959 bytes, over its limit of 4194304 bytes" |
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,20 @@
 //! Hostile input to crictl (issue 17): numbers that overflow, huge and garbage logs, config
 //! files of the wrong shape, endpoints with credentials, deeply nested YAML, the soft
 //! open-file limit. Each case asserts no panic (exit code 1 with one line, never 101),
-//! bounded memory or time, and the figures it measured (`hostile: …`).
+//! bounded memory or time, and the figures it measured (`hostile: …`). Measured on the
+//! 2-core development machine, debug builds, before and after the fixes of issue 17:
+//!
+//! | input | before | after |
+//! |---|---|---|
+//! | `--timeout 1e20`, `18446744073709551615`; `timeout: 1e30`; `logs --since 1e30` | panic, exit 101 | one line, exit 1 |
+//! | `exec -s --timeout -5` | ran without a timeout | refused |
+//! | `logs -f`, 65 MiB log | peak RSS 98.7 MB | 40.1 MB (the history is streamed) |
+//! | `logs --tail 3`, 65 MiB log | 3.73 s | 16 ms (read from the end) |
+//! | a log of 200,000 garbage lines | 200,000 lines on stderr | 11 (10 shown, then the count) |
+//! | soft `NOFILE` 64 | kept | raised to the hard limit |
+//! | `runtime-endpoint: [1,2]`, an unknown key | ignored: the built-in fake, exit 0 | an error naming the key, exit 1 |
+//! | `unix://user:password@/path` | the password echoed | refused, shown as `unix://***@/path` |
+//! | 100,000 nested `[` in the config, in a pod config | 77.8 s | 111 ms, 33 ms (refused past 128 levels) |
 
 use std::io::Write;
 use std::path::Path;
