@@ -181,7 +181,7 @@ pub(super) async fn start(
             tty,
             env,
         };
-        let run = rt.options().commands.run(argv, io);
+        let run = crate::command::dispatch(&*rt.options().commands, argv, io);
         let runtime = rt.clone();
         let exited = id.clone();
         let task = tokio::spawn(async move {

@@ -34,7 +34,11 @@ impl FakeRuntime {
             let ctr = &state.containers[&id];
             io.env = ctr.env(state.pods.get(&ctr.pod_id));
         }
-        Ok(self.options().commands.run(argv, io))
+        Ok(crate::command::dispatch(
+            &*self.options().commands,
+            argv,
+            io,
+        ))
     }
 }
 
@@ -54,10 +58,14 @@ pub(super) async fn exec_sync(
         (Some(t), Some(d)) => Some(t.min(d)),
         (t, d) => t.or(d),
     };
-    let exit_code = match limit {
-        None => run.await,
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(code) => code,
+    // The command runs on a task of its own: its deadline is a timer of this task that no
+    // command can hold up, and stopping the command (at the deadline, or when the client
+    // goes away and this future is dropped) aborts that task.
+    let task = AbortOnDrop(tokio::spawn(run));
+    let joined = match limit {
+        None => task.wait().await,
+        Some(limit) => match tokio::time::timeout(limit, task.wait()).await {
+            Ok(joined) => joined,
             Err(_) => {
                 return Err(Status::deadline_exceeded(format!(
                     "command {:?} timed out after {limit:?}",
@@ -66,12 +74,29 @@ pub(super) async fn exec_sync(
             }
         },
     };
+    let exit_code =
+        joined.map_err(|e| Status::internal(format!("command {:?} failed: {e}", request.cmd)))?;
     let (stdout, stderr) = captured.take();
     Ok(Response::new(api::ExecSyncResponse {
         stdout,
         stderr,
         exit_code,
     }))
+}
+
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub(super) async fn exec(
