@@ -149,13 +149,14 @@ mod catalog;
 pub mod command;
 mod ids;
 mod image;
+mod model;
 mod process;
 mod runtime;
 mod serve;
 mod state;
 pub mod streaming;
 
-pub use builder::FakeRuntimeBuilder;
+pub use builder::{DEFAULT_PULL_DELAY, FakeRuntimeBuilder};
 pub use catalog::ImageConfig;
 pub use serve::ServerHandle;
 

@@ -33,7 +33,7 @@ Options:
                               all tags), with the config user USER (`1000`, `www-data`);
                               repeatable
   --pull IMAGE                start with IMAGE pulled (repeatable)
-  --pull-delay MILLISECONDS   how long PullImage takes (to test deadlines; default 0)
+  --pull-delay MILLISECONDS   how long PullImage takes (to test deadlines; default 5)
   --exit-on-stdin-close       stop when stdin reaches its end (for a parent process that may
                               die without stopping its children)
   -h, --help                  this help

@@ -184,9 +184,7 @@ impl Runtime for FakeStreams {
                 let id =
                     crate::state::resolve(&state.containers, &request.container_id, "container")
                         .map_err(status_error)?;
-                let config = &state.containers[id].config;
-                let mut argv: Vec<String> =
-                    config.command.iter().chain(&config.args).cloned().collect();
+                let mut argv = state.containers[id].argv();
                 if argv.is_empty() {
                     argv.push("sh".into());
                 }
@@ -208,13 +206,28 @@ impl Runtime for FakeStreams {
         port: u16,
         stream: Box<dyn PortStream>,
     ) -> BoxFuture<Result<(), BoxError>> {
-        match self.runtime() {
-            Ok(runtime) => runtime
-                .options()
-                .port_forward
-                .forward(pod_sandbox_id, port, stream),
-            Err(error) => Box::pin(async move { Err(error) }),
-        }
+        let runtime = match self.runtime() {
+            Ok(runtime) => runtime,
+            Err(error) => return Box::pin(async move { Err(error) }),
+        };
+        let ip = runtime
+            .read()
+            .pods
+            .get(&pod_sandbox_id)
+            .and_then(|p| p.ip.parse::<IpAddr>().ok());
+        let handler = runtime.options().port_forward.clone();
+        Box::pin(async move {
+            // A container of the pod listens on the port (a web server of the model): the
+            // connection goes there; else to the handler (an echo by default).
+            if let Some(ip) = ip
+                && let Ok(mut tcp) = tokio::net::TcpStream::connect((ip, port)).await
+            {
+                let mut stream = stream;
+                tokio::io::copy_bidirectional(&mut stream, &mut tcp).await?;
+                return Ok(());
+            }
+            handler.forward(pod_sandbox_id, port, stream).await
+        })
     }
 }
 

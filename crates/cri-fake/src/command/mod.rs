@@ -36,6 +36,8 @@ mod io;
 mod shell;
 
 pub use builtins::Builtins;
+pub(crate) use builtins::run_sh;
+pub(crate) use io::write_all;
 pub use io::{BoxRead, BoxWrite, Captured, CommandIo};
 
 /// A boxed, sendable future (what [`CommandHandler::run`] returns).

@@ -7,7 +7,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::{Reply, pages};
-use crate::command::CommandIo;
+use crate::command::{CommandHandler, CommandIo};
 use crate::process::{Log, LogSink, OpenStdin};
 use crate::state::{self, Ctr, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
@@ -106,7 +106,13 @@ pub(super) async fn create(
             linux: Some(linux),
             windows: None,
         });
-    let ctr = Ctr::new(id.clone(), pod, config, image_id, resources);
+    let image_user = state.images.get(&image_id).map_or(String::new(), |i| {
+        i.uid
+            .map_or_else(|| i.username.clone(), |u| u.value.to_string())
+    });
+    let model = crate::model::Container::new(pod, &config, &image_user);
+    let mut ctr = Ctr::new(id.clone(), pod, config, image_id, resources);
+    ctr.model = std::sync::Arc::new(model);
     state.containers.insert(id.clone(), ctr);
     rt.emit(
         &state,
@@ -125,21 +131,24 @@ pub(super) async fn start(
 ) -> Reply<api::StartContainerResponse> {
     let request = request.into_inner();
     // What to run and where its log goes, read first: the file is made outside the lock.
-    let (id, argv, env, tty, stdin, log_path) = {
+    let (id, argv, env, tty, stdin, log_path, model) = {
         let state = rt.read();
         let id = resolve(&state.containers, &request.container_id, "container")?.clone();
         let ctr = &state.containers[&id];
         let pod = state.pods.get(&ctr.pod_id);
         let log_path = (!ctr.log_path.is_empty()).then(|| std::path::PathBuf::from(&ctr.log_path));
-        let argv: Vec<String> = ctr
-            .config
-            .command
-            .iter()
-            .chain(&ctr.config.args)
-            .cloned()
-            .collect();
+        let argv = ctr.argv();
         let stdin = ctr.config.stdin;
-        (id, argv, ctr.env(pod), ctr.config.tty, stdin, log_path)
+        let model = ctr.model.clone();
+        (
+            id,
+            argv,
+            ctr.env(pod),
+            ctr.config.tty,
+            stdin,
+            log_path,
+            model,
+        )
     };
     let log = match &log_path {
         Some(path) => Some(Log::open(path).map_err(|e| {
@@ -181,7 +190,7 @@ pub(super) async fn start(
             tty,
             env,
         };
-        let run = rt.options().commands.run(argv, io);
+        let run = rt.container_commands(model).run(argv, io);
         let runtime = rt.clone();
         let exited = id.clone();
         let task = tokio::spawn(async move {

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Reply, grpc_deadline};
 use crate::FakeRuntime;
-use crate::command::{BoxFuture, CommandIo};
+use crate::command::{BoxFuture, CommandHandler, CommandIo};
 use crate::state::resolve;
 
 impl FakeRuntime {
@@ -29,12 +29,27 @@ impl FakeRuntime {
             return Err(Status::invalid_argument("cmd is empty"));
         }
         let id = self.running(id)?;
-        if io.env.is_empty() {
+        let model = {
             let state = self.read();
             let ctr = &state.containers[&id];
-            io.env = ctr.env(state.pods.get(&ctr.pod_id));
-        }
-        Ok(self.options().commands.run(argv, io))
+            if io.env.is_empty() {
+                io.env = ctr.env(state.pods.get(&ctr.pod_id));
+            }
+            ctr.model.clone()
+        };
+        Ok(self.container_commands(model).run(argv, io))
+    }
+
+    /// The commands of a container: its model over the runtime's command handler.
+    pub(crate) fn container_commands(
+        &self,
+        model: std::sync::Arc<crate::model::Container>,
+    ) -> std::sync::Arc<crate::model::ContainerCommands> {
+        std::sync::Arc::new(crate::model::ContainerCommands {
+            model,
+            fallback: self.options().commands.clone(),
+            builtins: !self.options().custom_commands,
+        })
     }
 }
 

@@ -28,6 +28,8 @@ pub(crate) struct Ctr {
     pub log: Option<crate::process::Log>,
     /// The main process of a started container with a command, while it runs.
     pub process: Option<tokio::task::AbortHandle>,
+    /// What the container's commands see: identity, files, processes, network.
+    pub model: std::sync::Arc<crate::model::Container>,
 }
 
 impl Ctr {
@@ -46,10 +48,12 @@ impl Ctr {
                 .to_string_lossy()
                 .into_owned()
         };
+        let model = std::sync::Arc::new(crate::model::Container::new(pod, &config, ""));
         Ctr {
             id,
             pod_id: pod.id.clone(),
             log_path,
+            model,
             config,
             image_id,
             state: api::ContainerState::ContainerCreated,
@@ -159,6 +163,23 @@ impl Ctr {
             .and_then(|i| i.repo_digests.first().cloned())
             .unwrap_or_else(|| self.image_id.clone());
         (spec, image_ref)
+    }
+
+    /// What the container runs: its `command` + `args`, else the image's default command
+    /// (which the fake's registry knows for the web servers of the validation suite).
+    pub fn argv(&self) -> Vec<String> {
+        let argv: Vec<String> = self
+            .config
+            .command
+            .iter()
+            .chain(&self.config.args)
+            .cloned()
+            .collect();
+        if argv.is_empty() {
+            self.model.image_command.clone()
+        } else {
+            argv
+        }
     }
 
     pub fn metadata(&self) -> Option<api::ContainerMetadata> {

@@ -24,9 +24,10 @@ struct Streams {
     tty: bool,
 }
 
-pub(super) struct Shell {
-    /// What runs the commands of a script (for `sh` of the built-ins, the built-ins).
-    commands: &'static dyn CommandHandler,
+pub(crate) struct Shell {
+    /// What runs the commands of a script (the handler that ran `sh`, so that every command
+    /// of a script goes through it).
+    commands: Arc<dyn CommandHandler>,
     vars: BTreeMap<String, String>,
     exported: Vec<String>,
     positional: Vec<String>,
@@ -37,8 +38,8 @@ pub(super) struct Shell {
 }
 
 impl Shell {
-    pub(super) fn new(
-        commands: &'static dyn CommandHandler,
+    pub(crate) fn new(
+        commands: Arc<dyn CommandHandler>,
         env: &[(String, String)],
         positional: Vec<String>,
     ) -> Self {
@@ -70,7 +71,7 @@ impl Shell {
         }
     }
 
-    pub(super) async fn run_script(&mut self, script: &str, io: CommandIo) -> i32 {
+    pub(crate) async fn run_script(&mut self, script: &str, io: CommandIo) -> i32 {
         let streams = Self::streams(io);
         self.run_text(script, &streams).await;
         self.status
@@ -78,7 +79,7 @@ impl Shell {
 
     /// `sh` without `-c`: runs stdin line by line (a line ending in `&&`, `||`, `|` or `\`
     /// waits for the next).
-    pub(super) async fn run_stdin(&mut self, io: CommandIo) -> i32 {
+    pub(crate) async fn run_stdin(&mut self, io: CommandIo) -> i32 {
         let Some(stdin) = io.stdin else {
             return 0;
         };

@@ -1,0 +1,202 @@
+//! The model of a container that the fake's commands see: who it runs as ([`Identity`]),
+//! what files it sees ([`fs`]), which processes run in it ([`Processes`]) and its network
+//! (the pod's address in 127.0.0.0/8, where its servers listen; see [`net`]).
+//!
+//! A [`Container`] is made when the container is created, from the pod's config (hostname,
+//! DNS, sysctls, port mappings, host network), the container's config (mounts, security
+//! context) and the image (its user, its default command). [`ContainerCommands`] runs the
+//! commands of the container over it: the commands that need the model (`id`, `cat FILE`,
+//! `ls`, `test`, `touch`, `pgrep`, `ps`, `netstat`, `wget`, the web servers) are answered
+//! here, `sh` is interpreted with every command of its script going through this same
+//! handler, and everything else goes to the runtime's
+//! [`CommandHandler`](crate::command::CommandHandler) (the user's, or the built-ins).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cri_api_v1 as api;
+
+mod commands;
+pub(crate) mod fs;
+mod web;
+
+pub(crate) use commands::ContainerCommands;
+
+/// The user a container's processes run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub uid: i64,
+    pub gid: i64,
+    /// Supplemental groups (the primary group first).
+    pub groups: Vec<i64>,
+}
+
+/// Well-known users of the images the fake models: name, uid, gid.
+const USERS: &[(&str, i64, i64)] = &[
+    ("root", 0, 0),
+    ("daemon", 1, 1),
+    ("www-data", 33, 33),
+    ("nobody", 65534, 65534),
+];
+
+/// The name of a uid (what `id -un` prints), if the image's `/etc/passwd` has it.
+pub(crate) fn user_name(uid: i64) -> Option<&'static str> {
+    USERS.iter().find(|u| u.1 == uid).map(|u| u.0)
+}
+
+fn user_by_name(name: &str) -> Option<(i64, i64)> {
+    USERS.iter().find(|u| u.0 == name).map(|u| (u.1, u.2))
+}
+
+impl Identity {
+    /// From the security context, else the image's config user (`1000`, `www-data`,
+    /// `1000:50000`), else root; supplemental groups from the security context.
+    pub fn new(security: Option<&api::LinuxContainerSecurityContext>, image_user: &str) -> Self {
+        let (image_uid, image_gid) = parse_user(image_user);
+        let by_name = security
+            .map(|s| s.run_as_username.as_str())
+            .filter(|n| !n.is_empty())
+            .and_then(user_by_name);
+        let uid = security
+            .and_then(|s| s.run_as_user)
+            .map(|u| u.value)
+            .or(by_name.map(|u| u.0))
+            .unwrap_or(image_uid);
+        let default_gid = by_name
+            .map(|u| u.1)
+            .or(image_gid)
+            .or_else(|| USERS.iter().find(|u| u.1 == uid).map(|u| u.2))
+            .unwrap_or(0);
+        let gid = security
+            .and_then(|s| s.run_as_group)
+            .map_or(default_gid, |g| g.value);
+        let mut groups = vec![gid];
+        for g in security
+            .map(|s| &s.supplemental_groups)
+            .into_iter()
+            .flatten()
+        {
+            if !groups.contains(g) {
+                groups.push(*g);
+            }
+        }
+        Identity { uid, gid, groups }
+    }
+}
+
+/// `uid[:gid]` or `name[:group]` of an image config.
+fn parse_user(user: &str) -> (i64, Option<i64>) {
+    let (user, group) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let named = user_by_name(user);
+    let uid = user.parse().ok().or(named.map(|u| u.0)).unwrap_or(0);
+    let gid = group
+        .and_then(|g| g.parse().ok().or(user_by_name(g).map(|u| u.1)))
+        .or(named.map(|u| u.1));
+    (uid, gid)
+}
+
+/// A process of the model: its pid and command line.
+#[derive(Debug, Default)]
+pub(crate) struct Processes {
+    next: AtomicU32,
+    table: Mutex<BTreeMap<u32, Vec<String>>>,
+}
+
+/// A process in the table while it lives: dropping it (the command ended or was stopped)
+/// removes it.
+pub(crate) struct ProcessGuard {
+    pid: u32,
+    processes: Arc<Container>,
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        self.processes.processes.remove(self.pid);
+    }
+}
+
+impl Processes {
+    fn insert(&self, argv: &[String]) -> u32 {
+        let pid = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.lock().insert(pid, argv.to_vec());
+        pid
+    }
+
+    fn remove(&self, pid: u32) {
+        self.lock().remove(&pid);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Vec<String>>> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every process: pid and command line.
+    pub fn list(&self) -> Vec<(u32, Vec<String>)> {
+        self.lock().iter().map(|(p, a)| (*p, a.clone())).collect()
+    }
+}
+
+/// The model of one container.
+#[derive(Debug)]
+pub(crate) struct Container {
+    pub identity: Identity,
+    pub hostname: String,
+    pub fs: fs::Filesystem,
+    pub processes: Processes,
+    /// The pod's address (in 127.0.0.0/8; the host's for a host-network pod).
+    pub ip: Ipv4Addr,
+    pub host_network: bool,
+    /// The pod's port mappings with a host port: container port, host port.
+    pub host_ports: Vec<(u16, u16)>,
+    /// The image's default command (entrypoint and arguments), when the fake's registry
+    /// knows one.
+    pub image_command: Vec<String>,
+}
+
+impl Container {
+    pub fn new(pod: &crate::state::Pod, config: &api::ContainerConfig, image_user: &str) -> Self {
+        let linux = config.linux.as_ref();
+        let security = linux.and_then(|l| l.security_context.as_ref());
+        let pod_linux = pod.config.linux.as_ref();
+        let host_network = pod_linux
+            .and_then(|l| l.security_context.as_ref())
+            .and_then(|s| s.namespace_options.as_ref())
+            .is_some_and(|n| n.network == api::NamespaceMode::Node as i32);
+        let hostname = pod.hostname();
+        let image = config.image.as_ref().map_or("", |i| i.image.as_str());
+        Container {
+            identity: Identity::new(security, image_user),
+            fs: fs::Filesystem::new(pod, config, &hostname),
+            hostname,
+            processes: Processes::default(),
+            ip: pod.ip.parse().unwrap_or(Ipv4Addr::LOCALHOST),
+            host_network,
+            host_ports: pod
+                .config
+                .port_mappings
+                .iter()
+                .filter(|m| m.host_port > 0)
+                .filter_map(|m| {
+                    Some((
+                        u16::try_from(m.container_port).ok()?,
+                        u16::try_from(m.host_port).ok()?,
+                    ))
+                })
+                .collect(),
+            image_command: web::default_command(image),
+        }
+    }
+
+    /// Enters `argv` in the process table until the guard drops.
+    pub fn spawn(self: &Arc<Self>, argv: &[String]) -> ProcessGuard {
+        ProcessGuard {
+            pid: self.processes.insert(argv),
+            processes: self.clone(),
+        }
+    }
+}
