@@ -55,6 +55,7 @@ impl ContainerCommands {
             "ps" => ps(model, &mut io).await,
             "netstat" => netstat(model, &mut io).await,
             "wget" => web::wget(model, args, &mut io).await,
+            "grep" => grep(model, args, &mut io).await,
             "nginx" | "httpd" | "httpd-foreground" => {
                 let server = if name == "nginx" { "nginx" } else { "httpd" };
                 web::serve(model.clone(), server, args, io).await
@@ -304,4 +305,74 @@ async fn netstat(model: &Container, io: &mut CommandIo) -> i32 {
         }
     }
     i32::from(!say(&mut io.stdout, text).await)
+}
+
+/// `grep [-qvic] PATTERN [FILE…]`: lines containing PATTERN, a fixed string (no regular
+/// expressions), from the files or stdin.
+async fn grep(model: &Container, args: &[String], io: &mut CommandIo) -> i32 {
+    use tokio::io::AsyncReadExt;
+    let flags: String = args
+        .iter()
+        .filter(|a| a.starts_with('-') && a.len() > 1)
+        .map(|a| &a[1..])
+        .collect();
+    let mut operands = args.iter().filter(|a| !a.starts_with('-') || a.len() == 1);
+    let Some(pattern) = operands.next() else {
+        say(&mut io.stderr, "grep: no pattern\n".into()).await;
+        return 2;
+    };
+    let files: Vec<&String> = operands.collect();
+    let mut text = Vec::new();
+    if files.is_empty() {
+        if let Some(stdin) = io.stdin.as_mut() {
+            // Bounded: a grep reads at most 16 MiB.
+            let _ = stdin.take(16 << 20).read_to_end(&mut text).await;
+        }
+    } else {
+        for file in files {
+            match model.fs.read(file) {
+                Ok(bytes) => text.extend_from_slice(&bytes),
+                Err(e) => {
+                    say(&mut io.stderr, format!("grep: {file}: {}\n", e.message())).await;
+                    return 2;
+                }
+            }
+        }
+    }
+    let fold = flags.contains('i');
+    let needle = if fold {
+        pattern.to_lowercase()
+    } else {
+        pattern.clone()
+    };
+    let text = String::from_utf8_lossy(&text);
+    let matched: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|line| {
+            let hit = if fold {
+                line.to_lowercase().contains(&needle)
+            } else {
+                line.contains(&needle)
+            };
+            hit != flags.contains('v')
+        })
+        .collect();
+    if !flags.contains('q') {
+        let out = if flags.contains('c') {
+            format!("{}\n", matched.len())
+        } else {
+            matched
+                .iter()
+                .map(|l| {
+                    if l.ends_with('\n') {
+                        l.to_string()
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect()
+        };
+        say(&mut io.stdout, out).await;
+    }
+    i32::from(matched.is_empty())
 }

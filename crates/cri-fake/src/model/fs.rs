@@ -16,6 +16,8 @@ struct Mount {
     container: String,
     host: PathBuf,
     readonly: bool,
+    /// Read-only all the way down (else a host mount below it stays writable).
+    recursive: bool,
 }
 
 /// Why a file operation failed, with the text commands print.
@@ -123,6 +125,7 @@ impl Filesystem {
                 container: absolute(&m.container_path),
                 host: PathBuf::from(&m.host_path),
                 readonly: m.readonly,
+                recursive: m.recursive_read_only,
             })
             .collect();
         let readonly_root = config
@@ -254,7 +257,7 @@ impl Filesystem {
     pub fn write(&self, path: &str, bytes: &[u8], append: bool) -> Result<(), FsError> {
         let path = absolute(path);
         if let Some((mount, host)) = self.mounted(&path) {
-            if mount.readonly {
+            if mount.readonly && (mount.recursive || !below_submount(&mount.host, &host)) {
                 return Err(FsError::ReadOnly);
             }
             use std::io::Write;
@@ -292,4 +295,17 @@ impl Filesystem {
         }
         self.write(path, b"", true)
     }
+}
+
+/// Whether `path` (under `root`) lies on another file system of the host than `root` (a
+/// mount below the mount's source, which a non-recursive read-only mount leaves writable).
+fn below_submount(root: &std::path::Path, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(root_dev) = std::fs::metadata(root).map(|m| m.dev()) else {
+        return false;
+    };
+    path.ancestors()
+        .take_while(|p| p.starts_with(root) && *p != root)
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .any(|m| m.dev() != root_dev)
 }

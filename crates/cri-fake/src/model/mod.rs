@@ -50,33 +50,69 @@ fn user_by_name(name: &str) -> Option<(i64, i64)> {
     USERS.iter().find(|u| u.0 == name).map(|u| (u.1, u.2))
 }
 
+/// The users of the validation suite's image with a predefined group: uid 1000 (primary
+/// group 1000) is also a member of group 50000 in the image's `/etc/group`.
+const PREDEFINED_GROUP_IMAGE: &str = "test-image-predefined-group";
+
+/// The primary group of `uid` in the image's `/etc/passwd` (0 when the image has no such
+/// user, as runtimes do).
+fn primary_gid(image: &str, uid: i64) -> i64 {
+    if image.contains(PREDEFINED_GROUP_IMAGE) && uid == 1000 {
+        return 1000;
+    }
+    USERS.iter().find(|u| u.1 == uid).map_or(0, |u| u.2)
+}
+
+/// The groups of the image's `/etc/group` that list `uid` as a member.
+fn image_groups(image: &str, uid: i64) -> Vec<i64> {
+    if image.contains(PREDEFINED_GROUP_IMAGE) && uid == 1000 {
+        return vec![50000];
+    }
+    Vec::new()
+}
+
 impl Identity {
-    /// From the security context, else the image's config user (`1000`, `www-data`,
-    /// `1000:50000`), else root; supplemental groups from the security context.
-    pub fn new(security: Option<&api::LinuxContainerSecurityContext>, image_user: &str) -> Self {
+    /// The user from the security context (`run_as_user`, `run_as_username`), else the
+    /// image's config user (`1000`, `www-data`, `1000:50000`), else root; the group from
+    /// `run_as_group`, else the image config's group (when the user came from it), else the
+    /// user's primary group in the image; then the supplemental groups of the security
+    /// context and, unless the policy is `Strict`, the image's groups of the user.
+    pub fn new(
+        security: Option<&api::LinuxContainerSecurityContext>,
+        image_user: &str,
+        image: &str,
+    ) -> Self {
         let (image_uid, image_gid) = parse_user(image_user);
         let by_name = security
             .map(|s| s.run_as_username.as_str())
             .filter(|n| !n.is_empty())
             .and_then(user_by_name);
-        let uid = security
+        let explicit = security
             .and_then(|s| s.run_as_user)
             .map(|u| u.value)
-            .or(by_name.map(|u| u.0))
-            .unwrap_or(image_uid);
-        let default_gid = by_name
-            .map(|u| u.1)
-            .or(image_gid)
-            .or_else(|| USERS.iter().find(|u| u.1 == uid).map(|u| u.2))
-            .unwrap_or(0);
+            .or(by_name.map(|u| u.0));
+        let uid = explicit.unwrap_or(image_uid);
+        let default_gid = match explicit {
+            Some(uid) => primary_gid(image, uid),
+            None => image_gid.unwrap_or_else(|| primary_gid(image, uid)),
+        };
         let gid = security
             .and_then(|s| s.run_as_group)
             .map_or(default_gid, |g| g.value);
         let mut groups = vec![gid];
+        let strict = security.is_some_and(|s| {
+            s.supplemental_groups_policy == api::SupplementalGroupsPolicy::Strict as i32
+        });
+        let from_image = if strict {
+            Vec::new()
+        } else {
+            image_groups(image, uid)
+        };
         for g in security
             .map(|s| &s.supplemental_groups)
             .into_iter()
             .flatten()
+            .chain(&from_image)
         {
             if !groups.contains(g) {
                 groups.push(*g);
@@ -170,7 +206,7 @@ impl Container {
         let hostname = pod.hostname();
         let image = config.image.as_ref().map_or("", |i| i.image.as_str());
         Container {
-            identity: Identity::new(security, image_user),
+            identity: Identity::new(security, image_user, image),
             fs: fs::Filesystem::new(pod, config, &hostname),
             hostname,
             processes: Processes::default(),
@@ -199,4 +235,38 @@ impl Container {
             processes: self.clone(),
         }
     }
+}
+
+/// The checks a runtime makes of a container config before it creates anything: a
+/// `run_as_group` needs a user, and a recursive read-only mount must be read-only and
+/// private (no propagation), as runc-based runtimes require.
+pub(crate) fn validate(config: &api::ContainerConfig) -> Result<(), tonic::Status> {
+    let security = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref());
+    if let Some(s) = security
+        && s.run_as_group.is_some()
+        && s.run_as_user.is_none()
+        && s.run_as_username.is_empty()
+    {
+        return Err(tonic::Status::invalid_argument(
+            "run_as_group is set without run_as_user or run_as_username",
+        ));
+    }
+    for m in config.mounts.iter().filter(|m| m.recursive_read_only) {
+        if !m.readonly {
+            return Err(tonic::Status::invalid_argument(format!(
+                "mount {:?}: recursive_read_only needs readonly",
+                m.container_path
+            )));
+        }
+        if m.propagation != api::MountPropagation::PropagationPrivate as i32 {
+            return Err(tonic::Status::invalid_argument(format!(
+                "mount {:?}: recursive_read_only needs private propagation",
+                m.container_path
+            )));
+        }
+    }
+    Ok(())
 }

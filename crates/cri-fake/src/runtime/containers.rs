@@ -79,6 +79,7 @@ pub(super) async fn create(
             "container config must include metadata.name",
         ));
     }
+    crate::model::validate(&config)?;
     let image = config
         .image
         .as_ref()

@@ -222,7 +222,7 @@ impl Ctr {
             log_path: self.log_path.clone(),
             resources: self.resources.clone(),
             image_id: self.image_id.clone(),
-            user: Some(self.user(images)),
+            user: Some(self.user()),
             stop_signal: self.config.stop_signal,
         }
     }
@@ -259,38 +259,15 @@ impl Ctr {
         env
     }
 
-    /// The user the container's processes run as: the config's `run_as_user`/`run_as_group`,
-    /// else the image's numeric user, else root.
-    fn user(&self, images: &BTreeMap<String, api::Image>) -> api::ContainerUser {
-        let security = self
-            .config
-            .linux
-            .as_ref()
-            .and_then(|l| l.security_context.as_ref());
-        let uid = security
-            .and_then(|s| s.run_as_user)
-            .map(|u| u.value)
-            .or_else(|| {
-                images
-                    .get(&self.image_id)
-                    .and_then(|i| i.uid)
-                    .map(|u| u.value)
-            })
-            .unwrap_or(0);
-        let gid = security.and_then(|s| s.run_as_group).map_or(0, |g| g.value);
-        let mut supplemental_groups = vec![gid];
-        if let Some(s) = security {
-            for g in &s.supplemental_groups {
-                if !supplemental_groups.contains(g) {
-                    supplemental_groups.push(*g);
-                }
-            }
-        }
+    /// The user the container's processes run as: its model's identity (the security
+    /// context, the image's user and groups; see `model::Identity`).
+    fn user(&self) -> api::ContainerUser {
+        let who = &self.model.identity;
         api::ContainerUser {
             linux: Some(api::LinuxContainerUser {
-                uid,
-                gid,
-                supplemental_groups,
+                uid: who.uid,
+                gid: who.gid,
+                supplemental_groups: who.groups.clone(),
             }),
         }
     }
