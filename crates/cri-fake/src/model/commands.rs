@@ -40,6 +40,17 @@ impl ContainerCommands {
         if !self.builtins {
             return self.fallback.run(argv, io).await;
         }
+        // A masked program cannot be run: the shell says so, and exits 126.
+        let program = if argv[0].contains('/') {
+            argv[0].clone()
+        } else {
+            format!("/bin/{name}")
+        };
+        if self.model.fs.masked(&program) || self.model.fs.masked(&format!("/usr{program}")) {
+            let msg = format!("/bin/sh: {}: Permission denied\n", argv[0]);
+            write_all(&mut io.stderr, msg.as_bytes()).await;
+            return 126;
+        }
         let model = &self.model;
         match name.as_str() {
             "id" => id(model, args, &mut io).await,
@@ -56,6 +67,16 @@ impl ContainerCommands {
             "netstat" => netstat(model, &mut io).await,
             "wget" => web::wget(model, args, &mut io).await,
             "grep" => grep(model, args, &mut io).await,
+            "dd" => dd(model, args, &mut io).await,
+            "nnp" => {
+                // Set-user-ID root: the effective uid is 0 unless no_new_privs forbids it.
+                let euid = if model.identity.no_new_privs {
+                    model.identity.uid
+                } else {
+                    0
+                };
+                i32::from(!say(&mut io.stdout, format!("Effective uid: {euid}\n")).await)
+            }
             "nginx" | "httpd" | "httpd-foreground" => {
                 let server = if name == "nginx" { "nginx" } else { "httpd" };
                 web::serve(model.clone(), server, args, io).await
@@ -375,4 +396,71 @@ async fn grep(model: &Container, args: &[String], io: &mut CommandIo) -> i32 {
         say(&mut io.stdout, out).await;
     }
     i32::from(matched.is_empty())
+}
+
+/// A size of `dd` (`512`, `4k`, `20M`, `1G`).
+fn dd_size(text: &str) -> Option<u64> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().ok()?;
+    let factor = match unit {
+        "" | "c" => 1,
+        "w" => 2,
+        "b" => 512,
+        "k" | "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+/// `dd [if=…] [of=…] [bs=N] [count=N]`: copies blocks; its buffer of `bs` bytes counts
+/// against the container's memory limit, and one past it is OOM-killed (exit 137, and the
+/// container's reason becomes `OOMKilled`). Without `count`, reading `/dev/zero` never ends.
+async fn dd(model: &Container, args: &[String], io: &mut CommandIo) -> i32 {
+    let mut bs = 512;
+    let mut count = None;
+    let mut input = "-".to_string();
+    for arg in args {
+        let Some((key, value)) = arg.split_once('=') else {
+            say(
+                &mut io.stderr,
+                format!("dd: unrecognized operand '{arg}'\n"),
+            )
+            .await;
+            return 1;
+        };
+        match key {
+            "bs" | "ibs" | "obs" => match dd_size(value) {
+                Some(n) if n > 0 => bs = n,
+                _ => {
+                    say(&mut io.stderr, format!("dd: invalid number: '{value}'\n")).await;
+                    return 1;
+                }
+            },
+            "count" => count = value.parse::<u64>().ok(),
+            "if" => input = value.to_string(),
+            _ => {}
+        }
+    }
+    if model.memory_limit.is_some_and(|limit| bs > limit) {
+        model
+            .oom_killed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        return 137;
+    }
+    match (count, input.as_str()) {
+        (None, "/dev/zero") => std::future::pending().await,
+        (count, _) => {
+            let n = count.unwrap_or(0);
+            let msg = format!(
+                "{n}+0 records in\n{n}+0 records out\n{} bytes copied\n",
+                n * bs
+            );
+            i32::from(!say(&mut io.stderr, msg).await)
+        }
+    }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Filesystem {
     files: BTreeMap<String, Vec<u8>>,
     mounts: Vec<Mount>,
     readonly_root: bool,
+    /// The security context's `readonly_paths` and `masked_paths`.
+    readonly_paths: Vec<String>,
+    masked_paths: Vec<String>,
     created: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
@@ -128,15 +131,20 @@ impl Filesystem {
                 recursive: m.recursive_read_only,
             })
             .collect();
-        let readonly_root = config
+        let security = config
             .linux
             .as_ref()
-            .and_then(|l| l.security_context.as_ref())
-            .is_some_and(|s| s.readonly_rootfs);
+            .and_then(|l| l.security_context.as_ref());
+        let readonly_root = security.is_some_and(|s| s.readonly_rootfs);
+        let paths = |list: Option<&Vec<String>>| -> Vec<String> {
+            list.into_iter().flatten().map(|p| absolute(p)).collect()
+        };
         Filesystem {
             files,
             mounts,
             readonly_root,
+            readonly_paths: paths(security.map(|s| &s.readonly_paths)),
+            masked_paths: paths(security.map(|s| &s.masked_paths)),
             created: Mutex::new(BTreeMap::new()),
         }
     }
@@ -253,9 +261,17 @@ impl Filesystem {
         Ok(names.into_iter().collect())
     }
 
+    /// Whether `path` is masked (the runtime hides it: nothing there can be run or read).
+    pub fn masked(&self, path: &str) -> bool {
+        under(&self.masked_paths, &absolute(path))
+    }
+
     /// Writes (or, with `append`, appends to) the file at `path`.
     pub fn write(&self, path: &str, bytes: &[u8], append: bool) -> Result<(), FsError> {
         let path = absolute(path);
+        if under(&self.readonly_paths, &path) {
+            return Err(FsError::ReadOnly);
+        }
         if let Some((mount, host)) = self.mounted(&path) {
             if mount.readonly && (mount.recursive || !below_submount(&mount.host, &host)) {
                 return Err(FsError::ReadOnly);
@@ -308,4 +324,11 @@ fn below_submount(root: &std::path::Path, path: &std::path::Path) -> bool {
         .take_while(|p| p.starts_with(root) && *p != root)
         .filter_map(|p| std::fs::metadata(p).ok())
         .any(|m| m.dev() != root_dev)
+}
+
+/// Whether `path` is one of `roots` or below one.
+fn under(roots: &[String], path: &str) -> bool {
+    roots
+        .iter()
+        .any(|r| path == r || r == "/" || path.starts_with(&format!("{r}/")))
 }

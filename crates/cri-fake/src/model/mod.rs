@@ -31,6 +31,8 @@ pub(crate) struct Identity {
     pub gid: i64,
     /// Supplemental groups (the primary group first).
     pub groups: Vec<i64>,
+    /// `no_new_privs`: a set-user-ID program keeps the caller's uid.
+    pub no_new_privs: bool,
 }
 
 /// Well-known users of the images the fake models: name, uid, gid.
@@ -118,7 +120,12 @@ impl Identity {
                 groups.push(*g);
             }
         }
-        Identity { uid, gid, groups }
+        Identity {
+            uid,
+            gid,
+            groups,
+            no_new_privs: security.is_some_and(|s| s.no_new_privs),
+        }
     }
 }
 
@@ -192,6 +199,10 @@ pub(crate) struct Container {
     /// The image's default command (entrypoint and arguments), when the fake's registry
     /// knows one.
     pub image_command: Vec<String>,
+    /// The memory limit (bytes) of the container's resources, if any.
+    pub memory_limit: Option<u64>,
+    /// Set when a process went past the memory limit: the container exits `OOMKilled`.
+    pub oom_killed: std::sync::atomic::AtomicBool,
 }
 
 impl Container {
@@ -225,6 +236,12 @@ impl Container {
                 })
                 .collect(),
             image_command: web::default_command(image),
+            memory_limit: linux
+                .and_then(|l| l.resources.as_ref())
+                .map(|r| r.memory_limit_in_bytes)
+                .filter(|m| *m > 0)
+                .and_then(|m| u64::try_from(m).ok()),
+            oom_killed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

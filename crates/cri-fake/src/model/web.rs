@@ -22,6 +22,9 @@ pub(crate) fn default_command(image: &str) -> Vec<String> {
         words(&["nginx", "-g", "daemon off; listen 12003;"])
     } else if name.starts_with("nginx") {
         words(&["nginx", "-g", "daemon off;"])
+    } else if name.starts_with("nonewprivs") {
+        // The e2e image's program: a set-user-ID-root binary that prints its effective uid.
+        words(&["/usr/local/bin/nnp"])
     } else if name.starts_with("httpd") {
         words(&["httpd-foreground"])
     } else {

@@ -57,7 +57,16 @@ impl FakeRuntime {
         ctr.state = api::ContainerState::ContainerExited;
         ctr.finished_at = state::now();
         ctr.exit_code = code;
-        ctr.reason = if code == 0 { "Completed" } else { "Error" }.into();
+        let oom = ctr
+            .model
+            .oom_killed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        ctr.reason = match code {
+            _ if oom => "OOMKilled",
+            0 => "Completed",
+            _ => "Error",
+        }
+        .into();
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
