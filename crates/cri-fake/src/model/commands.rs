@@ -58,6 +58,48 @@ impl ContainerCommands {
                 let line = format!("{}\n", model.hostname);
                 i32::from(!write_all(&mut io.stdout, line.as_bytes()).await)
             }
+            // Setting the hostname (not remembered: the fake's UTS name is the pod's).
+            "hostname" => {
+                permitted(
+                    model,
+                    &mut io,
+                    "hostname: sethostname",
+                    "SYS_ADMIN",
+                    "sethostname",
+                )
+                .await
+            }
+            "brctl" | "ip" if args.len() > 1 => {
+                permitted(
+                    model,
+                    &mut io,
+                    &format!("{name}: ioctl"),
+                    "NET_ADMIN",
+                    "ioctl",
+                )
+                .await
+            }
+            "chmod" => {
+                let target = args.last().cloned().unwrap_or_default();
+                if !model.security.allows("chmod") || !model.security.allows("fchmodat") {
+                    say(
+                        &mut io.stderr,
+                        format!("chmod: {target}: Operation not permitted\n"),
+                    )
+                    .await;
+                    1
+                } else if model.fs.exists(&target) {
+                    0
+                } else {
+                    say(
+                        &mut io.stderr,
+                        format!("chmod: {target}: No such file or directory\n"),
+                    )
+                    .await;
+                    1
+                }
+            }
+            "ping" => ping(model, args, &mut io).await,
             "cat" if args.iter().any(|a| a != "-") => cat(model, args, &mut io).await,
             "ls" => ls(model, args, &mut io).await,
             "test" | "[" => test(model, &name, args, &mut io).await,
@@ -462,5 +504,69 @@ async fn dd(model: &Container, args: &[String], io: &mut CommandIo) -> i32 {
             );
             i32::from(!say(&mut io.stderr, msg).await)
         }
+    }
+}
+
+/// An operation that needs capability `cap` and seccomp's leave for `syscall`.
+async fn permitted(
+    model: &Container,
+    io: &mut CommandIo,
+    what: &str,
+    cap: &str,
+    syscall: &str,
+) -> i32 {
+    if model.security.has(cap) && model.security.allows(syscall) {
+        0
+    } else {
+        say(&mut io.stderr, format!("{what}: Operation not permitted\n")).await;
+        1
+    }
+}
+
+/// `ping [-c N] HOST`: needs `NET_RAW` (a raw socket); answers at once from any address,
+/// one reply a second.
+async fn ping(model: &Container, args: &[String], io: &mut CommandIo) -> i32 {
+    let mut count = None;
+    let mut host = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" => count = it.next().and_then(|n| n.parse::<u64>().ok()),
+            a if a.starts_with('-') => {}
+            a => host = Some(a.to_string()),
+        }
+    }
+    let Some(host) = host else {
+        say(
+            &mut io.stderr,
+            "ping: usage error: Destination address required\n".into(),
+        )
+        .await;
+        return 1;
+    };
+    say(
+        &mut io.stdout,
+        format!("PING {host} ({host}): 56 data bytes\n"),
+    )
+    .await;
+    if !model.security.has("NET_RAW") {
+        say(
+            &mut io.stderr,
+            "ping: permission denied (are you root?)\n".into(),
+        )
+        .await;
+        return 1;
+    }
+    let mut seq = 0;
+    loop {
+        if count.is_some_and(|c| seq >= c) {
+            return 0;
+        }
+        let line = format!("64 bytes from {host}: seq={seq} ttl=64 time=0.050 ms\n");
+        if !say(&mut io.stdout, line).await {
+            return 1;
+        }
+        seq += 1;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

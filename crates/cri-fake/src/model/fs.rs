@@ -149,6 +149,11 @@ impl Filesystem {
         }
     }
 
+    /// Adds a file of the runtime's making.
+    pub fn insert(&mut self, path: &str, text: String) {
+        self.files.insert(absolute(path), text.into_bytes());
+    }
+
     /// The mount a path is under (the longest match) and the host path it maps to.
     fn mounted(&self, path: &str) -> Option<(&Mount, PathBuf)> {
         self.mounts

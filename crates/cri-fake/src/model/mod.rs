@@ -20,6 +20,7 @@ use cri_api_v1 as api;
 
 mod commands;
 pub(crate) mod fs;
+mod security;
 mod web;
 
 pub(crate) use commands::ContainerCommands;
@@ -188,6 +189,7 @@ impl Processes {
 #[derive(Debug)]
 pub(crate) struct Container {
     pub identity: Identity,
+    pub security: security::Security,
     pub hostname: String,
     pub fs: fs::Filesystem,
     pub processes: Processes,
@@ -216,9 +218,17 @@ impl Container {
             .is_some_and(|n| n.network == api::NamespaceMode::Node as i32);
         let hostname = pod.hostname();
         let image = config.image.as_ref().map_or("", |i| i.image.as_str());
+        let identity = Identity::new(security, image_user, image);
+        let rights = security::Security::new(security);
+        let mut files = fs::Filesystem::new(pod, config, &hostname);
+        files.insert(
+            "/proc/self/status",
+            security::proc_status(&identity, &rights, "cat"),
+        );
         Container {
-            identity: Identity::new(security, image_user, image),
-            fs: fs::Filesystem::new(pod, config, &hostname),
+            identity,
+            security: rights,
+            fs: files,
             hostname,
             processes: Processes::default(),
             ip: pod.ip.parse().unwrap_or(Ipv4Addr::LOCALHOST),
