@@ -132,7 +132,10 @@ async fn scripts() {
         sh("echo $(echo a $(printf 'b\\n\\n')):$?").await.1,
         "a b:0\n"
     );
-    assert_eq!(sh("nope 2>&1 | cat").await, (0, "nope: not found\n".into(), "".into()));
+    assert_eq!(
+        sh("nope 2>&1 | cat").await,
+        (0, "nope: not found\n".into(), "".into())
+    );
     for bad in [
         "echo 'open",
         "echo a &",
