@@ -106,13 +106,22 @@
 //! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL of the fake's
 //!   streaming server (WebSocket and SPDY/3.1, see [`streaming`]): exec runs the command
 //!   through the [`command::CommandHandler`], attach runs the container's own command on the
-//!   client's streams, port forward goes to a [`streaming::PortForwardHandler`] (an in-process
-//!   echo by default).
+//!   client's streams, port forward goes to the pod's port when a container of the pod listens
+//!   there, else to a [`streaming::PortForwardHandler`] (an in-process echo by default).
+//! - **The container model.** Each container's commands see a model of it: its user and
+//!   groups (security context, image), its files (`/etc/resolv.conf` from the pod's DNS
+//!   config, `/etc/hosts`, `/etc/hostname`, `/proc/sys/*` from sysctls, mounts through their
+//!   host paths, a read-only root, masked and read-only paths), its capabilities and seccomp
+//!   profile, a process table, and its pod's own address in 127.0.0.0/8 (the pod IP), where
+//!   the web servers of the validation suite's images (nginx, httpd) listen, and the host
+//!   ports of the pod's port mappings on 127.0.0.1. `sh` runs every command of a script
+//!   through the container's handler. See the README for the commands and the critest table.
 //! - **Statistics** are computed from the ids and the running time, so that repeated calls
 //!   give plausible, increasing CPU counters.
 //! - **Images.** A new fake knows `registry.k8s.io/pause:3.10` (pinned) and
 //!   `docker.io/library/busybox:1.36` (unless built with
-//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` adds any image (names are
+//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` (which takes
+//!   [`DEFAULT_PULL_DELAY`] unless told otherwise) adds any image (names are
 //!   normalized: `busybox` is `docker.io/library/busybox:latest`). An image is one image under
 //!   all the references it was pulled by: the references of one [`ImageConfig`] of the
 //!   fake's registry ([`FakeRuntimeBuilder::image`]; it starts with the images of the CRI
