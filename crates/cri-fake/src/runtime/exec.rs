@@ -14,7 +14,7 @@ use crate::state::resolve;
 
 impl FakeRuntime {
     /// Runs `argv` in the running container `id` (full or a unique prefix) through the
-    /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
+    /// runtime's [`CommandHandler`], as `ExecSync` and the
     /// streaming `Exec` do: the command gets the container's environment (`PATH`,
     /// `HOSTNAME`, the config's `envs`, `HOME`) unless `io.env` is already set. Fails with
     /// `NOT_FOUND` for an unknown container and `FAILED_PRECONDITION` for one that is not
