@@ -5,9 +5,9 @@
 //! - **Exec** runs the command through the runtime's [`CommandHandler`] (with the
 //!   container's environment), on the client's streams; with a TTY, stderr goes to the
 //!   terminal too.
-//! - **Attach** runs the container's own command (`command` + `args` of its config, `sh` if
-//!   empty) through the same handler on the client's streams: the fake has no long-lived
-//!   process, so what a client attaches to is a fresh run of the container's program.
+//! - **Attach** attaches to the container's one main process: the client's input goes to its
+//!   stdin (shared by every attached client), and the client sees its output from then on
+//!   (which also goes to the log), until the process ends; see the container model.
 //! - **PortForward** hands each forwarded connection to the [`PortForwardHandler`]
 //!   ([`EchoPorts`] unless [`FakeRuntimeBuilder::port_forward_handler`] says otherwise;
 //!   [`TcpPorts`] connects to a real address).
@@ -178,24 +178,18 @@ impl Runtime for FakeStreams {
         request: api::AttachRequest,
         streams: Streams,
     ) -> BoxFuture<Result<(), BoxError>> {
-        let run = self.runtime().and_then(|runtime| {
-            let argv = {
-                let state = runtime.read();
-                let id =
-                    crate::state::resolve(&state.containers, &request.container_id, "container")
-                        .map_err(status_error)?;
-                let mut argv = state.containers[id].argv();
-                if argv.is_empty() {
-                    argv.push("sh".into());
-                }
-                argv
-            };
-            runtime
-                .exec_in(&request.container_id, argv, command_io(streams))
-                .map_err(status_error)
+        let console = self.runtime().and_then(|runtime| {
+            let state = runtime.read();
+            let id = crate::state::resolve(&state.containers, &request.container_id, "container")
+                .map_err(status_error)?;
+            let ctr = &state.containers[id];
+            if ctr.state != api::ContainerState::ContainerRunning {
+                return Err(BoxError::from(format!("container {id} is not running")));
+            }
+            Ok(ctr.model.console_or_idle())
         });
         Box::pin(async move {
-            run?.await;
+            console?.attach(command_io(streams)).await;
             Ok(())
         })
     }

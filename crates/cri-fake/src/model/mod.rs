@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use cri_api_v1 as api;
 
 mod commands;
+pub(crate) mod console;
 pub(crate) mod fs;
 mod security;
 mod web;
@@ -205,6 +206,8 @@ pub(crate) struct Container {
     pub memory_limit: Option<u64>,
     /// Set when a process went past the memory limit: the container exits `OOMKilled`.
     pub oom_killed: std::sync::atomic::AtomicBool,
+    /// The main process's streams, once started.
+    console: Mutex<Option<Arc<console::Console>>>,
 }
 
 impl Container {
@@ -252,7 +255,30 @@ impl Container {
                 .filter(|m| *m > 0)
                 .and_then(|m| u64::try_from(m).ok()),
             oom_killed: std::sync::atomic::AtomicBool::new(false),
+            console: Mutex::new(None),
         }
+    }
+
+    /// The main process's streams (once started).
+    pub fn console(&self) -> Option<Arc<console::Console>> {
+        self.console
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The main process's streams; a running container started without the fake's process
+    /// (a seeded one) gets a console that nothing writes to, until it is stopped.
+    pub fn console_or_idle(&self) -> Arc<console::Console> {
+        self.console
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| console::Console::new(false, false, false).0)
+            .clone()
+    }
+
+    pub fn set_console(&self, console: Arc<console::Console>) {
+        *self.console.lock().unwrap_or_else(PoisonError::into_inner) = Some(console);
     }
 
     /// Enters `argv` in the process table until the guard drops.

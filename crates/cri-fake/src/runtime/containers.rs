@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::{Reply, pages};
 use crate::command::{CommandHandler, CommandIo};
-use crate::process::{Log, LogSink, OpenStdin};
+use crate::model::console::Console;
+use crate::process::{Log, LogSink};
 use crate::state::{self, Ctr, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 
@@ -148,7 +149,7 @@ pub(super) async fn start(
         let pod = state.pods.get(&ctr.pod_id);
         let log_path = (!ctr.log_path.is_empty()).then(|| std::path::PathBuf::from(&ctr.log_path));
         let argv = ctr.argv();
-        let stdin = ctr.config.stdin;
+        let stdin = (ctr.config.stdin, ctr.config.stdin_once);
         let model = ctr.model.clone();
         (
             id,
@@ -160,6 +161,7 @@ pub(super) async fn start(
             model,
         )
     };
+    let (stdin, stdin_once) = stdin;
     let log = match &log_path {
         Some(path) => Some(Log::open(path).map_err(|e| {
             Status::internal(format!(
@@ -181,30 +183,40 @@ pub(super) async fn start(
     }
     ctr.state = api::ContainerState::ContainerRunning;
     ctr.started_at = state::now();
+    // The one main process: attached clients share its stdin and see its output.
+    let (console, process_stdin) = Console::new(stdin, stdin_once, tty);
+    model.set_console(console.clone());
     if !argv.is_empty() {
         let io = CommandIo {
-            stdin: stdin.then(|| Box::new(OpenStdin) as crate::command::BoxRead),
-            stdout: Box::new(LogSink {
-                log: log.clone(),
-                stream: cri_log::Stream::Stdout,
-            }),
+            stdin: process_stdin,
+            stdout: console.tee(
+                Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stdout,
+                }),
+                false,
+            ),
             // On a terminal both streams are one, and runtimes log it as stdout.
-            stderr: Box::new(LogSink {
-                log: log.clone(),
-                stream: if tty {
-                    cri_log::Stream::Stdout
-                } else {
-                    cri_log::Stream::Stderr
-                },
-            }),
+            stderr: console.tee(
+                Box::new(LogSink {
+                    log: log.clone(),
+                    stream: if tty {
+                        cri_log::Stream::Stdout
+                    } else {
+                        cri_log::Stream::Stderr
+                    },
+                }),
+                true,
+            ),
             tty,
             env,
         };
-        let run = rt.container_commands(model).run(argv, io);
+        let run = rt.container_commands(model.clone()).run(argv, io);
         let runtime = rt.clone();
         let exited = id.clone();
         let task = tokio::spawn(async move {
             let code = run.await;
+            console.finish();
             runtime.process_exited(&exited, code);
         });
         ctr.process = Some(task.abort_handle());

@@ -230,6 +230,9 @@ impl Ctr {
     /// Stops the main process, if it runs, and ends the log; whether there was one.
     pub fn kill(&mut self) -> bool {
         let running = self.process.take().map(|p| p.abort()).is_some();
+        if let Some(console) = self.model.console() {
+            console.finish();
+        }
         if let Some(log) = &self.log {
             log.finish();
         }
