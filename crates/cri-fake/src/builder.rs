@@ -147,6 +147,7 @@ impl FakeRuntimeBuilder {
                 state: RwLock::new(state::State::default()),
                 events,
                 next_id: AtomicU64::new(1),
+                generation: AtomicU64::new(0),
                 options: self.clone(),
                 streaming: streaming::Streaming::new(),
             }),

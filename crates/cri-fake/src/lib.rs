@@ -159,6 +159,7 @@ pub mod command;
 mod ids;
 mod image;
 mod model;
+mod persist;
 mod process;
 mod runtime;
 mod serve;
@@ -167,6 +168,7 @@ pub mod streaming;
 
 pub use builder::{DEFAULT_PULL_DELAY, FakeRuntimeBuilder};
 pub use catalog::ImageConfig;
+pub use persist::{StateError, StateLock};
 pub use serve::ServerHandle;
 
 /// The name [`FakeRuntime`] reports in `Version` unless told otherwise.
@@ -188,6 +190,8 @@ struct Inner {
     state: RwLock<state::State>,
     events: broadcast::Sender<cri_api_v1::ContainerEventResponse>,
     next_id: AtomicU64,
+    /// Bumped by each write lock: see [`FakeRuntime::generation`].
+    generation: AtomicU64,
     options: FakeRuntimeBuilder,
     streaming: streaming::Streaming,
 }
@@ -319,6 +323,7 @@ impl FakeRuntime {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, state::State> {
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner
             .state
             .write()
