@@ -118,7 +118,7 @@ impl Console {
                     input_ended = true;
                     // With stdin_once the container's stdin has closed, and its output goes
                     // on until it ends; else this session ends once the program is quiet.
-                    if !(self.stdin_once && !self.tty) {
+                    if !self.stdin_once || self.tty {
                         quiet_since = Some(tokio::time::Instant::now());
                     }
                 }
