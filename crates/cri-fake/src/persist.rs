@@ -143,8 +143,10 @@ impl FakeRuntime {
         std::fs::rename(&tmp, path).map_err(|e| fail("replace", e))
     }
 
-    /// Replaces the runtime's pods, containers and images with those saved at `path` (see
-    /// the [module docs](self) for what a restart shows). A missing file is an empty state.
+    /// Replaces the runtime's pods, containers and images with those saved at `path`. A
+    /// missing file is an empty state. What a restart shows: pods and containers come back
+    /// as they were; a container that was running is running again without its program
+    /// being run again (until stopped it prints nothing new, as a seeded container).
     pub fn load_state(&self, path: &Path) -> Result<(), StateError> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
