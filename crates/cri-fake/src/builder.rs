@@ -4,8 +4,6 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::broadcast;
-
 use crate::{FakeRuntime, ImageConfig, Inner, RUNTIME_NAME, catalog, command, state, streaming};
 
 /// How long a pull takes unless [`FakeRuntimeBuilder::pull_delay`] says otherwise: a registry
@@ -80,7 +78,8 @@ impl FakeRuntimeBuilder {
     }
 
     /// How many events a slow `GetContainerEvents` subscriber may fall behind before its
-    /// stream ends with `DATA_LOSS` (default 1024; at least 1).
+    /// stream ends with `DATA_LOSS` (default 1024; at least 1). It may fall at most
+    /// [`EVENT_BUFFER_BYTES`](crate::EVENT_BUFFER_BYTES) behind too, whatever the count.
     pub fn event_capacity(mut self, events: usize) -> Self {
         self.event_capacity = events.max(1);
         self
@@ -141,7 +140,7 @@ impl FakeRuntimeBuilder {
 
     /// Makes the runtime.
     pub fn build(self) -> FakeRuntime {
-        let (events, _) = broadcast::channel(self.event_capacity);
+        let events = crate::event_hub::EventHub::new(self.event_capacity);
         let runtime = FakeRuntime {
             inner: Arc::new(Inner {
                 state: RwLock::new(state::State::default()),

@@ -7,7 +7,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::{Reply, pages};
-use crate::command::{CommandHandler, CommandIo};
+use crate::command::CommandIo;
 use crate::model::console::Console;
 use crate::process::{Log, LogSink};
 use crate::state::{self, Ctr, id_matches, resolve};
@@ -211,7 +211,7 @@ pub(super) async fn start(
             tty,
             env,
         };
-        let run = rt.container_commands(model.clone()).run(argv, io);
+        let run = crate::command::dispatch(&rt.container_commands(model.clone()), argv, io);
         let runtime = rt.clone();
         let exited = id.clone();
         let task = tokio::spawn(async move {

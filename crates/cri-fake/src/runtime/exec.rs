@@ -9,12 +9,12 @@ use tonic::{Request, Response, Status};
 
 use super::{Reply, grpc_deadline};
 use crate::FakeRuntime;
-use crate::command::{BoxFuture, CommandHandler, CommandIo};
+use crate::command::{BoxFuture, CommandIo};
 use crate::state::resolve;
 
 impl FakeRuntime {
     /// Runs `argv` in the running container `id` (full or a unique prefix) through the
-    /// runtime's [`CommandHandler`], as `ExecSync` and the
+    /// runtime's [`CommandHandler`](crate::command::CommandHandler), as `ExecSync` and the
     /// streaming `Exec` do: the command gets the container's environment (`PATH`,
     /// `HOSTNAME`, the config's `envs`, `HOME`) unless `io.env` is already set. Fails with
     /// `NOT_FOUND` for an unknown container and `FAILED_PRECONDITION` for one that is not
@@ -37,7 +37,11 @@ impl FakeRuntime {
             }
             ctr.model.clone()
         };
-        Ok(self.container_commands(model).run(argv, io))
+        Ok(crate::command::dispatch(
+            &self.container_commands(model),
+            argv,
+            io,
+        ))
     }
 
     /// The commands of a container: its model over the runtime's command handler.
@@ -69,10 +73,14 @@ pub(super) async fn exec_sync(
         (Some(t), Some(d)) => Some(t.min(d)),
         (t, d) => t.or(d),
     };
-    let exit_code = match limit {
-        None => run.await,
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(code) => code,
+    // The command runs on a task of its own: its deadline is a timer of this task that no
+    // command can hold up, and stopping the command (at the deadline, or when the client
+    // goes away and this future is dropped) aborts that task.
+    let task = AbortOnDrop(tokio::spawn(run));
+    let joined = match limit {
+        None => task.wait().await,
+        Some(limit) => match tokio::time::timeout(limit, task.wait()).await {
+            Ok(joined) => joined,
             Err(_) => {
                 return Err(Status::deadline_exceeded(format!(
                     "command {:?} timed out after {limit:?}",
@@ -81,12 +89,29 @@ pub(super) async fn exec_sync(
             }
         },
     };
+    let exit_code =
+        joined.map_err(|e| Status::internal(format!("command {:?} failed: {e}", request.cmd)))?;
     let (stdout, stderr) = captured.take();
     Ok(Response::new(api::ExecSyncResponse {
         stdout,
         stderr,
         exit_code,
     }))
+}
+
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub(super) async fn exec(

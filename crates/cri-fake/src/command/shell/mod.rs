@@ -280,7 +280,7 @@ impl Shell {
                 tty: streams.tty,
                 env,
             };
-            let handle = tasks.spawn(self.commands.run(argv, io));
+            let handle = tasks.spawn(super::dispatch(&*self.commands, argv, io));
             if i + 1 == count {
                 last = Some(handle.id());
             }
