@@ -109,13 +109,22 @@
 //! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL of the fake's
 //!   streaming server (WebSocket and SPDY/3.1, see [`streaming`]): exec runs the command
 //!   through the [`command::CommandHandler`], attach runs the container's own command on the
-//!   client's streams, port forward goes to a [`streaming::PortForwardHandler`] (an in-process
-//!   echo by default).
+//!   client's streams, port forward goes to the pod's port when a container of the pod listens
+//!   there, else to a [`streaming::PortForwardHandler`] (an in-process echo by default).
+//! - **The container model.** Each container's commands see a model of it: its user and
+//!   groups (security context, image), its files (`/etc/resolv.conf` from the pod's DNS
+//!   config, `/etc/hosts`, `/etc/hostname`, `/proc/sys/*` from sysctls, mounts through their
+//!   host paths, a read-only root, masked and read-only paths), its capabilities and seccomp
+//!   profile, a process table, and its pod's own address in 127.0.0.0/8 (the pod IP), where
+//!   the web servers of the validation suite's images (nginx, httpd) listen, and the host
+//!   ports of the pod's port mappings on 127.0.0.1. `sh` runs every command of a script
+//!   through the container's handler. See the README for the commands and the critest table.
 //! - **Statistics** are computed from the ids and the running time, so that repeated calls
 //!   give plausible, increasing CPU counters.
 //! - **Images.** A new fake knows `registry.k8s.io/pause:3.10` (pinned) and
 //!   `docker.io/library/busybox:1.36` (unless built with
-//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` adds any image (names are
+//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` (which takes
+//!   [`DEFAULT_PULL_DELAY`] unless told otherwise) adds any image (names are
 //!   normalized: `busybox` is `docker.io/library/busybox:latest`). An image is one image under
 //!   all the references it was pulled by: the references of one [`ImageConfig`] of the
 //!   fake's registry ([`FakeRuntimeBuilder::image`]; it starts with the images of the CRI
@@ -159,15 +168,18 @@ pub mod command;
 mod event_hub;
 mod ids;
 mod image;
+mod model;
+mod persist;
 mod process;
 mod runtime;
 mod serve;
 mod state;
 pub mod streaming;
 
-pub use builder::FakeRuntimeBuilder;
+pub use builder::{DEFAULT_PULL_DELAY, FakeRuntimeBuilder};
 pub use catalog::ImageConfig;
 pub use event_hub::EVENT_BUFFER_BYTES;
+pub use persist::{StateError, StateLock};
 pub use serve::ServerHandle;
 
 /// The largest message the fake's services receive or send: 16 MiB, as containerd and CRI-O
@@ -193,6 +205,8 @@ struct Inner {
     state: RwLock<state::State>,
     events: event_hub::EventHub,
     next_id: AtomicU64,
+    /// Bumped by each write lock: see [`FakeRuntime::generation`].
+    generation: AtomicU64,
     options: FakeRuntimeBuilder,
     streaming: streaming::Streaming,
 }
@@ -328,6 +342,7 @@ impl FakeRuntime {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, state::State> {
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner
             .state
             .write()

@@ -219,7 +219,7 @@ pub(crate) fn dispatch(
 }
 
 /// Writes `bytes` and flushes; whether both worked.
-pub(super) async fn write_all(w: &mut BoxWrite, bytes: &[u8]) -> bool {
+pub(crate) async fn write_all(w: &mut BoxWrite, bytes: &[u8]) -> bool {
     w.write_all(bytes).await.is_ok() && w.flush().await.is_ok()
 }
 

@@ -43,8 +43,9 @@ mod io;
 mod shell;
 
 pub use builtins::Builtins;
-pub(crate) use io::dispatch;
+pub(crate) use builtins::run_sh;
 pub use io::{BoxRead, BoxWrite, CAPTURE_LIMIT, Captured, CommandIo};
+pub(crate) use io::{dispatch, write_all};
 
 /// A boxed, sendable future (what [`CommandHandler::run`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

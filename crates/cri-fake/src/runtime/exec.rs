@@ -29,16 +29,31 @@ impl FakeRuntime {
             return Err(Status::invalid_argument("cmd is empty"));
         }
         let id = self.running(id)?;
-        if io.env.is_empty() {
+        let model = {
             let state = self.read();
             let ctr = &state.containers[&id];
-            io.env = ctr.env(state.pods.get(&ctr.pod_id));
-        }
+            if io.env.is_empty() {
+                io.env = ctr.env(state.pods.get(&ctr.pod_id));
+            }
+            ctr.model.clone()
+        };
         Ok(crate::command::dispatch(
-            &*self.options().commands,
+            &self.container_commands(model),
             argv,
             io,
         ))
+    }
+
+    /// The commands of a container: its model over the runtime's command handler.
+    pub(crate) fn container_commands(
+        &self,
+        model: std::sync::Arc<crate::model::Container>,
+    ) -> std::sync::Arc<crate::model::ContainerCommands> {
+        std::sync::Arc::new(crate::model::ContainerCommands {
+            model,
+            fallback: self.options().commands.clone(),
+            builtins: !self.options().custom_commands,
+        })
     }
 }
 
