@@ -52,7 +52,7 @@ pub enum Output {
     Yaml,
     /// A table.
     Table,
-    /// A Go template (not supported by this crictl).
+    /// A Go template (`--template`).
     #[value(name = "go-template")]
     GoTemplate,
 }
@@ -127,9 +127,13 @@ pub enum Command {
 /// `-o` for commands that print documents.
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Output format, One of: json|yaml|table.
+    /// Output format, One of: json|yaml|go-template|table.
     #[arg(short, long, value_enum)]
     pub output: Option<Output>,
+    /// The template string is only used when output is go-template; The Template format is
+    /// golang template.
+    #[arg(long)]
+    pub template: Option<String>,
 }
 
 /// `info`.
@@ -454,6 +458,10 @@ pub struct EventsArgs {
     /// Output format, One of: json|yaml|go-template.
     #[arg(short, long, value_enum, default_value = "json")]
     pub output: Output,
+    /// The template string is only used when output is go-template; The Template format is
+    /// golang template.
+    #[arg(long)]
+    pub template: Option<String>,
 }
 
 /// `logs`.

@@ -13,7 +13,7 @@ use crate::failure::{Failure, Out, Result};
 use crate::human::{human_size, truncate_id};
 use crate::output::json;
 use crate::output::table::Table;
-use crate::output::{documents, status_document, write_document, write_list};
+use crate::output::{documents, status_document, write_document_or_template, write_list};
 use crate::proto::{self, to_value};
 
 /// crictl's `normalizeRepoDigest`: the name and digest of the first repo digest.
@@ -214,7 +214,7 @@ pub(super) async fn inspecti(client: &Client, args: &InspectArgs, out: &mut Out)
     if output == Output::Table {
         return Ok(());
     }
-    write_document(out, &documents(docs), output)
+    write_document_or_template(out, &documents(docs), output, args.template.as_deref())
 }
 
 pub(super) async fn imagefsinfo(client: &Client, args: &OutputArgs, out: &mut Out) -> Result<()> {
@@ -225,7 +225,7 @@ pub(super) async fn imagefsinfo(client: &Client, args: &OutputArgs, out: &mut Ou
     let output = args.output.unwrap_or(Output::Json);
     if output != Output::Table {
         let document = status_document(to_value(&response)?, &BTreeMap::new(), Vec::new())?;
-        return write_document(out, &document, output);
+        return write_document_or_template(out, &document, output, args.template.as_deref());
     }
     let print = |out: &mut Out, title: &str, list: &[v1::FilesystemUsage]| -> Result<()> {
         writeln!(out, "{title} ")?;

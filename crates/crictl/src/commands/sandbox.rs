@@ -15,7 +15,7 @@ use crate::failure::{Failure, Out, Result};
 use crate::human::{self, ago, truncate_id};
 use crate::output::json;
 use crate::output::table::Table;
-use crate::output::{documents, status_document, write_document, write_list};
+use crate::output::{documents, status_document, write_document_or_template, write_list};
 use crate::proto::{self, fill_nulls, to_value};
 
 fn pod_state_name(state: i32) -> &'static str {
@@ -214,7 +214,7 @@ pub(super) async fn inspectp(client: &Client, args: &InspectArgs, out: &mut Out)
     if output == Output::Table {
         return Ok(());
     }
-    write_document(out, &documents(docs), output)
+    write_document_or_template(out, &documents(docs), output, args.template.as_deref())
 }
 
 fn random_uid() -> String {

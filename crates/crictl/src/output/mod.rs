@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod table;
+pub mod template;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use crate::proto::{self, to_value};
 pub fn unsupported(output: Output) -> Failure {
     Failure::msg(match output {
         Output::GoTemplate => {
-            "output format go-template is not supported by this crictl: use -o json and jq"
+            "output format go-template is only supported by info, inspect, inspectp, inspecti, imagefsinfo and events"
                 .to_string()
         }
         other => format!("unsupported output format {other:?}"),
@@ -37,10 +38,10 @@ pub fn write_list<T: cri_api_v1::json::JsonMessage>(
     match output {
         Output::Json => {
             if items.is_empty() {
-                writeln!(out, "{{\n  \"{key}\":  []\n}}")?;
+                writeln!(out, "{{\n  \"{key}\": []\n}}")?;
                 return Ok(());
             }
-            write!(out, "{{\n  \"{key}\":  [")?;
+            write!(out, "{{\n  \"{key}\": [")?;
             for (index, item) in items.iter().enumerate() {
                 out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
                 write_protojson(out, &proto::view(item), 2)?;
@@ -65,7 +66,21 @@ pub fn write_list<T: cri_api_v1::json::JsonMessage>(
 
 /// A document through Go maps (sorted keys) in JSON or YAML, as `inspect*`/`info` print it.
 pub fn write_document(out: &mut Out, document: &Value, output: Output) -> Result<()> {
+    write_document_or_template(out, document, output, None)
+}
+
+/// [`write_document`], or with `-o go-template` the template run on the document.
+pub fn write_document_or_template(
+    out: &mut Out,
+    document: &Value,
+    output: Output,
+    template: Option<&str>,
+) -> Result<()> {
     match output {
+        Output::GoTemplate => {
+            let text = template::render(template.unwrap_or(""), document.clone())?;
+            writeln!(out, "{text}")?;
+        }
         Output::Json => {
             write_go_json(out, document, 0)?;
             writeln!(out)?;
