@@ -12,10 +12,16 @@ use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
     use cri_log::{Follower, LogReader, ReadOptions, Stream, Streams, Timestamp};
-    if args.previous {
-        return Err(Failure::msg(
-            "--previous is not supported by this crictl: give the previous container's ID",
-        ));
+    if args.reopen {
+        rpc(
+            "reopen container logs",
+            client
+                .reopen_container_log(v1::ReopenContainerLogRequest {
+                    container_id: args.container.clone(),
+                })
+                .await,
+        )?;
+        eprintln!("Container logs reopened");
     }
     let status = rpc(
         "get container status",
@@ -34,6 +40,11 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
             args.container
         )));
     }
+    let status = if args.previous {
+        super::logs_previous::previous(status)?
+    } else {
+        status
+    };
     let streams = match args.stream.as_deref() {
         None | Some("") => Streams::Both,
         Some("stdout") => Streams::Stdout,
