@@ -30,6 +30,8 @@ fn crictl(socket: &str, args: &[&str]) -> Run {
         ])
         .args(args)
         .env("CRICTL_NOW_UNIX_NANOS", now.trim())
+        // The recordings were made where local time is UTC.
+        .env("TZ", "UTC")
         .env_remove("CONTAINER_RUNTIME_ENDPOINT")
         .env_remove("IMAGE_SERVICE_ENDPOINT")
         .output()

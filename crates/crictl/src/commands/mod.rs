@@ -309,8 +309,12 @@ fn count(total: usize, latest: bool, last: usize) -> usize {
     n.min(total)
 }
 
-/// A `Labels:`/`Annotations:` block of verbose output.
+/// A `Labels:`/`Annotations:` block of verbose output; none for an empty map (which Go's
+/// protobuf decodes as nil, and crictl prints only a non-nil one).
 fn print_labels(out: &mut Out, title: &str, map: &BTreeMap<String, String>) -> Result<()> {
+    if map.is_empty() {
+        return Ok(());
+    }
     writeln!(out, "{title}:")?;
     for (k, v) in map {
         writeln!(out, "\t{k} -> {v}")?;

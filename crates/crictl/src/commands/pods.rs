@@ -168,9 +168,12 @@ pub(super) async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Res
             writeln!(out, "Created: {}", human::go_time_string(pod.created_at))?;
             print_labels(out, "Labels", &pod.labels)?;
             print_labels(out, "Annotations", &pod.annotations)?;
-            if !pod.runtime_handler.is_empty() {
-                writeln!(out, "Runtime handler: {}", pod.runtime_handler)?;
-            }
+            let handler = if pod.runtime_handler.is_empty() {
+                "(default)"
+            } else {
+                pod.runtime_handler.as_str()
+            };
+            writeln!(out, "Runtime: {handler}")?;
             writeln!(out)?;
         }
         return Ok(());
