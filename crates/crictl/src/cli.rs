@@ -132,11 +132,9 @@ pub enum Command {
     UpdateRuntimeConfig(UpdateRuntimeConfigArgs),
     /// Checkpoint one or more running containers.
     Checkpoint(CheckpointArgs),
-    /// List pod metrics. Metrics are unstructured key/value pairs gathered by CRI meant to
-    /// replace cAdvisor's /metrics/cadvisor endpoint.
+    /// List pod metrics (unstructured key/value pairs gathered by CRI).
     Metricsp(MetricspArgs),
-    /// List metric descriptors. Returns information about the metrics available through the
-    /// CRI.
+    /// List metric descriptors: the metrics available through the CRI.
     Metricdescs(MetricdescsArgs),
     /// Output shell completion code.
     Completion(CompletionArgs),
@@ -279,9 +277,7 @@ pub struct ImagesArgs {
     /// Show whether the image is pinned or not.
     #[arg(long)]
     pub pinned: bool,
-    /// Filter output based on provided conditions: dangling=(true|false),
-    /// reference=/regular expression/, before=<image-name>[:<tag>]|<image id>|<image@digest>,
-    /// since=<image-name>[:<tag>]|<image id>|<image@digest>. Multiple filters can be combined.
+    /// Filter by dangling=BOOL, reference=REGEX, before=IMAGE or since=IMAGE (repeatable).
     #[arg(short, long)]
     pub filter: Vec<String>,
 }

@@ -247,9 +247,59 @@ fn read_cases(containers: &[String], pods: &[String], images: &[String]) -> Vec<
         s(&["metricdescs"]),
         s(&["metricdescs", "-o", "yaml"]),
         s(&["inspect", "nosuchid"]),
+        s(&["ps", "-a", "--name", "a", "-q"]),
+        s(&["ps", "-a", "--label", "app=app"]),
+        s(&["ps", "-a", "--state", "running", "--namespace", "."]),
+        s(&["pods", "--name", "."]),
+        s(&["pods", "--namespace", "nosuch"]),
+        s(&["pods", "--label", "app=nosuch"]),
+        s(&[
+            "inspect",
+            "-a",
+            "-o",
+            "go-template",
+            "--template",
+            "{{range .}}{{.status.id}} {{end}}",
+        ]),
+        s(&["inspect", "--latest", "-o", "yaml"]),
+        s(&["inspect", "--state", "exited", "--last", "1"]),
+        s(&[
+            "inspectp",
+            "--latest",
+            "-o",
+            "go-template",
+            "--template",
+            "{{.status.metadata.name}} {{.status.state}}",
+        ]),
+        s(&[
+            "inspectp",
+            "--state",
+            "ready",
+            "-o",
+            "go-template",
+            "--template",
+            "{{range .}}{{.status.id}}{{\"\\n\"}}{{end}}",
+        ]),
+        s(&[
+            "inspecti",
+            "--filter",
+            "dangling=false",
+            "-q",
+            "-o",
+            "go-template",
+            "--template",
+            "{{range .}}{{.status.id}} {{end}}",
+        ]),
+        s(&["images", "--filter", "dangling=true"]),
     ];
     if let Some(pod) = pods.first() {
         cases.push(s(&["ps", "-a", "--pod", pod]));
+    }
+    if let Some(image) = images.first() {
+        cases.push(s(&["ps", "-a", "--image", image]));
+        cases.push(s(&["images", image]));
+        cases.push(s(&["images", "--filter", &format!("before={image}")]));
+        cases.push(s(&["images", "--filter", &format!("since={image}")]));
     }
     for (command, ids) in [
         ("inspect", containers),
@@ -274,14 +324,24 @@ fn read_cases(containers: &[String], pods: &[String], images: &[String]) -> Vec<
         several.extend(first.iter().cloned());
         cases.push(several);
         if let Some(id) = first.first() {
-            cases.push(s(&[
-                command,
-                "-o",
-                "go-template",
-                "--template",
+            for template in [
                 "{{.status.id}} {{len .status}}",
-                id,
-            ]));
+                "{{range $k, $v := .status.labels}}{{$k}}={{$v}};{{end}}",
+                "{{printf \"%s|%-8v|%q\" .status.id .status.metadata .status.id}}",
+                "{{with .status.labels}}{{json .}}{{else}}none{{end}}",
+                "{{if eq .status.id \"x\"}}x{{else if .status}}{{upper \"set\"}}{{end}}",
+                "{{.status}}",
+                "{{.nosuchkey}}",
+            ] {
+                cases.push(s(&[
+                    command,
+                    "-o",
+                    "go-template",
+                    "--template",
+                    template,
+                    id,
+                ]));
+            }
         }
     }
     cases

@@ -206,8 +206,8 @@ pub struct InspectImagesArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Filter output based on provided conditions: dangling=(true|false),
-    /// reference=/regular expression/, before=<image-name>[:<tag>]|<image id>|<image@digest>,
-    /// since=<image-name>[:<tag>]|<image id>|<image@digest>. Multiple filters can be combined.
+    /// reference=REGEX, before=NAME:TAG|ID|NAME@DIGEST, since=NAME:TAG|ID|NAME@DIGEST.
+    /// Multiple filters can be combined.
     #[arg(short, long)]
     pub filter: Vec<String>,
 }

@@ -125,13 +125,12 @@ fn remove_log(path: &str, id: &str) {
         }
     }
     for file in files {
-        if let Err(error) = std::fs::remove_file(&file) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                eprintln!(
-                    "crictl: removing log file {} for container {id:?} failed: {error}",
-                    file.display()
-                );
-            }
+        match std::fs::remove_file(&file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => eprintln!(
+                "crictl: removing log file {} for container {id:?} failed: {error}",
+                file.display()
+            ),
+            _ => {}
         }
     }
 }

@@ -360,7 +360,7 @@ impl<'t> Exec<'t> {
             }
             "eq" | "ne" | "lt" | "le" | "gt" | "ge" => {
                 if values.len() < 2 {
-                    return Err(self.fail(format!("missing argument for comparison")));
+                    return Err(self.fail("missing argument for comparison"));
                 }
                 let result = if name == "eq" {
                     let mut any = false;

@@ -96,6 +96,42 @@ fn write_json_value(out: &mut String, value: &Value) {
     }
 }
 
+/// `%v` of a map or slice with every key and scalar element padded by `pad`, as Go's `fmt`
+/// applies a width to the elements.
+fn write_padded(out: &mut String, value: &Value, pad: &dyn Fn(String) -> String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_padded(out, item, pad);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push_str("map[");
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&pad(key.clone()));
+                out.push(':');
+                write_padded(out, &map[key], pad);
+            }
+            out.push(']');
+        }
+        scalar => {
+            let mut text = String::new();
+            write_json_value(&mut text, scalar);
+            out.push_str(&pad(text));
+        }
+    }
+}
+
 /// Whether `fmt` treats the value as a string operand (`json.Number` is a string kind).
 fn is_string(value: &V) -> bool {
     matches!(value, V::J(Value::String(_) | Value::Number(_)))
@@ -198,6 +234,29 @@ pub fn sprintf(format: &str, args: &[V]) -> String {
         };
         next += 1;
         let numeric = matches!(arg, V::Int(_) | V::Float(_));
+        let width: usize = width.parse().unwrap_or(0);
+        let pad = |text: String, numeric: bool| -> String {
+            let len = text.chars().count();
+            if len >= width {
+                return text;
+            }
+            let fill = width - len;
+            if minus {
+                text + &" ".repeat(fill)
+            } else if zero && numeric {
+                match text.strip_prefix('-') {
+                    Some(digits) => format!("-{}{digits}", "0".repeat(fill)),
+                    None => format!("{}{text}", "0".repeat(fill)),
+                }
+            } else {
+                " ".repeat(fill) + &text
+            }
+        };
+        // Go pads each element of a map or slice, not the whole.
+        if let ('v' | 's', V::J(composite @ (Value::Array(_) | Value::Object(_)))) = (verb, arg) {
+            write_padded(&mut out, composite, &|text| pad(text, false));
+            continue;
+        }
         let text = match (verb, arg) {
             ('v', _) => value_text(arg),
             (
@@ -235,25 +294,7 @@ pub fn sprintf(format: &str, args: &[V]) -> String {
             ('X', V::J(Value::String(s))) => s.bytes().map(|b| format!("{b:02X}")).collect(),
             _ => bad_verb(verb, arg),
         };
-        let width: usize = width.parse().unwrap_or(0);
-        let len = text.chars().count();
-        if len >= width {
-            out.push_str(&text);
-        } else if minus {
-            out.push_str(&text);
-            out.extend(std::iter::repeat_n(' ', width - len));
-        } else if zero && numeric {
-            let (sign, digits) = match text.strip_prefix('-') {
-                Some(rest) => ("-", rest.to_string()),
-                None => ("", text.clone()),
-            };
-            out.push_str(sign);
-            out.extend(std::iter::repeat_n('0', width - len));
-            out.push_str(&digits);
-        } else {
-            out.extend(std::iter::repeat_n(' ', width - len));
-            out.push_str(&text);
-        }
+        out.push_str(&pad(text, numeric));
     }
     if next < args.len() {
         out.push_str("%!(EXTRA ");

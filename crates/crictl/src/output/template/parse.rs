@@ -173,11 +173,11 @@ fn find_close(body: &str) -> Option<usize> {
     None
 }
 
+/// The `end` or `else ...` that closed a list, with its line.
+type End = (String, usize);
+
 /// Parses nodes up to an `end`/`else` (returned with its line) or the end of input.
-fn parse_list(
-    pieces: &[Piece],
-    at: &mut usize,
-) -> Result<(Vec<Node>, Option<(String, usize)>), String> {
+fn parse_list(pieces: &[Piece], at: &mut usize) -> Result<(Vec<Node>, Option<End>), String> {
     let mut nodes = Vec::new();
     while *at < pieces.len() {
         let piece = &pieces[*at];
@@ -368,11 +368,7 @@ fn tokens(source: &str, line: usize) -> Result<Vec<Token>, String> {
             }
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !"()|,=".contains(chars[i])
-                    && !(chars[i] == ':' && chars.get(i + 1) == Some(&'='))
-                {
+                while i < chars.len() && !ends_word(&chars, i) {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -381,6 +377,13 @@ fn tokens(source: &str, line: usize) -> Result<Vec<Token>, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether the word being read ends at `chars[i]`.
+fn ends_word(chars: &[char], i: usize) -> bool {
+    chars[i].is_whitespace()
+        || "()|,=".contains(chars[i])
+        || (chars[i] == ':' && chars.get(i + 1) == Some(&'='))
 }
 
 fn word_token(word: String, line: usize) -> Result<Token, String> {
@@ -491,11 +494,12 @@ fn parse_cmds(
                 }
                 // `(pipe).field.field`
                 let mut path = Vec::new();
-                if let Some(Token::Word(w)) = tokens.get(*at) {
-                    if w.starts_with('.') {
-                        path = fields(w);
-                        *at += 1;
-                    }
+                if let Some(Token::Word(w)) = tokens
+                    .get(*at)
+                    .filter(|t| matches!(t, Token::Word(w) if w.starts_with('.')))
+                {
+                    path = fields(w);
+                    *at += 1;
                 }
                 cmd.push(Arg::Paren(Box::new(PipeArg { cmds: inner }), path));
             }
