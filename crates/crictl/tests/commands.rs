@@ -259,3 +259,33 @@ fn logs_previous_and_rm_deleting_logs() {
     assert!(!logs.join("1.log.20260102").exists());
     assert!(logs.join("0.log").exists());
 }
+
+#[test]
+fn a_list_past_16_mib_without_streaming_names_the_flags_that_narrow_it() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = cri_fake::FakeRuntime::builder()
+        .without_stream_rpcs()
+        .build();
+    fake.seed(12_000, 5);
+    let server = runtime
+        .block_on(fake.serve_unix(dir.path().join("fake.sock")))
+        .unwrap();
+    let e = server.endpoint();
+    let error = fails(&e, &["ps", "-a", "-q"]);
+    assert!(
+        error.contains("--state") && error.contains("--label") && !error.contains("ClientBuilder"),
+        "{error}"
+    );
+    // Narrowed by the runtime, the same list fits.
+    let pod = fake_pod(&e);
+    assert_eq!(
+        ok(&e, &["ps", "-a", "-q", "--pod", &pod]).lines().count(),
+        5
+    );
+}
+
+fn fake_pod(endpoint: &str) -> String {
+    let pods = ok(endpoint, &["pods", "-q", "--latest"]);
+    pods.trim().to_string()
+}

@@ -152,11 +152,16 @@ async fn collect<T>(
         for container in page {
             if query.keeps(&container) {
                 let created_at = container.created_at;
-                let image = container
-                    .image
-                    .as_ref()
-                    .map_or("", |i| i.image.as_str())
-                    .into();
+                // The image is kept only to be matched against `--image`.
+                let image = if query.image.is_empty() {
+                    Box::default()
+                } else {
+                    container
+                        .image
+                        .as_ref()
+                        .map_or("", |i| i.image.as_str())
+                        .into()
+                };
                 kept.push(Kept {
                     created_at,
                     image,
