@@ -209,3 +209,81 @@ pub(super) async fn images(
     )
     .await
 }
+
+/// Items set aside in a temporary file (their protobuf encoding) until their turn comes:
+/// `-o json|yaml` prints newest first, so every item must be seen before the first is printed,
+/// and holding them in memory would take ~1 KiB each.
+pub(super) struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    at: u64,
+    error: Option<std::io::Error>,
+}
+
+/// Where an item of a [`Spill`] is.
+#[derive(Clone, Copy)]
+pub(super) struct Spilled {
+    at: u64,
+    len: u32,
+}
+
+impl Spill {
+    /// A spill in a new anonymous temporary file (gone when dropped).
+    pub fn new() -> Result<Spill> {
+        let file = tempfile::tempfile()
+            .map_err(|e| Failure::msg(format!("create a temporary file for the list: {e}")))?;
+        Ok(Spill {
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            at: 0,
+            error: None,
+        })
+    }
+
+    /// Sets `item` aside.
+    pub fn push<M: prost::Message>(&mut self, item: &M) -> Spilled {
+        use std::io::Write;
+        let bytes = item.encode_to_vec();
+        let spilled = Spilled {
+            at: self.at,
+            len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        };
+        if self.error.is_none()
+            && let Err(error) = self.file.write_all(&bytes)
+        {
+            self.error = Some(error);
+        }
+        self.at += bytes.len() as u64;
+        spilled
+    }
+
+    /// Reads the items back, in any order.
+    pub fn into_reader(self) -> Result<SpillReader> {
+        let fail =
+            |e: std::io::Error| Failure::msg(format!("write the list to a temporary file: {e}"));
+        if let Some(error) = self.error {
+            return Err(fail(error));
+        }
+        let file = self.file.into_inner().map_err(|e| fail(e.into_error()))?;
+        Ok(SpillReader { file })
+    }
+}
+
+/// The items of a [`Spill`].
+pub(super) struct SpillReader {
+    file: std::fs::File,
+}
+
+impl SpillReader {
+    /// The item at `spilled`.
+    pub fn read<M: prost::Message + Default>(
+        &self,
+        spilled: Spilled,
+        buffer: &mut Vec<u8>,
+    ) -> Result<M> {
+        use std::os::unix::fs::FileExt;
+        buffer.resize(spilled.len as usize, 0);
+        self.file.read_exact_at(buffer, spilled.at).map_err(|e| {
+            Failure::msg(format!("read the list back from its temporary file: {e}"))
+        })?;
+        M::decode(&buffer[..]).map_err(|e| Failure::msg(format!("decode a listed item: {e}")))
+    }
+}

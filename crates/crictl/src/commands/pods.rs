@@ -5,7 +5,6 @@ use std::io::Write;
 
 use cri_api_v1 as v1;
 use cri_client::Client;
-use prost::Message;
 
 use super::listing;
 use super::{count, matches, now, parse_labels, print_labels, regex};
@@ -131,10 +130,12 @@ pub(super) async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Res
         Output::Table => {}
         other => {
             let mut writer = ListWriter::new("items", other)?;
-            let encoded = collect(client, &query, |p| p.encode_to_vec().into_boxed_slice()).await?;
-            for bytes in encoded {
-                let pod = v1::PodSandbox::decode(&bytes[..])
-                    .map_err(|e| Failure::msg(format!("decode a listed pod: {e}")))?;
+            let mut spill = listing::Spill::new()?;
+            let spilled = collect(client, &query, |p| spill.push(&p)).await?;
+            let reader = spill.into_reader()?;
+            let mut buffer = Vec::new();
+            for at in spilled {
+                let pod: v1::PodSandbox = reader.read(at, &mut buffer)?;
                 writer.item(out, &pod)?;
             }
             return writer.finish(out);

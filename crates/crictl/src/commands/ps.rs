@@ -2,15 +2,14 @@
 //!
 //! The list comes page by page (see `listing`); from each container only what will be printed
 //! is kept: a table row (one string of its fields and the creation time, ~200 bytes), an ID
-//! for `-q`, the encoded message for `-o json|yaml` (printed newest first, so all must be seen
-//! first), or the whole container for `-v`.
+//! for `-q`, for `-o json|yaml` (printed newest first, so all must be seen first) the place of
+//! its encoding in a temporary file, or the whole container for `-v`.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use cri_api_v1 as v1;
 use cri_client::Client;
-use prost::Message;
 
 use super::image::image_id_of;
 use super::listing;
@@ -274,10 +273,12 @@ pub(super) async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<
         Output::Table => {}
         other => {
             let mut writer = ListWriter::new("containers", other)?;
-            let encoded = collect(client, &query, |c| c.encode_to_vec().into_boxed_slice()).await?;
-            for bytes in encoded {
-                let container = v1::Container::decode(&bytes[..])
-                    .map_err(|e| Failure::msg(format!("decode a listed container: {e}")))?;
+            let mut spill = listing::Spill::new()?;
+            let spilled = collect(client, &query, |c| spill.push(&c)).await?;
+            let reader = spill.into_reader()?;
+            let mut buffer = Vec::new();
+            for at in spilled {
+                let container: v1::Container = reader.read(at, &mut buffer)?;
                 writer.item(out, &container)?;
             }
             return writer.finish(out);
@@ -355,38 +356,40 @@ pub(super) async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<
         "POD",
         "NAMESPACE",
     ];
-    let line = |row: &Row, created: &str, attempt: &str| -> [String; 9] {
-        let [id, image, name, pod_id, pod, namespace, raw_image] = row.fields();
-        let image = repo_images.get(raw_image).map_or(image, String::as_str);
-        [
-            id.into(),
-            image.into(),
-            created.into(),
-            container_state_name(row.state).into(),
-            name.into(),
-            attempt.into(),
-            pod_id.into(),
-            pod.into(),
-            namespace.into(),
-        ]
-    };
     let mut table = Table::new();
     table.measure(&header);
     for row in &rows {
-        table.measure(&line(
-            row,
-            &ago(now, row.created_at),
-            &row.attempt.to_string(),
-        ));
+        let (created, attempt) = (ago(now, row.created_at), row.attempt.to_string());
+        table.measure(&cells(row, &created, &attempt, &repo_images));
     }
     table.write(out, &header)?;
     for row in &rows {
-        table.write(
-            out,
-            &line(row, &ago(now, row.created_at), &row.attempt.to_string()),
-        )?;
+        let (created, attempt) = (ago(now, row.created_at), row.attempt.to_string());
+        table.write(out, &cells(row, &created, &attempt, &repo_images))?;
     }
     Ok(())
+}
+
+/// A row's cells, borrowed: only the relative time and the attempt are formatted.
+fn cells<'a>(
+    row: &'a Row,
+    created: &'a str,
+    attempt: &'a str,
+    repo_images: &'a HashMap<String, String>,
+) -> [&'a str; 9] {
+    let [id, image, name, pod_id, pod, namespace, raw_image] = row.fields();
+    let image = repo_images.get(raw_image).map_or(image, String::as_str);
+    [
+        id,
+        image,
+        created,
+        container_state_name(row.state),
+        name,
+        attempt,
+        pod_id,
+        pod,
+        namespace,
+    ]
 }
 
 #[cfg(test)]
