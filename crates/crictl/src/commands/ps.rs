@@ -219,7 +219,9 @@ struct Row {
 const ROW_FIELDS: usize = 7;
 
 impl Row {
-    fn new(c: &v1::Container, no_trunc: bool) -> Row {
+    /// The row of `c`; `keep_raw_image`: also the image as the runtime named it (to resolve
+    /// it for `--resolve-image-path`), else left empty.
+    fn new(c: &v1::Container, no_trunc: bool, keep_raw_image: bool) -> Row {
         let mut image = c.image.as_ref().map_or("", |i| i.image.as_str());
         let (id, pod_id) = if no_trunc {
             (c.id.as_str(), c.pod_sandbox_id.as_str())
@@ -237,7 +239,11 @@ impl Row {
             pod_id,
             label_or_unknown(&c.labels, POD_NAME_LABEL),
             label_or_unknown(&c.labels, POD_NAMESPACE_LABEL),
-            c.image.as_ref().map_or("", |i| i.image.as_str()),
+            if keep_raw_image {
+                c.image.as_ref().map_or("", |i| i.image.as_str())
+            } else {
+                ""
+            },
         ];
         Row {
             created_at: c.created_at,
@@ -318,7 +324,8 @@ pub(super) async fn ps(client: &Client, args: &PsArgs, out: &mut Out) -> Result<
         return Ok(());
     }
     let no_trunc = args.no_trunc;
-    let rows = collect(client, &query, |c| Row::new(&c, no_trunc)).await?;
+    let resolve = args.resolve_image_path;
+    let rows = collect(client, &query, |c| Row::new(&c, no_trunc, resolve)).await?;
     let mut repo_images: HashMap<String, String> = HashMap::new();
     if args.resolve_image_path {
         for row in &rows {
@@ -419,7 +426,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let row = Row::new(&container, false);
+        let row = Row::new(&container, false, true);
         assert_eq!(
             row.fields(),
             [
