@@ -4,13 +4,13 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::Shared;
+use super::accept::{HEADER_READ_TIMEOUT, MAX_REQUEST_HEAD};
 use super::authorize::ClientCertificate;
 use super::handler::handle;
 
@@ -21,8 +21,9 @@ pub(super) struct Peer {
     pub certificate: Option<ClientCertificate>,
 }
 
-/// Serves `tcp` (from `addr`) until it closes; with TLS, a failed or too slow handshake
-/// drops it.
+/// Serves `tcp` (from `addr`) until it closes or becomes a session; with TLS, a failed or
+/// too slow handshake ([`ServerTls::handshake_timeout`](super::ServerTls::handshake_timeout))
+/// drops it. The caller counts it against the connection cap all along.
 pub(super) async fn serve(shared: Arc<Shared>, tcp: TcpStream, addr: SocketAddr) {
     #[cfg(feature = "tls")]
     if let Some(tls) = &shared.tls {
@@ -50,7 +51,8 @@ where
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;

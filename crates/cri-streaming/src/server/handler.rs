@@ -1,42 +1,24 @@
-//! The HTTP side of the server: accepting connections, then for each request [`route`],
-//! [`negotiate`], admit and [`switch`] to the session of the negotiated transport.
+//! The HTTP side of the server: for each request of a connection [`accept`](super::accept)
+//! took, [`route`], [`negotiate`], admit and [`switch`] to the session of the negotiated
+//! transport.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Shared;
 use super::authorize::{AccessRequest, CriRequest};
 use super::cache::Cached;
-use super::connection::{self, Peer};
+use super::connection::Peer;
 use super::{spdy, websocket};
 use crate::protocol::{spdy_protocols, ws_protocols};
 
-/// Accepts TCP connections and serves each ([`connection::serve`]: TLS if configured, then
-/// HTTP/1.1 with upgrades), until dropped.
-pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (tcp, addr) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(_) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(connection::serve(shared.clone(), tcp, addr));
-    }
-}
-
-type Body = Full<Bytes>;
+pub(super) type Body = Full<Bytes>;
 
 fn plain(status: StatusCode, text: impl Into<String>) -> Response<Body> {
     let mut text = text.into();

@@ -13,12 +13,20 @@
 //! and key, optionally a CA for client certificates) and the URLs say `https`. Whatever the
 //! transport, [`Config::authorizer`] lets the runtime refuse a request (403) before anything
 //! runs: see [`Authorizer`].
+//!
+//! What a hostile client can cost the server, and the knobs that bound it: [`limits`].
 
+mod accept;
 mod authorize;
 mod cache;
 mod config;
 mod connection;
+// Not part of the API: whole sessions over an in-memory connection, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
+#[doc = include_str!("limits.md")]
+pub mod limits {}
 mod runtime;
 mod session;
 mod spdy;
@@ -125,7 +133,7 @@ impl Server {
             base_url,
             base_path,
         });
-        let accept = tokio::spawn(handler::accept_loop(listener, shared.clone()));
+        let accept = tokio::spawn(accept::accept_loop(listener, shared.clone()));
         Ok(Server {
             shared,
             local_addr,
