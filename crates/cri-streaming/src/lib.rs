@@ -99,6 +99,8 @@ pub mod spdy;
 #[cfg(any(feature = "server", feature = "client"))]
 mod ws;
 
+// Its sessions' plumbing is used by the server and the client only.
+#[cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]
 mod pipe;
 pub use pipe::{ChannelReader, ChannelWriter};
 
