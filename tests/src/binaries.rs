@@ -1,12 +1,12 @@
-//! The programs a test runs as a user would: the workspace's binaries, built by cargo, and
-//! the Go crictl from `$GO_CRICTL`.
+//! The programs a test runs as a user would: the workspace's binaries, built by cargo (the
+//! Go crictl is [`go_crictl`](crate::go_crictl)'s).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::{missing_peer, project_root};
+use crate::project_root;
 
 /// Builds `bin` of `package` (debug, default features, in the workspace's target directory)
 /// and returns its path as cargo reports it.
@@ -32,22 +32,4 @@ pub fn build(package: &str, bin: &str) -> PathBuf {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo names the {bin} executable"))
-}
-
-/// The Go crictl (v1.36, built by `../shared/peers/build-critools.sh`) named by
-/// `$GO_CRICTL`; the test fails when it is unset or not there.
-pub fn go_crictl() -> PathBuf {
-    let install = "sh ../shared/peers/build-critools.sh OUTDIR; export GO_CRICTL=OUTDIR/crictl";
-    let Some(path) = std::env::var_os("GO_CRICTL").filter(|p| !p.is_empty()) else {
-        missing_peer("Go crictl", "GO_CRICTL is not set", install);
-    };
-    let path = PathBuf::from(path);
-    if !path.is_file() {
-        missing_peer(
-            "Go crictl",
-            &format!("GO_CRICTL={} is not a file", path.display()),
-            install,
-        );
-    }
-    path
 }

@@ -6,8 +6,8 @@
 //! `../shared/peers/start-containerd.sh`) and [`go_crictl`] (the real crictl v1.36.0, built
 //! from the offline source archive). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
-//! the peer. [`binaries`] builds the workspace's programs and finds the Go crictl
-//! (`$GO_CRICTL`); [`pki`] makes certificates for the TLS tests.
+//! the peer. [`binaries`] builds the workspace's programs; [`pki`] makes certificates for the
+//! TLS tests.
 
 use std::path::PathBuf;
 

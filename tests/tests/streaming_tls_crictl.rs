@@ -1,6 +1,6 @@
 //! Streaming over TLS with client-certificate verification, as a user runs it: the
 //! `cri-fake` binary serves its streaming URLs over `https` (`--stream-tls-cert`,
-//! `--stream-tls-key`, `--stream-tls-ca`), and the Go crictl v1.36 (`$GO_CRICTL`) and the
+//! `--stream-tls-key`, `--stream-tls-ca`), and the Go crictl v1.36 (`$CRI_GO_CRICTL`, else built) and the
 //! project's crictl exec, attach and port-forward with `--tls-ca`, `--tls-cert`,
 //! `--tls-key`: the right certificate works; another CA's certificate, or none, fails with
 //! an error that says why.
@@ -296,7 +296,7 @@ fn check_port_forward(crictl: &Crictl, pki: &Pki, pod: &str) {
 #[test]
 fn crictl_streams_over_tls_with_client_certificates() {
     let pki = Pki::new();
-    let go = binaries::go_crictl();
+    let go = cri_tests::go_crictl::binary(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let ours = binaries::build("crictl", "crictl");
     let fake = Fake::start(&pki);
     let config = config_file(pki.dir.path(), &fake.endpoint());
