@@ -3,7 +3,8 @@
 //! This library is their harness for the independent peers they talk to:
 //! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`) and
 //! [`containerd`] (containerd 1.6 from Debian, started privately through
-//! `../shared/peers/start-containerd.sh`). A test whose peer is missing fails, never passes
+//! `../shared/peers/start-containerd.sh`) and [`critools`] (the Go `crictl` and `critest`,
+//! built by `scripts/critools.sh`). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
 //! the peer.
 
@@ -358,5 +359,48 @@ pub mod containerd {
                 eprintln!("stop-containerd.sh {} failed: {status:?}", self.pid);
             }
         }
+    }
+}
+
+pub mod critools {
+    //! The real Go `crictl` and `critest` v1.36.0 (kubernetes-sigs/cri-tools), built from the
+    //! offline source archive by `scripts/critools.sh` (which `.ci/run` runs, exporting
+    //! `CRI_CRITOOLS_DIR`).
+
+    use std::path::PathBuf;
+
+    /// How to build them.
+    pub const INSTALL: &str = "export CRI_CRITOOLS_DIR=\"$(scripts/critools.sh)\"   (builds them offline in under two \
+         minutes into target/critools; needs ../shared beside the project)";
+
+    /// The directory holding `crictl` and `critest`: `$CRI_CRITOOLS_DIR`, else
+    /// `target/critools` in the project.
+    pub fn dir() -> PathBuf {
+        match std::env::var_os("CRI_CRITOOLS_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => crate::project_root().join("target").join("critools"),
+        }
+    }
+
+    fn tool(name: &str) -> PathBuf {
+        let path = dir().join(name);
+        if !path.is_file() {
+            crate::missing_peer(
+                &format!("Go {name}"),
+                &format!("{} does not exist", path.display()),
+                INSTALL,
+            );
+        }
+        path
+    }
+
+    /// The Go `crictl` binary (failing the test when it was not built).
+    pub fn crictl() -> PathBuf {
+        tool("crictl")
+    }
+
+    /// The Go `critest` binary (failing the test when it was not built).
+    pub fn critest() -> PathBuf {
+        tool("critest")
     }
 }
