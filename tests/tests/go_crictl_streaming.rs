@@ -500,7 +500,7 @@ fn port_forward_carries_10_mb_both_ways() {
             text
         });
         let mut forward = Some(forward);
-        let mut fail = |what: String| -> ! {
+        let fail = |what: String| -> ! {
             drop(forward.take());
             panic!(
                 "{transport}: {what}; crictl's stderr: {}",
