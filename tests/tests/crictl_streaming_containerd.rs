@@ -72,27 +72,11 @@ fn setup() -> Setup {
             .expect("connect to containerd");
         let mut rt = RuntimeServiceClient::new(channel);
         std::fs::create_dir_all(containerd.log_dir()).unwrap();
-        let config = PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: "crictl-streaming".into(),
-                uid: "uid-crictl-streaming".into(),
-                namespace: "cri-tests".into(),
-                attempt: 0,
-            }),
-            log_directory: containerd.log_dir().display().to_string(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: "/cri-tests".into(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let config = cri_tests::containerd::host_network_pod(
+            "crictl-streaming",
+            "uid-crictl-streaming",
+            &containerd.log_dir(),
+        );
         let pod = rt
             .run_pod_sandbox(RunPodSandboxRequest {
                 config: Some(config.clone()),

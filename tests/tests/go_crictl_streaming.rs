@@ -1,4 +1,5 @@
-//! The real Go `crictl` v1.36.0 (built by `scripts/critools.sh`) against cri-fake's streaming
+//! The real Go `crictl` v1.36.0 (`cri_tests::go_crictl`; `.ci/run` builds it with
+//! `scripts/critools.sh`) against cri-fake's streaming
 //! server, over SPDY and WebSocket each: `exec` (output, exit 0, a non-zero code named in Go's
 //! message), `exec -i` with stdin, `exec -it` on a pseudo-terminal (tmux) with a resize,
 //! `attach -i`, and `port-forward` carrying 10 MB both ways on two connections at once.
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_fake::FakeRuntime;
-use cri_tests::critools;
+use cri_tests::go_crictl;
 use tonic::transport::Endpoint;
 
 /// Go crictl's `--transport` values.
@@ -67,7 +68,7 @@ impl Fake {
     /// `crictl ARGS` against the fake.
     fn crictl(&self, args: &[&str]) -> Command {
         let endpoint = format!("unix://{}", self.socket.display());
-        let mut command = Command::new(critools::crictl());
+        let mut command = Command::new(go_crictl::binary(Path::new(env!("CARGO_TARGET_TMPDIR"))));
         command
             .arg("--config")
             .arg(self.dir.path().join("crictl.yaml"))

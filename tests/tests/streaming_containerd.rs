@@ -7,11 +7,10 @@ use std::time::Duration;
 use cri_api_v1::runtime_service_client::RuntimeServiceClient;
 use cri_api_v1::*;
 use cri_streaming::client::{self, ExecOptions, PortForwardOptions, Transport};
-use cri_tests::containerd::Containerd;
+use cri_tests::containerd::{Containerd, IMAGE, host_network_pod};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-const IMAGE: &str = "localhost/busybox:1";
 const TRANSPORTS: [Transport; 2] = [Transport::WebSocket, Transport::Spdy];
 
 struct Pod {
@@ -22,35 +21,9 @@ struct Pod {
 
 impl Pod {
     async fn start(containerd: &Containerd) -> Pod {
-        let channel = Endpoint::from_shared(containerd.endpoint())
-            .unwrap()
-            .timeout(Duration::from_secs(60))
-            .connect()
-            .await
-            .expect("connect to containerd");
-        let mut rt = RuntimeServiceClient::new(channel);
+        let mut rt = RuntimeServiceClient::new(containerd.channel().await);
         std::fs::create_dir_all(containerd.log_dir()).unwrap();
-        let config = PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: "cri-streaming".into(),
-                uid: "uid-streaming".into(),
-                namespace: "cri-tests".into(),
-                attempt: 0,
-            }),
-            log_directory: containerd.log_dir().display().to_string(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: "/cri-tests".into(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let config = host_network_pod("cri-streaming", "uid-streaming", &containerd.log_dir());
         let pod = rt
             .run_pod_sandbox(RunPodSandboxRequest {
                 config: Some(config.clone()),

@@ -167,7 +167,7 @@ fn write_unary(
     let _ = write!(
         out,
         "\n{doc}    {vis}async fn {name}(&self, request: v1::{req}) -> Result<v1::{resp}, Error> {{\n        \
-         self.unary({svc}, \"{service}/{m}\", {deadline}, move |backend, request_timeout, limits| match backend {{\n            \
+         self.invoke({svc}, \"{service}/{m}\", {deadline}.start(self.timeout), move |backend, request_timeout, limits| match backend {{\n            \
          Backend::V1(channel) => Box::pin(async move {{\n                \
          {client}::new(channel.clone())\n                    \
          .max_decoding_message_size(limits.max_response)\n                    \
@@ -198,7 +198,7 @@ fn write_streaming(
          self.{ident}_within(request, None).await\n    }}\n\n    \
          /// `{service}/{m}`, its start bounded by `due` and the request carrying it (`grpc-timeout`).\n    \
          pub(crate) async fn {ident}_within(&self, request: v1::{req}, due: Option<Due>) -> Result<BoxStream<v1::{resp}>, Error> {{\n        \
-         self.streaming({svc}, \"{service}/{m}\", due, move |backend, request_timeout, limits| match backend {{\n            \
+         self.invoke({svc}, \"{service}/{m}\", due, move |backend, request_timeout, limits| match backend {{\n            \
          Backend::V1(channel) => Box::pin(async move {{\n                \
          let response = {client}::new(channel.clone())\n                    \
          .max_decoding_message_size(limits.max_response)\n                    \

@@ -5,26 +5,25 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::call::Limits;
 use crate::deadline::Due;
 use crate::endpoint::redact;
 use crate::negotiate::open;
 use crate::{
     Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TIMEOUT, Endpoint, Error,
-    ListProgress, Service, VersionPolicy,
+    Limits, ListProgress, Service, VersionPolicy,
 };
 
 /// Configures and connects a [`Client`].
 #[derive(Clone)]
 pub struct ClientBuilder {
-    pub(crate) runtime_endpoint: String,
-    pub(crate) image_endpoint: Option<String>,
-    pub(crate) policy: VersionPolicy,
-    pub(crate) list_streaming: bool,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) limits: Limits,
-    pub(crate) progress: Option<ListProgress>,
+    runtime_endpoint: String,
+    image_endpoint: Option<String>,
+    policy: VersionPolicy,
+    list_streaming: bool,
+    timeout: Duration,
+    connect_timeout: Duration,
+    limits: Limits,
+    progress: Option<ListProgress>,
 }
 
 /// Endpoints are shown with any user info redacted (they are refused at `connect`, but the
@@ -124,10 +123,20 @@ impl ClientBuilder {
         let image_endpoint: Option<Endpoint> =
             self.image_endpoint.as_deref().map(str::parse).transpose()?;
         let due = Due::start(self.connect_timeout);
-        let runtime = open(&self, runtime_endpoint.clone(), Service::Runtime, due).await?;
+        let open_at = |endpoint, service| {
+            open(
+                endpoint,
+                service,
+                self.policy,
+                self.limits,
+                self.connect_timeout,
+                due,
+            )
+        };
+        let runtime = open_at(runtime_endpoint.clone(), Service::Runtime).await?;
         let image = match image_endpoint {
             Some(endpoint) if endpoint != runtime_endpoint => {
-                Some(open(&self, endpoint, Service::Image, due).await?)
+                Some(open_at(endpoint, Service::Image).await?)
             }
             _ => None,
         };

@@ -1,5 +1,6 @@
 //! Making calls: the shared path of every generated method (unary, server-streaming, and a
-//! list collected from its stream), and how a failed call becomes an [`Error`].
+//! list collected from its stream), and which [`Error`] a failed call is: a response over the
+//! size limit, else what `failure` makes of its status.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,53 +13,12 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
 use crate::deadline::{self, Deadline, Due};
-use crate::dial::Dials;
 use crate::error::ListStreaming;
+use crate::failure::failure;
 use crate::negotiate::{Backend, Connection};
-use crate::{BoxStream, Client, Endpoint, Error, List, Service};
+use crate::{BoxStream, Client, Error, Limits, List, Service};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Size limits applied to every call.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_response: usize,
-    pub(crate) max_request: usize,
-}
-
-/// What a failed call's status means: a missed deadline, a peer that is not a CRI runtime, a
-/// broken connection (a status the gRPC stack made from a transport error has that error as
-/// its source; a status from the runtime has none), or the runtime's answer.
-pub(crate) fn failure(
-    rpc: &'static str,
-    endpoint: &Endpoint,
-    dials: &Dials,
-    due: Option<&Due>,
-    status: Status,
-) -> Error {
-    if let Some(due) = due.filter(|due| due.missed(&status)) {
-        return Error::DeadlineExceeded {
-            rpc,
-            endpoint: endpoint.clone(),
-            after: due.after(),
-        };
-    }
-    if status.source().is_some() {
-        if let Some(peer) = dials.non_cri_peer() {
-            return Error::NotCri {
-                endpoint: endpoint.clone(),
-                rpc,
-                peer,
-            };
-        }
-        return Error::Transport {
-            rpc,
-            endpoint: endpoint.clone(),
-            status,
-        };
-    }
-    Error::Rpc { rpc, status }
-}
 
 impl Client {
     fn rpc_error(
@@ -97,13 +57,15 @@ impl Client {
         }
     }
 
-    /// A unary call under its deadline class: the re-dial check and the call itself share the
-    /// deadline, and the request tells the runtime what is left of it.
-    pub(crate) async fn unary<'a, R>(
+    /// A call, unary or the start of a server-streaming one, under `due`: for a unary call its
+    /// deadline class started now, for a stream the caller's (none, or the deadline of the
+    /// list being collected, which then also bounds the reading). The re-dial check and the
+    /// call share the deadline, and the request tells the runtime what is left of it.
+    pub(crate) async fn invoke<'a, R>(
         &'a self,
         service: Service,
         rpc: &'static str,
-        class: Deadline,
+        due: Option<Due>,
         call: impl FnOnce(
             &'a Backend,
             Option<Duration>,
@@ -111,7 +73,6 @@ impl Client {
         ) -> BoxFuture<'a, Result<tonic::Response<R>, Status>>,
     ) -> Result<R, Error> {
         let connection = self.connection(service);
-        let due = class.start(self.timeout);
         let work = async {
             self.ready(connection, due).await?;
             match call(
@@ -125,41 +86,6 @@ impl Client {
                 Err(status) => {
                     // A runtime replaced during this call may answer UNIMPLEMENTED for the
                     // whole version: the re-dial rule says so rather than the bare status.
-                    if status.code() == Code::Unimplemented {
-                        self.ready(connection, due).await?;
-                    }
-                    Err(self.rpc_error(connection, rpc, status, due.as_ref()))
-                }
-            }
-        };
-        deadline::bound(due, work, Self::missed(connection, rpc)).await
-    }
-
-    /// Starts a server-streaming call; with `due`, the start is bounded by it and the request
-    /// carries it (the caller bounds the reading of the stream).
-    pub(crate) async fn streaming<'a, T>(
-        &'a self,
-        service: Service,
-        rpc: &'static str,
-        due: Option<Due>,
-        call: impl FnOnce(
-            &'a Backend,
-            Option<Duration>,
-            Limits,
-        ) -> BoxFuture<'a, Result<tonic::Response<BoxStream<T>>, Status>>,
-    ) -> Result<BoxStream<T>, Error> {
-        let connection = self.connection(service);
-        let work = async {
-            self.ready(connection, due).await?;
-            match call(
-                &connection.backend,
-                due.map(|due| due.remaining()),
-                self.limits,
-            )
-            .await
-            {
-                Ok(response) => Ok(response.into_inner()),
-                Err(status) => {
                     if status.code() == Code::Unimplemented {
                         self.ready(connection, due).await?;
                     }

@@ -119,13 +119,13 @@ mod deadline;
 mod dial;
 mod endpoint;
 mod error;
+mod failure;
 mod negotiate;
 
 pub use builder::ClientBuilder;
 pub use endpoint::Endpoint;
 pub use error::{Error, ListStreaming, Peer};
 
-use call::Limits;
 use deadline::{Deadline, Due, request};
 use negotiate::{Backend, Connection};
 
@@ -146,6 +146,13 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long connecting (dialling and the version check) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Size limits applied to every call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_response: usize,
+    pub(crate) max_request: usize,
+}
 
 /// A CRI API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -13,11 +13,10 @@ use tonic::transport::Channel;
 
 use tonic::{Code, Status};
 
-use crate::builder::ClientBuilder;
-use crate::call::{Limits, failure};
 use crate::deadline::{self, Due};
 use crate::dial::{Dials, dial};
-use crate::{ApiVersion, Client, Endpoint, Error, Service, VersionPolicy, request};
+use crate::failure::failure;
+use crate::{ApiVersion, Client, Endpoint, Error, Limits, Service, VersionPolicy, request};
 
 /// One endpoint, its negotiated version and its dials.
 #[derive(Debug)]
@@ -115,11 +114,14 @@ async fn probe(
 }
 
 /// Dials `endpoint` and negotiates the version of `service` there, within `due` (what is
-/// left of `connect_timeout`).
+/// left of `connect_timeout`, which also bounds each later re-dial): v1, then v1alpha2 if
+/// `policy` allows it, each backend under `limits`.
 pub(crate) async fn open(
-    builder: &ClientBuilder,
     endpoint: Endpoint,
     service: Service,
+    policy: VersionPolicy,
+    limits: Limits,
+    connect_timeout: Duration,
     due: Due,
 ) -> Result<Connection, Error> {
     let rpc = probe_rpc(service);
@@ -134,7 +136,7 @@ pub(crate) async fn open(
     let dials = Arc::new(Dials::default());
     let channel = deadline::bound(
         Some(due),
-        dial(&endpoint, builder.connect_timeout, &dials),
+        dial(&endpoint, connect_timeout, &dials),
         missed("connect"),
     )
     .await
@@ -150,11 +152,11 @@ pub(crate) async fn open(
     let negotiate = async {
         let mut tried = Vec::new();
         for version in [ApiVersion::V1, ApiVersion::V1alpha2] {
-            if version == ApiVersion::V1alpha2 && builder.policy == VersionPolicy::V1Only {
+            if version == ApiVersion::V1alpha2 && policy == VersionPolicy::V1Only {
                 break;
             }
-            let backend = Backend::new(version, channel.clone(), builder.limits);
-            match probe(&backend, service, builder.limits, Some(due.remaining())).await {
+            let backend = Backend::new(version, channel.clone(), limits);
+            match probe(&backend, service, limits, Some(due.remaining())).await {
                 Ok(()) => {
                     return Ok(Connection {
                         endpoint: endpoint.clone(),

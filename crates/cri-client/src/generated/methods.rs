@@ -12,7 +12,7 @@ impl Client {
     /// Calls `RuntimeService/Version` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn version(&self, request: v1::VersionRequest) -> Result<v1::VersionResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/Version", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/Version", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -28,7 +28,7 @@ impl Client {
     /// Calls `RuntimeService/RunPodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (twice the client's timeout).
     pub async fn run_pod_sandbox(&self, request: v1::RunPodSandboxRequest) -> Result<v1::RunPodSandboxResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/RunPodSandbox", Deadline::Double, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/RunPodSandbox", Deadline::Double.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -44,7 +44,7 @@ impl Client {
     /// Calls `RuntimeService/StopPodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn stop_pod_sandbox(&self, request: v1::StopPodSandboxRequest) -> Result<v1::StopPodSandboxResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/StopPodSandbox", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StopPodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -60,7 +60,7 @@ impl Client {
     /// Calls `RuntimeService/RemovePodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_pod_sandbox(&self, request: v1::RemovePodSandboxRequest) -> Result<v1::RemovePodSandboxResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/RemovePodSandbox", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/RemovePodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -76,7 +76,7 @@ impl Client {
     /// Calls `RuntimeService/PodSandboxStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn pod_sandbox_status(&self, request: v1::PodSandboxStatusRequest) -> Result<v1::PodSandboxStatusResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/PodSandboxStatus", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/PodSandboxStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -91,7 +91,7 @@ impl Client {
 
     /// `RuntimeService/ListPodSandbox`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_unary(&self, request: v1::ListPodSandboxRequest) -> Result<v1::ListPodSandboxResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListPodSandbox", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListPodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -129,7 +129,7 @@ impl Client {
 
     /// `RuntimeService/StreamPodSandboxes`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandboxes_within(&self, request: v1::StreamPodSandboxesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxesResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxes", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxes", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -146,7 +146,7 @@ impl Client {
     /// Calls `RuntimeService/CreateContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn create_container(&self, request: v1::CreateContainerRequest) -> Result<v1::CreateContainerResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/CreateContainer", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/CreateContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -162,7 +162,7 @@ impl Client {
     /// Calls `RuntimeService/StartContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn start_container(&self, request: v1::StartContainerRequest) -> Result<v1::StartContainerResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/StartContainer", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StartContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -178,7 +178,7 @@ impl Client {
     /// Calls `RuntimeService/StopContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn stop_container(&self, request: v1::StopContainerRequest) -> Result<v1::StopContainerResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/StopContainer", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StopContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -194,7 +194,7 @@ impl Client {
     /// Calls `RuntimeService/RemoveContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_container(&self, request: v1::RemoveContainerRequest) -> Result<v1::RemoveContainerResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/RemoveContainer", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/RemoveContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -209,7 +209,7 @@ impl Client {
 
     /// `RuntimeService/ListContainers`, the unary RPC, whatever the streaming setting.
     async fn list_containers_unary(&self, request: v1::ListContainersRequest) -> Result<v1::ListContainersResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListContainers", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListContainers", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -247,7 +247,7 @@ impl Client {
 
     /// `RuntimeService/StreamContainers`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_containers_within(&self, request: v1::StreamContainersRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainersResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamContainers", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StreamContainers", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -264,7 +264,7 @@ impl Client {
     /// Calls `RuntimeService/ContainerStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn container_status(&self, request: v1::ContainerStatusRequest) -> Result<v1::ContainerStatusResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ContainerStatus", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ContainerStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -280,7 +280,7 @@ impl Client {
     /// Calls `RuntimeService/UpdateContainerResources` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_container_resources(&self, request: v1::UpdateContainerResourcesRequest) -> Result<v1::UpdateContainerResourcesResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/UpdateContainerResources", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/UpdateContainerResources", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -296,7 +296,7 @@ impl Client {
     /// Calls `RuntimeService/ReopenContainerLog` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn reopen_container_log(&self, request: v1::ReopenContainerLogRequest) -> Result<v1::ReopenContainerLogResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ReopenContainerLog", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ReopenContainerLog", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -312,7 +312,7 @@ impl Client {
     /// Calls `RuntimeService/ExecSync` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn exec_sync(&self, request: v1::ExecSyncRequest) -> Result<v1::ExecSyncResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ExecSync", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ExecSync", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -328,7 +328,7 @@ impl Client {
     /// Calls `RuntimeService/Exec` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn exec(&self, request: v1::ExecRequest) -> Result<v1::ExecResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/Exec", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/Exec", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -344,7 +344,7 @@ impl Client {
     /// Calls `RuntimeService/Attach` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn attach(&self, request: v1::AttachRequest) -> Result<v1::AttachResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/Attach", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/Attach", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -360,7 +360,7 @@ impl Client {
     /// Calls `RuntimeService/PortForward` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn port_forward(&self, request: v1::PortForwardRequest) -> Result<v1::PortForwardResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/PortForward", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/PortForward", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -376,7 +376,7 @@ impl Client {
     /// Calls `RuntimeService/ContainerStats` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn container_stats(&self, request: v1::ContainerStatsRequest) -> Result<v1::ContainerStatsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ContainerStats", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ContainerStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -391,7 +391,7 @@ impl Client {
 
     /// `RuntimeService/ListContainerStats`, the unary RPC, whatever the streaming setting.
     async fn list_container_stats_unary(&self, request: v1::ListContainerStatsRequest) -> Result<v1::ListContainerStatsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListContainerStats", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListContainerStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -429,7 +429,7 @@ impl Client {
 
     /// `RuntimeService/StreamContainerStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_container_stats_within(&self, request: v1::StreamContainerStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainerStatsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamContainerStats", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StreamContainerStats", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -446,7 +446,7 @@ impl Client {
     /// Calls `RuntimeService/PodSandboxStats` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn pod_sandbox_stats(&self, request: v1::PodSandboxStatsRequest) -> Result<v1::PodSandboxStatsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/PodSandboxStats", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/PodSandboxStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -461,7 +461,7 @@ impl Client {
 
     /// `RuntimeService/ListPodSandboxStats`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_stats_unary(&self, request: v1::ListPodSandboxStatsRequest) -> Result<v1::ListPodSandboxStatsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListPodSandboxStats", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListPodSandboxStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -499,7 +499,7 @@ impl Client {
 
     /// `RuntimeService/StreamPodSandboxStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandbox_stats_within(&self, request: v1::StreamPodSandboxStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxStatsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxStats", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxStats", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -516,7 +516,7 @@ impl Client {
     /// Calls `RuntimeService/UpdateRuntimeConfig` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_runtime_config(&self, request: v1::UpdateRuntimeConfigRequest) -> Result<v1::UpdateRuntimeConfigResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/UpdateRuntimeConfig", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/UpdateRuntimeConfig", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -532,7 +532,7 @@ impl Client {
     /// Calls `RuntimeService/Status` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn status(&self, request: v1::StatusRequest) -> Result<v1::StatusResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/Status", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/Status", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -548,7 +548,7 @@ impl Client {
     /// Calls `RuntimeService/CheckpointContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn checkpoint_container(&self, request: v1::CheckpointContainerRequest) -> Result<v1::CheckpointContainerResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/CheckpointContainer", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/CheckpointContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -569,7 +569,7 @@ impl Client {
 
     /// `RuntimeService/GetContainerEvents`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn get_container_events_within(&self, request: v1::GetEventsRequest, due: Option<Due>) -> Result<BoxStream<v1::ContainerEventResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/GetContainerEvents", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/GetContainerEvents", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -586,7 +586,7 @@ impl Client {
     /// Calls `RuntimeService/ListMetricDescriptors` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn list_metric_descriptors(&self, request: v1::ListMetricDescriptorsRequest) -> Result<v1::ListMetricDescriptorsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListMetricDescriptors", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListMetricDescriptors", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -601,7 +601,7 @@ impl Client {
 
     /// `RuntimeService/ListPodSandboxMetrics`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_metrics_unary(&self, request: v1::ListPodSandboxMetricsRequest) -> Result<v1::ListPodSandboxMetricsResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/ListPodSandboxMetrics", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/ListPodSandboxMetrics", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -639,7 +639,7 @@ impl Client {
 
     /// `RuntimeService/StreamPodSandboxMetrics`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandbox_metrics_within(&self, request: v1::StreamPodSandboxMetricsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxMetricsResponse>, Error> {
-        self.streaming(Service::Runtime, "RuntimeService/StreamPodSandboxMetrics", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxMetrics", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -656,7 +656,7 @@ impl Client {
     /// Calls `RuntimeService/RuntimeConfig` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn runtime_config(&self, request: v1::RuntimeConfigRequest) -> Result<v1::RuntimeConfigResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/RuntimeConfig", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/RuntimeConfig", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -672,7 +672,7 @@ impl Client {
     /// Calls `RuntimeService/UpdatePodSandboxResources` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_pod_sandbox_resources(&self, request: v1::UpdatePodSandboxResourcesRequest) -> Result<v1::UpdatePodSandboxResourcesResponse, Error> {
-        self.unary(Service::Runtime, "RuntimeService/UpdatePodSandboxResources", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Runtime, "RuntimeService/UpdatePodSandboxResources", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -687,7 +687,7 @@ impl Client {
 
     /// `ImageService/ListImages`, the unary RPC, whatever the streaming setting.
     async fn list_images_unary(&self, request: v1::ListImagesRequest) -> Result<v1::ListImagesResponse, Error> {
-        self.unary(Service::Image, "ImageService/ListImages", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/ListImages", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -725,7 +725,7 @@ impl Client {
 
     /// `ImageService/StreamImages`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_images_within(&self, request: v1::StreamImagesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamImagesResponse>, Error> {
-        self.streaming(Service::Image, "ImageService/StreamImages", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/StreamImages", due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -742,7 +742,7 @@ impl Client {
     /// Calls `ImageService/ImageStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn image_status(&self, request: v1::ImageStatusRequest) -> Result<v1::ImageStatusResponse, Error> {
-        self.unary(Service::Image, "ImageService/ImageStatus", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/ImageStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -758,7 +758,7 @@ impl Client {
     /// Calls `ImageService/PullImage` on the runtime, in whatever CRI version was negotiated
     /// (no deadline, as the kubelet).
     pub async fn pull_image(&self, request: v1::PullImageRequest) -> Result<v1::PullImageResponse, Error> {
-        self.unary(Service::Image, "ImageService/PullImage", Deadline::None, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/PullImage", Deadline::None.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -774,7 +774,7 @@ impl Client {
     /// Calls `ImageService/RemoveImage` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_image(&self, request: v1::RemoveImageRequest) -> Result<v1::RemoveImageResponse, Error> {
-        self.unary(Service::Image, "ImageService/RemoveImage", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/RemoveImage", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -790,7 +790,7 @@ impl Client {
     /// Calls `ImageService/ImageFsInfo` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn image_fs_info(&self, request: v1::ImageFsInfoRequest) -> Result<v1::ImageFsInfoResponse, Error> {
-        self.unary(Service::Image, "ImageService/ImageFsInfo", Deadline::Default, move |backend, request_timeout, limits| match backend {
+        self.invoke(Service::Image, "ImageService/ImageFsInfo", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)

@@ -8,185 +8,35 @@
 //! as `v4.channel.k8s.io` with a channel pair per port) or an SPDY/3.1 upgrade
 //! (`channel.k8s.io` to `v5.channel.k8s.io`, `portforward.k8s.io`). An unknown, used or
 //! expired token is a 404 and nothing runs.
+//!
+//! What a hostile client can cost the server, and the knobs that bound it: [`limits`].
 
+mod accept;
 mod cache;
+mod config;
+// Not part of the API: whole sessions over an in-memory connection, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing;
+mod handler;
+#[doc = include_str!("limits.md")]
+pub mod limits {}
+mod runtime;
 mod session;
+mod spdy;
+mod websocket;
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
 use cri_api_v1 as api;
-use http::{HeaderMap, Request, Response, StatusCode, header};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 pub use crate::protocol::{Status, TerminalSize};
-use crate::protocol::{spdy_protocols, ws_protocols};
 use cache::{Cached, RequestCache};
-
-/// A boxed future, what [`Runtime`]'s methods return.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-/// The error a [`Runtime`] reports (reaches the client in the status message).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-/// A stream the runtime reads (the client's stdin).
-pub type BoxReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
-/// A stream the runtime writes (the client's stdout or stderr).
-pub type BoxWriter = Box<dyn AsyncWrite + Send + Unpin + 'static>;
-
-/// A forwarded connection: bytes from the client to read, bytes to the client to write.
-pub trait PortStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> PortStream for T {}
-
-/// The streams of an exec or attach session, as the client asked for them.
-///
-/// Writes go to the client in order; a writer waits while the client is behind (the
-/// connection's flow control), so a runtime that copies from a process applies
-/// back-pressure to it. `stdin` ends when the client closes it (SPDY, WebSocket v5) or the
-/// connection ends.
-#[non_exhaustive]
-pub struct Streams {
-    /// The client's input, if it asked for stdin.
-    pub stdin: Option<BoxReader>,
-    /// The command's output, if asked for.
-    pub stdout: Option<BoxWriter>,
-    /// The command's error output (never with a TTY).
-    pub stderr: Option<BoxWriter>,
-    /// Whether the client asked for a terminal.
-    pub tty: bool,
-    /// Terminal sizes from the client (TTY sessions only).
-    pub resize: Option<mpsc::Receiver<TerminalSize>>,
-}
-
-impl std::fmt::Debug for Streams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streams")
-            .field("stdin", &self.stdin.is_some())
-            .field("stdout", &self.stdout.is_some())
-            .field("stderr", &self.stderr.is_some())
-            .field("tty", &self.tty)
-            .field("resize", &self.resize.is_some())
-            .finish()
-    }
-}
-
-/// What a runtime does for the streaming server.
-///
-/// Each method's future is dropped (cancelled) when the client goes away first.
-pub trait Runtime: Send + Sync + 'static {
-    /// Runs `request.cmd` in `request.container_id` over `streams`; the command's exit code.
-    /// A non-zero code is a normal outcome (the client gets it in the status); an `Err` is
-    /// a failure to run the command at all.
-    fn exec(&self, request: api::ExecRequest, streams: Streams)
-    -> BoxFuture<Result<i32, BoxError>>;
-
-    /// Attaches `streams` to the running container's main process until it exits or the
-    /// client leaves. By default: not supported.
-    fn attach(
-        &self,
-        request: api::AttachRequest,
-        streams: Streams,
-    ) -> BoxFuture<Result<(), BoxError>> {
-        let _ = (request, streams);
-        Box::pin(async { Err("attach is not supported by this runtime".into()) })
-    }
-
-    /// Connects `stream` to `port` inside the pod sandbox `pod_sandbox_id`, until either
-    /// side ends. By default: not supported.
-    fn port_forward(
-        &self,
-        pod_sandbox_id: String,
-        port: u16,
-        stream: Box<dyn PortStream>,
-    ) -> BoxFuture<Result<(), BoxError>> {
-        let _ = (pod_sandbox_id, port, stream);
-        Box::pin(async { Err("port forwarding is not supported by this runtime".into()) })
-    }
-}
-
-impl<R: Runtime + ?Sized> Runtime for Arc<R> {
-    fn exec(
-        &self,
-        request: api::ExecRequest,
-        streams: Streams,
-    ) -> BoxFuture<Result<i32, BoxError>> {
-        (**self).exec(request, streams)
-    }
-    fn attach(
-        &self,
-        request: api::AttachRequest,
-        streams: Streams,
-    ) -> BoxFuture<Result<(), BoxError>> {
-        (**self).attach(request, streams)
-    }
-    fn port_forward(
-        &self,
-        pod_sandbox_id: String,
-        port: u16,
-        stream: Box<dyn PortStream>,
-    ) -> BoxFuture<Result<(), BoxError>> {
-        (**self).port_forward(pod_sandbox_id, port, stream)
-    }
-}
-
-/// The server's settings. `Config::default()` listens on an ephemeral port of 127.0.0.1.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct Config {
-    /// Where to listen (default `127.0.0.1:0`, an ephemeral port).
-    pub addr: SocketAddr,
-    /// The base of the URLs handed out (default `http://<the bound address>/`): set it when
-    /// clients reach the server through another address. Its path becomes the prefix of
-    /// `/exec/…`, `/attach/…`, `/portforward/…`.
-    pub base_url: Option<String>,
-    /// How long a token stays valid (default one minute, as upstream).
-    pub token_ttl: Duration,
-    /// The most tokens waiting at once (default 1000, as upstream); more is an error.
-    pub max_pending_requests: usize,
-    /// A session ends after this long without a byte read or written (default 4 hours, as
-    /// upstream).
-    pub idle_timeout: Duration,
-    /// How long an SPDY client has to open its streams (default 30 s, as upstream).
-    pub stream_creation_timeout: Duration,
-    /// How long the server waits for the client to close after the end (default 5 min).
-    pub finish_timeout: Duration,
-    /// The most sessions at once; more are answered 503 (default 256).
-    pub max_sessions: usize,
-    /// The most SPDY streams a client may have open on one connection (default 128); a
-    /// port-forward session opens two per forwarded connection.
-    pub max_streams_per_connection: usize,
-    /// The largest WebSocket message (and frame) accepted from a client (default 1 MiB).
-    pub max_message_size: usize,
-    /// The largest chunk the server puts in one message to a client (default 128 KiB).
-    pub max_chunk: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            base_url: None,
-            token_ttl: Duration::from_secs(60),
-            max_pending_requests: 1000,
-            idle_timeout: Duration::from_secs(4 * 3600),
-            stream_creation_timeout: Duration::from_secs(30),
-            finish_timeout: Duration::from_secs(300),
-            max_sessions: 256,
-            max_streams_per_connection: 128,
-            max_message_size: 1 << 20,
-            max_chunk: 128 << 10,
-        }
-    }
-}
+pub use config::Config;
+pub use runtime::{BoxError, BoxFuture, BoxReader, BoxWriter, PortStream, Runtime, Streams};
 
 /// Why the server could not hand out a URL.
 #[derive(Debug, thiserror::Error)]
@@ -261,7 +111,7 @@ impl Server {
             base_url,
             base_path,
         });
-        let accept = tokio::spawn(accept_loop(listener, shared.clone()));
+        let accept = tokio::spawn(accept::accept_loop(listener, shared.clone()));
         Ok(Server {
             shared,
             local_addr,
@@ -366,297 +216,9 @@ fn check_streams(
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(_) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(shared, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await;
-        });
-    }
-}
-
-type Body = Full<Bytes>;
-
-fn plain(status: StatusCode, text: impl Into<String>) -> Response<Body> {
-    let mut text = text.into();
-    text.push('\n');
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(text)))
-        .expect("a valid response")
-}
-
-/// The values of a header that may be repeated and comma-separated, in order.
-fn header_list<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect()
-}
-
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    header_list(headers, name.as_str())
-        .iter()
-        .any(|v| v.eq_ignore_ascii_case(token))
-}
-
-/// The transport a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Upgrade {
-    WebSocket,
-    Spdy,
-}
-
-fn upgrade_of(headers: &HeaderMap) -> Option<Upgrade> {
-    if !has_token(headers, header::CONNECTION, "upgrade") {
-        return None;
-    }
-    if has_token(headers, header::UPGRADE, "websocket") {
-        Some(Upgrade::WebSocket)
-    } else if has_token(headers, header::UPGRADE, "SPDY/3.1") {
-        Some(Upgrade::Spdy)
-    } else {
-        None
-    }
-}
-
-/// The first protocol the client offers that the server supports (the client's order, as
-/// upstream negotiates).
-fn negotiate<'a>(offered: &[&'a str], supported: &[&str]) -> Option<&'a str> {
-    offered.iter().copied().find(|p| supported.contains(p))
-}
-
-const WS_REMOTE_COMMAND: &[&str] = &[
-    ws_protocols::V5,
-    ws_protocols::V5_BASE64,
-    ws_protocols::V4,
-    ws_protocols::V4_BASE64,
-    ws_protocols::V1,
-    ws_protocols::V1_BASE64,
-];
-const WS_PORT_FORWARD: &[&str] = &[ws_protocols::V4, ws_protocols::V4_BASE64];
-const SPDY_REMOTE_COMMAND: &[&str] = &[
-    spdy_protocols::V5,
-    spdy_protocols::V4,
-    spdy_protocols::V3,
-    spdy_protocols::V2,
-    spdy_protocols::V1,
-];
-const SPDY_PORT_FORWARD: &[&str] = &[spdy_protocols::PORT_FORWARD];
-
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Body> {
-    let path = req.uri().path();
-    let Some(rest) = path.strip_prefix(shared.base_path.as_str()) else {
-        return plain(StatusCode::NOT_FOUND, format!("no such path: {path}"));
-    };
-    let Some((kind, token)) = rest.split_once('/') else {
-        return plain(StatusCode::NOT_FOUND, format!("no such path: {path}"));
-    };
-    let kind = match kind {
-        "exec" | "attach" | "portforward" if !token.is_empty() && !token.contains('/') => kind,
-        _ => return plain(StatusCode::NOT_FOUND, format!("no such path: {path}")),
-    };
-    let token = token.to_string();
-    let port_forward = kind == "portforward";
-    let headers = req.headers();
-
-    // Negotiate before the token is spent: a request the server cannot serve leaves it
-    // usable (by a client falling back to the other transport).
-    let Some(upgrade) = upgrade_of(headers) else {
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "expected a WebSocket or an SPDY/3.1 upgrade (Connection: Upgrade)",
-        );
-    };
-    let (protocol, accept_key) = match upgrade {
-        Upgrade::WebSocket => {
-            let key = match headers.get(header::SEC_WEBSOCKET_KEY) {
-                Some(key) => key.as_bytes(),
-                None => {
-                    return plain(StatusCode::BAD_REQUEST, "missing Sec-WebSocket-Key");
-                }
-            };
-            if headers
-                .get(header::SEC_WEBSOCKET_VERSION)
-                .is_none_or(|v| v.as_bytes() != b"13")
-            {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    "unsupported Sec-WebSocket-Version (13 is supported)",
-                );
-            }
-            let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key);
-            let offered = header_list(headers, header::SEC_WEBSOCKET_PROTOCOL.as_str());
-            let supported = if port_forward {
-                WS_PORT_FORWARD
-            } else {
-                WS_REMOTE_COMMAND
-            };
-            let protocol = if offered.is_empty() {
-                String::new()
-            } else {
-                match negotiate(&offered, supported) {
-                    Some(p) => p.to_string(),
-                    None => {
-                        return plain(
-                            StatusCode::BAD_REQUEST,
-                            format!(
-                                "none of the WebSocket subprotocols {offered:?} is supported; \
-                                 supported: {supported:?}"
-                            ),
-                        );
-                    }
-                }
-            };
-            (protocol, Some(accept))
-        }
-        Upgrade::Spdy => {
-            if !session::SPDY_AVAILABLE {
-                return plain(
-                    StatusCode::BAD_REQUEST,
-                    "SPDY/3.1 is not available in this build; use a WebSocket",
-                );
-            }
-            let offered = header_list(headers, "x-stream-protocol-version");
-            let supported = if port_forward {
-                SPDY_PORT_FORWARD
-            } else {
-                SPDY_REMOTE_COMMAND
-            };
-            let protocol = if offered.is_empty() {
-                // Clients from before negotiation: the first version.
-                supported[supported.len() - 1].to_string()
-            } else {
-                match negotiate(&offered, supported) {
-                    Some(p) => p.to_string(),
-                    None => {
-                        return Response::builder()
-                            .status(StatusCode::FORBIDDEN)
-                            .header("X-Accepted-Stream-Protocol-Versions", supported.join(","))
-                            .body(Full::new(Bytes::from(format!(
-                                "none of the stream protocols {offered:?} is supported; \
-                                 supported: {supported:?}\n"
-                            ))))
-                            .expect("a valid response");
-                    }
-                }
-            };
-            (protocol, None)
-        }
-    };
-
-    let Ok(permit) = shared.sessions.clone().try_acquire_owned() else {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "too many streaming sessions (at most {})",
-                shared.config.max_sessions
-            ),
-        );
-    };
-    let request = match shared.cache.consume(&token) {
-        Some(request) if request.kind() == kind => request,
-        _ => {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "unknown, used or expired streaming token",
-            );
-        }
-    };
-    let ws_ports = if port_forward && upgrade == Upgrade::WebSocket {
-        let Cached::PortForward(pf) = &request else {
-            unreachable!("the kind was checked")
-        };
-        match session::ws_ports(pf, req.uri().query()) {
-            Ok(ports) => ports,
-            Err(message) => return plain(StatusCode::BAD_REQUEST, message),
-        }
-    } else {
-        Vec::new()
-    };
-
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let mut response = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
-    match upgrade {
-        Upgrade::WebSocket => {
-            response = response
-                .header(header::CONNECTION, "Upgrade")
-                .header(header::UPGRADE, "websocket")
-                .header(
-                    header::SEC_WEBSOCKET_ACCEPT,
-                    accept_key.expect("computed for WebSocket"),
-                );
-            if !protocol.is_empty() {
-                response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol.as_str());
-            }
-        }
-        Upgrade::Spdy => {
-            response = response
-                .header(header::CONNECTION, "Upgrade")
-                .header(header::UPGRADE, "SPDY/3.1")
-                .header("X-Stream-Protocol-Version", protocol.as_str());
-        }
-    }
-    tokio::spawn(async move {
-        let _permit = permit;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let io = TokioIo::new(upgraded);
-        match upgrade {
-            Upgrade::WebSocket => {
-                session::websocket(shared, io, &protocol, request, ws_ports).await;
-            }
-            Upgrade::Spdy => session::spdy(shared, io, &protocol, request).await,
-        }
-    });
-    response
-        .body(Full::new(Bytes::new()))
-        .expect("a valid response")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn negotiation_follows_the_clients_order() {
-        assert_eq!(
-            negotiate(
-                &[
-                    "v9.channel.k8s.io",
-                    "v4.channel.k8s.io",
-                    "v5.channel.k8s.io"
-                ],
-                WS_REMOTE_COMMAND
-            ),
-            Some("v4.channel.k8s.io")
-        );
-        assert_eq!(negotiate(&["v9"], SPDY_REMOTE_COMMAND), None);
-    }
 
     #[test]
     fn requests_are_validated() {
