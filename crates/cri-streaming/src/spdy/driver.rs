@@ -111,11 +111,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         let mut budget = FRAMES_PER_POLL;
         loop {
             let mut progress = false;
+            // Whoever changes what the driver waits for (a write queued, input read by the
+            // application, an abort) wakes this waker: register it on every pass, not only
+            // when nothing is being written. A driver whose write is blocked and whose
+            // reading is paused for the application would otherwise sleep until the peer
+            // reads, while the peer waits for it to read (containerd's deadlock).
+            self.shared.lock().register_driver(cx);
             // Outbound: hand queued frames to the transport.
             loop {
                 if self.writing.is_empty() {
                     let mut inner = self.shared.lock();
-                    inner.driver_waker = Some(cx.waker().clone());
                     if inner.aborted {
                         return Poll::Ready(Err(Error::Aborted));
                     }

@@ -144,6 +144,14 @@ impl Inner {
         }
     }
 
+    /// Registers the driver's task to be woken by [`wake_driver`](Self::wake_driver).
+    pub(super) fn register_driver(&mut self, cx: &Context<'_>) {
+        match &self.driver_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.driver_waker = Some(cx.waker().clone()),
+        }
+    }
+
     pub(super) fn wake_driver(&mut self) {
         if let Some(w) = self.driver_waker.take() {
             w.wake();

@@ -352,8 +352,15 @@ impl WriteSide {
             }
             self.clock.touch();
         }
-        // Everything is written: close, and give the peer time to read it all and answer.
-        let _ = sink.send(Message::Close(None)).await;
+        // Everything is written: close with 1000 (normal closure), and give the peer time to
+        // read it all and answer. Go's clients (client-go's WebSocket executor, so crictl
+        // and kubectl) read only 1000 as the end of the streams; a close without a code
+        // (1005) fails their session after the output.
+        let normal = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        let _ = sink.send(Message::Close(Some(normal))).await;
         let _ = tokio::time::timeout(self.finish_timeout, Mux::wait_end(&mut self.ended)).await;
         Ok(())
     }
