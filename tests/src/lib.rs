@@ -450,7 +450,10 @@ pub mod go_crictl {
             if !path.is_file() {
                 crate::missing_peer(
                     &format!("Go {name}"),
-                    &format!("CRI_CRITOOLS_DIR names {}, which does not exist", path.display()),
+                    &format!(
+                        "CRI_CRITOOLS_DIR names {}, which does not exist",
+                        path.display()
+                    ),
                     INSTALL,
                 );
             }

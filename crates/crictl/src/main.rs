@@ -49,9 +49,9 @@ fn main() -> ExitCode {
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = runtime.block_on(commands::run(cli, &mut out));
-    // `exec -i`/`attach` copy stdin on one of tokio's blocking threads, which stays blocked in a
-    // read of the terminal after the session ended: dropping the runtime would wait for the
-    // user's next key. Nothing else runs by now, so leave those threads to the exit.
+    // `exec -i`/`attach` read stdin on a thread of their own, which may stay blocked in a
+    // read of the terminal after the session ended: it is not waited for, nor are tasks
+    // still running; the process exits.
     runtime.shutdown_background();
     let result = result.and_then(|()| out.flush().map_err(Failure::from));
     match result {

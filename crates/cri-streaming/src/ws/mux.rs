@@ -55,8 +55,31 @@ pub(crate) struct Mux {
     /// `None` while the connection is up.
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
+    /// When a message last moved.
+    pub activity: Activity,
     framing: Framing,
     writer: tokio::task::JoinHandle<()>,
+}
+
+/// When a connection last moved a message either way, and whether its reading side waits
+/// for the application.
+#[derive(Clone)]
+pub(crate) struct Activity {
+    clock: Clock,
+    stalled: Arc<AtomicBool>,
+}
+
+impl Activity {
+    /// How long no message moved; zero while the reading side waits for the application to
+    /// read (the peer is held back then, not quiet).
+    #[cfg(feature = "client")]
+    pub fn quiet_for(&self) -> Duration {
+        if self.stalled.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.clock.activity.load(Ordering::Relaxed));
+        self.clock.started.elapsed().saturating_sub(last)
+    }
 }
 
 impl Mux {
@@ -101,6 +124,10 @@ impl Mux {
             }
             .run(writer_result, ended_tx),
         );
+        let activity = Activity {
+            clock: clock.clone(),
+            stalled: stalled.clone(),
+        };
         let write_side = WriteSide {
             framing,
             ended: ended.clone(),
@@ -117,6 +144,7 @@ impl Mux {
             out,
             ended,
             max_chunk: limits.max_chunk,
+            activity,
             framing,
             writer,
         }
