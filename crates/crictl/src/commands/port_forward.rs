@@ -64,7 +64,9 @@ pub(super) async fn port_forward(
     let (accepted, mut connections) = mpsc::channel::<Accepted>(16);
     for (local, remote) in pairs {
         for (listener, addr) in listen(local).await? {
-            writeln!(out, "Forwarding from {addr} -> {remote}")?;
+            // Informational, as the lines below: a reader of stdout that went away
+            // (`| head -1`) does not stop the forwarding.
+            let _ = writeln!(out, "Forwarding from {addr} -> {remote}");
             let accepted = accepted.clone();
             tokio::spawn(async move {
                 let local = addr.port();
@@ -78,7 +80,7 @@ pub(super) async fn port_forward(
             });
         }
     }
-    out.flush()?;
+    let _ = out.flush();
     drop(accepted);
     let lost = async {
         match &shared {
@@ -101,8 +103,8 @@ pub(super) async fn port_forward(
                 None => return Ok(()),
             },
         };
-        writeln!(out, "Handling connection for {}", connection.local)?;
-        out.flush()?;
+        let _ = writeln!(out, "Handling connection for {}", connection.local);
+        let _ = out.flush();
         match &shared {
             Some(forward) => {
                 let forward = forward.clone();
