@@ -434,3 +434,61 @@ async fn reading_resumes_when_the_application_reads_while_a_write_is_blocked() {
     pushing.abort();
     writing.abort();
 }
+
+/// A command that exits before reading all its stdin: the Go server writes the status and
+/// closes, and our next write of stdin fails (a reset). The status it sent first must still
+/// be read, as Go's spdystream reads on after a failed write.
+#[tokio::test]
+async fn what_the_peer_sent_before_it_left_is_read_after_a_write_fails() {
+    let (a, b) = duplex(64 * 1024);
+    let (conn, _incoming) = Connection::client(a, Limits::default());
+    let mut status = conn.open_stream(named("error"), false).await.unwrap();
+    let stdin = conn.open_stream(named("stdin"), false).await.unwrap();
+    let mut peer = RawPeer::new(b);
+    for id in [1, 3] {
+        assert!(matches!(
+            peer.recv().await,
+            Some(Frame::SynStream { stream_id, .. }) if stream_id == id
+        ));
+        peer.send(Frame::SynReply {
+            stream_id: id,
+            fin: false,
+            headers: Headers::new(),
+        })
+        .await;
+    }
+    stdin.wait_reply().await.unwrap();
+    // More stdin than the pipe holds: the driver's write is pending when the peer leaves.
+    let (_, mut writer) = tokio::io::split(stdin);
+    let writing = tokio::spawn(async move {
+        let chunk = vec![5u8; 64 * 1024];
+        // Past the pipe and our write buffer.
+        for _ in 0..64 {
+            if writer.write_all(&chunk).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    peer.send(Frame::Data {
+        stream_id: 1,
+        fin: true,
+        data: bytes::Bytes::from_static(b"exit status"),
+    })
+    .await;
+    drop(peer);
+    let mut got = Vec::new();
+    timeout(Duration::from_secs(5), status.read_to_end(&mut got))
+        .await
+        .expect("the status stream ends")
+        .expect("the status sent before the peer left is read");
+    assert_eq!(got, b"exit status");
+    assert!(
+        timeout(Duration::from_secs(5), writing)
+            .await
+            .unwrap()
+            .unwrap(),
+        "writing to a peer that left fails"
+    );
+}

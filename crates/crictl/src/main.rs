@@ -34,8 +34,27 @@ mod proto;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for the process, for the streaming commands. Their
+/// buffers are allocated and freed on several threads, and mimalloc, which asks for huge
+/// pages on its arenas, then holds memory in 2 MiB steps: a 100 MiB `exec -i cat` peaked at
+/// 60 MiB with them, at 28 MiB without. Listing commands keep them (10,000 containers as
+/// JSON take 17% longer without).
+fn small_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: without it, only memory is spent.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if matches!(
+        cli.command,
+        Some(cli::Command::Exec(_) | cli::Command::Attach(_) | cli::Command::PortForward(_))
+    ) {
+        small_pages();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

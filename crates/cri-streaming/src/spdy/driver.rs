@@ -31,6 +31,8 @@ pub(super) struct Driver<IO> {
     read_buf: BytesMut,
     writing: Bytes,
     flush_needed: bool,
+    /// Writing to the transport failed; only reading goes on.
+    write_failed: bool,
     read_closed: bool,
     idle: Option<Pin<Box<Sleep>>>,
     idle_timeout: Option<Duration>,
@@ -40,6 +42,14 @@ pub(super) struct Driver<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
+    /// Writing to the transport failed: stop writing, keep reading.
+    fn fail_writes(&mut self, error: io::Error) {
+        self.write_failed = true;
+        self.writing = Bytes::new();
+        self.flush_needed = false;
+        self.shared.lock().fail_writes(error.into());
+    }
+
     pub(super) fn new(io: IO, shared: Arc<Shared>, limits: &Limits) -> Self {
         Driver {
             io,
@@ -48,6 +58,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             writing: Bytes::new(),
             flush_needed: false,
+            write_failed: false,
             read_closed: false,
             idle: limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             idle_timeout: limits.idle_timeout,
@@ -117,8 +128,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             // reading is paused for the application would otherwise sleep until the peer
             // reads, while the peer waits for it to read (containerd's deadlock).
             self.shared.lock().register_driver(cx);
-            // Outbound: hand queued frames to the transport.
-            loop {
+            // Outbound: hand queued frames to the transport (unless writing failed: then the
+            // peer's input is still read to its end, as Go's spdystream does, since it may
+            // hold what the application waits for, such as the exit status).
+            if self.write_failed {
+                let mut inner = self.shared.lock();
+                if inner.aborted {
+                    return Poll::Ready(Err(Error::Aborted));
+                }
+                inner.out.clear();
+            }
+            while !self.write_failed {
                 if self.writing.is_empty() {
                     let mut inner = self.shared.lock();
                     if inner.aborted {
@@ -132,21 +152,28 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 }
                 match Pin::new(&mut self.io).poll_write(cx, &self.writing) {
                     Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                        self.fail_writes(io::Error::from(io::ErrorKind::WriteZero));
+                        progress = true;
                     }
                     Poll::Ready(Ok(n)) => {
                         self.writing.advance(n);
                         self.flush_needed = true;
                         progress = true;
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Err(e)) => {
+                        self.fail_writes(e);
+                        progress = true;
+                    }
                     Poll::Pending => break,
                 }
             }
-            if self.writing.is_empty() && self.flush_needed {
+            if self.writing.is_empty() && self.flush_needed && !self.write_failed {
                 match Pin::new(&mut self.io).poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.flush_needed = false,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Err(e)) => {
+                        self.fail_writes(e);
+                        progress = true;
+                    }
                     Poll::Pending => {}
                 }
             }
