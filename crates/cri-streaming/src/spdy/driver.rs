@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -29,7 +29,10 @@ pub(super) struct Driver<IO> {
     shared: Arc<Shared>,
     decoder: FrameDecoder,
     read_buf: BytesMut,
-    writing: Bytes,
+    /// What is being written: the handles' buffer taken whole, swapped back (emptied) for
+    /// the next batch, so that neither buffer is allocated again (a bulk transfer otherwise
+    /// allocates and frees megabytes a second, which the allocator holds on to).
+    writing: BytesMut,
     flush_needed: bool,
     /// Writing to the transport failed; only reading goes on.
     write_failed: bool,
@@ -45,7 +48,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     /// Writing to the transport failed: stop writing, keep reading.
     fn fail_writes(&mut self, error: io::Error) {
         self.write_failed = true;
-        self.writing = Bytes::new();
+        self.writing = BytesMut::new();
         self.flush_needed = false;
         self.shared.lock().fail_writes(error.into());
     }
@@ -56,7 +59,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             shared,
             decoder: FrameDecoder::new(limits.max_frame_size, limits.max_header_block),
             read_buf: BytesMut::with_capacity(READ_CHUNK),
-            writing: Bytes::new(),
+            writing: BytesMut::new(),
             flush_needed: false,
             write_failed: false,
             read_closed: false,
@@ -104,7 +107,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     if inner.out.is_empty() {
                         break;
                     }
-                    self.writing = inner.out.split().freeze();
+                    std::mem::swap(&mut self.writing, &mut inner.out);
+                    inner.out.clear();
                 }
                 match tokio::io::AsyncWriteExt::write(&mut self.io, &self.writing).await {
                     Ok(0) | Err(_) => break,
@@ -147,7 +151,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     if inner.out.is_empty() {
                         break;
                     }
-                    self.writing = inner.out.split().freeze();
+                    std::mem::swap(&mut self.writing, &mut inner.out);
+                    inner.out.clear();
                     inner.wake_writers();
                 }
                 match Pin::new(&mut self.io).poll_write(cx, &self.writing) {
