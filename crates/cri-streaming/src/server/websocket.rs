@@ -181,7 +181,7 @@ async fn remote_command<IO, F, Fut>(
         status = work(streams) => status,
         _ = Mux::wait_end(&mut ended) => {
             // The client left (or broke the protocol, or went idle): the work is cancelled.
-            mux.abort();
+            mux.abort().await;
             return;
         }
     };
@@ -231,7 +231,7 @@ async fn port_forward<IO>(
         end = Mux::wait_end(&mut ended) => {
             forwards.abort_all();
             if matches!(end, End::Failed(_)) {
-                mux.abort();
+                mux.abort().await;
                 return;
             }
         }

@@ -141,6 +141,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     return Poll::Ready(Err(Error::Aborted));
                 }
                 inner.out.clear();
+                // Reading is paused for the application, which holds the peer's input
+                // unread: nothing more will come in (a vanished client whose stdin the
+                // command never reads, found out by the stall probe's failed write).
+                if inner.input_full()
+                    && let Some(error) = inner.write_failed.clone()
+                {
+                    return Poll::Ready(Err(error));
+                }
             }
             while !self.write_failed {
                 if self.writing.is_empty() {

@@ -24,7 +24,7 @@ use crate::cli::PortForwardArgs;
 use crate::failure::{Failure, Out, Result};
 
 /// The copy buffers of a forwarded connection, each way.
-const COPY_BUFFER: usize = 256 << 10;
+const COPY_BUFFER: usize = 128 << 10;
 
 /// A local connection accepted on `local`, for the pod's port `remote`.
 struct Accepted {

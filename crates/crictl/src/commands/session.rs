@@ -2,6 +2,7 @@
 //! stdout and stderr copied, terminal resizes sent.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 
 use cri_streaming::client::{SessionReader, SessionWriter, Transport};
 
@@ -48,7 +49,7 @@ impl Drop for RawTerminal {
 /// How much one read of stdin, stdout or stderr moves at most. Large: a bulk copy then costs
 /// few system calls and wake-ups; an interactive session still moves each keystroke and line
 /// as it comes.
-const CHUNK: usize = 256 << 10;
+const CHUNK: usize = 128 << 10;
 
 /// Runs an exec or attach session: stdin in, stdout and stderr out, terminal size sent on
 /// SIGWINCH for a TTY; the command's exit code becomes crictl's.
@@ -109,21 +110,16 @@ pub(super) async fn run_session(
         }
         None => None,
     };
-    if let Some(mut reader) = session.stdout.take() {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            use tokio::io::AsyncReadExt;
-            let n = reader
-                .read(&mut buf)
-                .await
-                .map_err(|e| Failure::msg(format!("read the session's stdout: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            // `out` is buffered: a chunk at least its size goes straight through, a smaller
-            // one is flushed at once.
-            out.write_all(&buf[..n])?;
-            out.flush()?;
+    if let Some(reader) = session.stdout.take() {
+        // `out` holds stdout's lock: the task writes to a descriptor of its own.
+        let stdout = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .map_err(|e| Failure::msg(format!("stdout: {e}")))?;
+        match tokio::spawn(copy_stdout(reader, stdout)).await {
+            Ok(result) => result?,
+            Err(error) => return Err(Failure::msg(format!("copying stdout: {error}"))),
         }
     }
     if let Some(thread) = stderr_thread {
@@ -164,6 +160,30 @@ fn copy_stdin(runtime: &tokio::runtime::Handle, mut writer: SessionWriter) {
         }
     }
     let _ = runtime.block_on(writer.shutdown());
+}
+
+/// Copies the session's stdout to this process's until its end.
+///
+/// A task on the runtime's workers, like the connection's own task: handing each chunk to
+/// another thread (as a copy on the main thread does) costs a wake-up of that thread per
+/// chunk, which dominated a bulk transfer. The write blocks; before it, the task yields, so
+/// that whatever its read woke runs first and is not held behind the write on this worker
+/// (the other worker takes the connection's task meanwhile: a slow reader of stdout stops
+/// neither stdin nor the connection).
+async fn copy_stdout(mut reader: SessionReader, mut to: std::fs::File) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| Failure::msg(format!("read the session's stdout: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
+        to.write_all(&buf[..n])?;
+    }
 }
 
 /// Copies a session's stream (stderr) to `to` until its end, or until `to` fails.
