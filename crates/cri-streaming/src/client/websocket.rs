@@ -156,11 +156,11 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
     let status = Box::pin(async move {
         let status = read_status(error, ended, framing.status_json, |bytes| {
             // No status came after stdin's end ended the session: the command's is unknown.
-            (bytes.is_empty() && stdin_ended.load(Ordering::Acquire)).then(|| {
+            (bytes.is_empty() && stdin_ended.load(Ordering::Acquire)).then_some(
                 Error::StdinEndsSession {
                     protocol: negotiated,
-                }
-            })
+                },
+            )
         })
         .await;
         drop(keep_open);
