@@ -57,9 +57,8 @@ const CHUNK: usize = 128 << 10;
 /// Each stream moves on its own, so a slow reader of stdout stops neither stdin nor stderr
 /// (the transport's own back-pressure aside): stdin is read by a thread of its own (a read
 /// of a terminal or pipe blocks) that hands each chunk to the session; stderr is written by
-/// another; stdout is written here, on the runtime's main thread, outside the runtime's
-/// workers that drive the connection. Writes are unbuffered (a chunk is written as it
-/// arrives).
+/// another; stdout by a task of the runtime ([`copy_stdout`]). Writes are unbuffered (a
+/// chunk is written as it arrives).
 pub(super) async fn run_session(
     mut session: cri_streaming::client::ExecSession,
     stdin: bool,
