@@ -124,7 +124,7 @@ mod negotiate;
 
 pub use builder::ClientBuilder;
 pub use endpoint::Endpoint;
-pub use error::{Error, ListStreaming, Peer};
+pub use error::{Error, ListStreaming, Peer, RefusedBy};
 
 use deadline::{Deadline, Due, request};
 use negotiate::{Backend, Connection};
