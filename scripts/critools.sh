@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The real Go crictl and critest v1.36.0 (kubernetes-sigs/cri-tools), built from the offline
-# source archive beside the project by ../shared/peers/build-critools.sh, for the tests that
-# use them as peers (tests/tests/go_crictl_streaming.rs, critest). Prints the directory that
-# holds `crictl` and `critest`; a second run with the same archive builds nothing.
+# source archive beside the project by ../shared/peers/build-critools.sh. The one place CI builds
+# them: the tests that use them as peers (cri_tests::go_crictl: env_text.rs,
+# go_crictl_streaming.rs; crictl's parity tests; critest through scripts/critest.sh) find them
+# through CRI_CRITOOLS_DIR (CRI_GO_CRICTL for crictl alone). Prints the directory that holds
+# `crictl` and `critest`; a second run with the same archive builds nothing.
 #
 #   scripts/critools.sh [OUTDIR]          (default: target/critools)
 #   export CRI_CRITOOLS_DIR="$(scripts/critools.sh)"
 #
-# The tests read CRI_CRITOOLS_DIR, else target/critools; they fail (never skip) when the
-# binaries are missing.
+# Without CRI_CRITOOLS_DIR, cri_tests builds them into the test's own directory (crictl's
+# parity tests need CRI_GO_CRICTL); a test fails (never skips) when they cannot be had.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/target/critools}

@@ -2,6 +2,7 @@
 //!
 //! - stdout of a large `cat` through exec, over WebSocket and SPDY/3.1, our server and client,
 //!   in plain HTTP and over TLS (rustls, a client certificate verified; target >= 700 MB/s);
+//! - stdin to stdout (`cat` with stdin): N bytes written while N come back, both transports;
 //! - port-forward throughput, both transports;
 //! - the time from the `Exec` RPC (cri-fake over gRPC) to the first byte of output;
 //! - the same against containerd 1.6's Go server with our client, and the ratio.
@@ -45,8 +46,23 @@ impl Runtime for Source {
         mut io: Streams,
     ) -> BoxFuture<Result<i32, BoxError>> {
         Box::pin(async move {
+            let mut stdout = io.stdout.take().ok_or("no stdout")?;
+            if request.cmd.first().map(String::as_str) == Some("echo-stdin") {
+                // stdin back on stdout, as `cat` does.
+                let mut stdin = io.stdin.take().ok_or("no stdin")?;
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    let n = stdin.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    stdout.write_all(&buf[..n]).await?;
+                }
+                stdout.shutdown().await?;
+                return Ok(0);
+            }
             let n: u64 = request.cmd.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-            write_n(io.stdout.take().ok_or("no stdout")?, n).await?;
+            write_n(stdout, n).await?;
             Ok(0)
         })
     }
@@ -96,6 +112,32 @@ async fn exec_throughput_with(url: &str, options: ExecOptions) -> (u64, f64) {
     (bytes, rate(bytes, elapsed))
 }
 
+/// `size` bytes into stdin while as many come back on stdout: the rate each way.
+async fn stdin_to_stdout(url: &str, transport: Transport, size: u64) -> f64 {
+    let options = ExecOptions::new()
+        .stdin(true)
+        .stderr(false)
+        .transport(transport);
+    let mut session = client::exec(url, &options).await.expect("exec");
+    let mut stdin = session.stdin.take().unwrap();
+    let stdout = session.stdout.take().unwrap();
+    let start = Instant::now();
+    let feed = async move {
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(CHUNK as u64) as usize;
+            stdin.write_all(&ZEROS[..n]).await.expect("write stdin");
+            left -= n as u64;
+        }
+        stdin.shutdown().await.expect("close stdin");
+    };
+    let ((), (bytes, _, _)) = tokio::join!(feed, drain(stdout));
+    let elapsed = start.elapsed();
+    assert_eq!(bytes, size);
+    assert_eq!(session.wait().await.expect("status"), 0);
+    rate(bytes, elapsed)
+}
+
 fn median(mut v: Vec<Duration>) -> (Duration, Duration) {
     v.sort();
     (v[v.len() / 2], v[v.len() * 99 / 100])
@@ -109,7 +151,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1 << 30);
     println!(
-        "cri-streaming bench: {size} bytes per stream (targets: >= 1 GB/s per stream, first byte < 5 ms)"
+        "cri-streaming bench: {size} bytes per stream (targets: >= 1 GB/s per stream and each way, first byte < 5 ms)"
     );
     let transports = [Transport::WebSocket, Transport::Spdy];
 
@@ -128,6 +170,18 @@ async fn main() {
         assert_eq!(bytes, size);
         println!("exec stdout, ours, {transport:9}: {gbs:6.2} GB/s");
         ours.push(gbs);
+    }
+    for transport in transports {
+        let request = cri_api_v1::ExecRequest {
+            container_id: "c".into(),
+            cmd: vec!["echo-stdin".into()],
+            stdin: true,
+            stdout: true,
+            ..Default::default()
+        };
+        let url = server.get_exec(&request).unwrap().url;
+        let gbs = stdin_to_stdout(&url, transport, size).await;
+        println!("exec stdin -> stdout, ours, {transport:9}: {gbs:6.2} GB/s each way");
     }
     tls_exec(size, &ours).await;
     let mib = (size >> 20).clamp(1, 65535) as u16;

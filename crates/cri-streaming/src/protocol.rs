@@ -33,6 +33,9 @@ pub mod ws_protocols {
     pub const V5: &str = "v5.channel.k8s.io";
     /// v5 in base64 text framing.
     pub const V5_BASE64: &str = "v5.base64.channel.k8s.io";
+    /// Port forward as SPDY/3.1 tunneled in binary messages (client-go's port forward over
+    /// WebSocket): a stream pair per connection, as over SPDY.
+    pub const SPDY_TUNNEL_PORT_FORWARD: &str = "SPDY/3.1+portforward.k8s.io";
 }
 
 /// The header naming an SPDY stream's role (`error`, `stdin`, `stdout`, `stderr`, `resize`,

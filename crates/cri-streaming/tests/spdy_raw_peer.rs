@@ -362,3 +362,133 @@ async fn dropping_all_handles_after_finishing_closes_despite_a_silent_peer() {
     }
     assert!(got_fin && got_goaway, "fin {got_fin} goaway {got_goaway}");
 }
+
+/// containerd's deadlock (`crictl exec -i … cat | (sleep 1; wc -c)`): the peer does not read
+/// our stdin while it is stuck writing stdout, and our application reads stdout only later.
+/// With our output blocked and our input full, the driver waits for the transport to become
+/// writable; the application's read must still wake it to read on. (Without that wake-up
+/// only the stall probe's timer, once a second, gets the driver going again: 4 MiB through a
+/// 128 KiB buffer would take half a minute.)
+#[tokio::test]
+async fn reading_resumes_when_the_application_reads_while_a_write_is_blocked() {
+    let (a, b) = duplex(64 * 1024);
+    let limits = Limits::default()
+        .initial_window(128 * 1024)
+        .max_buffered(128 * 1024);
+    let (conn, _incoming) = Connection::client(a, limits);
+    let stream = conn.open_stream(named("stdin"), false).await.unwrap();
+    let mut peer = RawPeer::new(b);
+    assert!(matches!(
+        peer.recv().await,
+        Some(Frame::SynStream { stream_id: 1, .. })
+    ));
+    peer.send(Frame::SynReply {
+        stream_id: 1,
+        fin: false,
+        headers: Headers::new(),
+    })
+    .await;
+    stream.wait_reply().await.unwrap();
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    // Our side writes more than the pipe and our buffer hold: the driver's write blocks.
+    let writing = tokio::spawn(async move {
+        let chunk = vec![3u8; 64 * 1024];
+        for _ in 0..64 {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    // The peer sends 4 MiB (many times what we buffer) before it reads anything, as a Go
+    // server blocked on its stdout does; then it drains what we wrote.
+    let total = 4usize << 20;
+    let pushing = tokio::spawn(async move {
+        let chunk = vec![9u8; 32 * 1024];
+        for _ in 0..total / chunk.len() {
+            peer.send(Frame::Data {
+                stream_id: 1,
+                fin: false,
+                data: chunk.clone().into(),
+            })
+            .await;
+        }
+        let mut sink = vec![0u8; 64 * 1024];
+        while peer.io.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+    });
+    // The application reads late, once everything above is stuck.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let reading = async {
+        while got < total {
+            let n = reader.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the stream ended after {got} bytes");
+            got += n;
+        }
+    };
+    assert!(
+        timeout(Duration::from_secs(5), reading).await.is_ok(),
+        "stuck after {got} of {total} bytes: the application's read did not wake the driver"
+    );
+    drop(conn);
+    pushing.abort();
+    writing.abort();
+}
+
+/// A command that exits before reading all its stdin: the Go server writes the status and
+/// closes, and our next write of stdin fails (a reset). The status it sent first must still
+/// be read, as Go's spdystream reads on after a failed write.
+#[tokio::test]
+async fn what_the_peer_sent_before_it_left_is_read_after_a_write_fails() {
+    let (a, b) = duplex(64 * 1024);
+    let (conn, _incoming) = Connection::client(a, Limits::default());
+    let mut status = conn.open_stream(named("error"), false).await.unwrap();
+    let stdin = conn.open_stream(named("stdin"), false).await.unwrap();
+    let mut peer = RawPeer::new(b);
+    for id in [1, 3] {
+        assert!(matches!(
+            peer.recv().await,
+            Some(Frame::SynStream { stream_id, .. }) if stream_id == id
+        ));
+        peer.send(Frame::SynReply {
+            stream_id: id,
+            fin: false,
+            headers: Headers::new(),
+        })
+        .await;
+    }
+    stdin.wait_reply().await.unwrap();
+    // More stdin than the pipe holds: the driver's write is pending when the peer leaves.
+    let (_, mut writer) = tokio::io::split(stdin);
+    let writing = tokio::spawn(async move {
+        let chunk = vec![5u8; 64 * 1024];
+        // Past the pipe and our write buffer.
+        for _ in 0..64 {
+            if writer.write_all(&chunk).await.is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    peer.send(Frame::Data {
+        stream_id: 1,
+        fin: true,
+        data: bytes::Bytes::from_static(b"exit status"),
+    })
+    .await;
+    drop(peer);
+    let mut got = Vec::new();
+    timeout(Duration::from_secs(5), status.read_to_end(&mut got))
+        .await
+        .expect("the status stream ends")
+        .expect("the status sent before the peer left is read");
+    assert_eq!(got, b"exit status");
+    assert!(
+        timeout(Duration::from_secs(5), writing)
+            .await
+            .unwrap()
+            .unwrap(),
+        "writing to a peer that left fails"
+    );
+}

@@ -36,6 +36,19 @@ mod yaml_input;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for the process, for the streaming commands. Their
+/// buffers are allocated and freed on several threads, and mimalloc, which asks for huge
+/// pages on its arenas, then holds memory in 2 MiB steps: a 100 MiB `exec -i cat` peaked at
+/// 60 MiB with them, at 28 MiB without. Listing commands keep them (10,000 containers as
+/// JSON take 17% longer without).
+fn small_pages() {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: without it, only memory is spent.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+}
+
 /// Raises the soft limit of open files to the hard one, as Go programs (the kubelet, crictl,
 /// containerd) do at start: every client connection is a file descriptor, and under the
 /// common soft limit of 1,024 a thousand idle connections would lock new clients out. Done
@@ -60,6 +73,12 @@ fn raise_open_file_limit() {
 fn main() -> ExitCode {
     raise_open_file_limit();
     let cli = cli::Cli::parse();
+    if matches!(
+        cli.command,
+        Some(cli::Command::Exec(_) | cli::Command::Attach(_) | cli::Command::PortForward(_))
+    ) {
+        small_pages();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,9 +92,9 @@ fn main() -> ExitCode {
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let result = runtime.block_on(commands::run(cli, &mut out));
-    // `exec -i`/`attach` copy stdin on one of tokio's blocking threads, which stays blocked in a
-    // read of the terminal after the session ended: dropping the runtime would wait for the
-    // user's next key. Nothing else runs by now, so leave those threads to the exit.
+    // `exec -i`/`attach` read stdin on a thread of their own, which may stay blocked in a
+    // read of the terminal after the session ended: it is not waited for, nor are tasks
+    // still running; the process exits.
     runtime.shutdown_background();
     let result = result.and_then(|()| out.flush().map_err(Failure::from));
     match result {

@@ -7,9 +7,24 @@
 //! opens a stream per connection to a port, or serves a local TCP listener.
 //!
 //! [`Transport::Auto`] tries a WebSocket first and falls back to SPDY/3.1 when the server
-//! turns the WebSocket upgrade down, as current kubectl does. A CRI URL's token is
-//! single-use: a server that spends it on the refused attempt (upstream's does) answers
-//! the second attempt 404, so against such a server name the transport.
+//! turns the WebSocket upgrade down, as current kubectl does; with stdin it tries SPDY
+//! first (see [`Transport::Auto`]). A CRI URL's token is single-use: a server that spends
+//! it on the refused attempt (upstream's does) answers the second attempt 404, so against
+//! such a server name the transport.
+//!
+//! # Stdin over WebSocket v4
+//!
+//! The client offers `v5.channel.k8s.io` and `v4.channel.k8s.io` in one handshake, so it
+//! works with servers that stop at v4 (containerd 1.6, CRI-O before v5). v4 has no way to
+//! tell the command that stdin ended. There, once [`SessionWriter`]'s `shutdown` was
+//! called, the session goes on while the server sends (a command that ends by itself, like
+//! `head -c N`, reports its exit code as usual) and ends after
+//! [`ExecOptions::quiet_after_stdin`] without a message from it (a close frame), so that a
+//! command reading to the end of stdin (`cat`) does not keep it waiting forever. Time spent
+//! waiting for the application to read does not count as quiet. A session ended that way
+//! reports [`Error::StdinEndsSession`]: the command's exit code is unknown, and what it
+//! writes after a pause that long is lost. SPDY and v5 close stdin alone and have neither
+//! limit; [`Transport::Auto`] takes SPDY first when stdin is asked for.
 
 mod options;
 mod port_forward;
@@ -36,7 +51,10 @@ pub use tls::{ClientTls, ClientTlsBuilder};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transport {
-    /// WebSocket, then SPDY/3.1 if the server refuses the WebSocket upgrade.
+    /// WebSocket, then SPDY/3.1 if the server refuses the WebSocket upgrade. With stdin,
+    /// SPDY/3.1 first (then WebSocket if refused): SPDY closes stdin in every protocol
+    /// version, a WebSocket only in v5, and whether the server speaks v5 shows only once its
+    /// single-use URL is spent.
     #[default]
     Auto,
     /// WebSocket only (`v5.channel.k8s.io`, `v4.channel.k8s.io`).
@@ -111,6 +129,16 @@ pub enum Error {
     /// The session ended with a failure status from the server (not an exit code).
     #[error("{}", .0.message)]
     Remote(Status),
+    /// Over a WebSocket protocol without a stdin close (v4 and older), the end of stdin
+    /// ended the session before the command reported its exit code.
+    #[error(
+        "the server speaks {protocol}, which cannot tell the command that stdin ended: the \
+         session ended with stdin, before the command reported an exit code"
+    )]
+    StdinEndsSession {
+        /// The negotiated subprotocol.
+        protocol: String,
+    },
 }
 
 /// Whether a refused WebSocket upgrade may be retried over SPDY: the server did not know
@@ -148,15 +176,17 @@ pub async fn exec(url: &str, options: &ExecOptions) -> Result<ExecSession, Error
                 .map_err(|_| Error::Timeout(timeout))?
         }
     };
-    match options.transport {
-        Transport::Auto => match attempt(Transport::WebSocket).await {
-            Err(error) if falls_back(&error) => match attempt(Transport::Spdy).await {
-                Err(Error::Refused { status: 404, .. }) if denied(&error) => Err(error),
-                other => other,
-            },
+    let (first, second) = match options.transport {
+        Transport::Auto if options.stdin => (Transport::Spdy, Some(Transport::WebSocket)),
+        Transport::Auto => (Transport::WebSocket, Some(Transport::Spdy)),
+        transport => (transport, None),
+    };
+    match (attempt(first).await, second) {
+        (Err(error), Some(second)) if falls_back(&error) => match attempt(second).await {
+            Err(Error::Refused { status: 404, .. }) if denied(&error) => Err(error),
             other => other,
         },
-        transport => attempt(transport).await,
+        (result, _) => result,
     }
 }
 

@@ -23,6 +23,10 @@ pub struct ExecOptions {
     pub connect_timeout: Duration,
     /// The largest WebSocket message accepted from the server (default 16 MiB).
     pub max_message_size: usize,
+    /// Over a WebSocket protocol that cannot close stdin (v4 and older): once stdin has
+    /// ended, the session ends after this long without a message from the server (default
+    /// 1 s; see [the module](super#stdin-over-websocket-v4)).
+    pub quiet_after_stdin: Duration,
     /// TLS for an `https` URL (default none: the server is verified against the system's
     /// CAs, without a client certificate).
     #[cfg(feature = "tls")]
@@ -40,6 +44,7 @@ impl Default for ExecOptions {
             transport: Transport::Auto,
             connect_timeout: Duration::from_secs(30),
             max_message_size: 16 << 20,
+            quiet_after_stdin: Duration::from_secs(1),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -114,8 +119,9 @@ impl ExecOptions {
 #[non_exhaustive]
 pub struct PortForwardOptions {
     /// The transport. [`Transport::Auto`] means SPDY, then WebSocket if the server refuses
-    /// SPDY: over SPDY every connection gets its own stream, over a WebSocket each port
-    /// carries one connection.
+    /// SPDY: over SPDY (and SPDY tunneled in a WebSocket) every connection gets its own
+    /// stream pair, over the WebSocket channel protocol each port carries one connection
+    /// (see [`PortForward::multiplexed`](super::PortForward::multiplexed)).
     pub transport: Transport,
     /// How long connecting and the upgrade may take (default 30 s).
     pub connect_timeout: Duration,

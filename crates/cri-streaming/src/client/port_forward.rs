@@ -54,7 +54,10 @@ pub async fn port_forward(
             .await
             .map_err(|_| Error::Timeout(timeout))??;
         Ok(PortForward {
-            inner: Forwarder::Ws(forward),
+            inner: match forward {
+                websocket::WsForwarding::Channels(forward) => Forwarder::Ws(forward),
+                websocket::WsForwarding::Tunnel(forward) => Forwarder::Spdy(forward),
+            },
             transport: Transport::WebSocket,
         })
     };
@@ -86,6 +89,24 @@ impl PortForward {
         self.transport
     }
 
+    /// Whether the session carries any number of connections to each port: over SPDY and
+    /// over SPDY tunneled in a WebSocket (`SPDY/3.1+portforward.k8s.io`, which cri-streaming's
+    /// server offers) it does; over the WebSocket channel protocol (`v4.channel.k8s.io`, all
+    /// upstream's servers offer) each port carries one connection, and more need a session
+    /// each (a new `PortForward` URL each, as the URL is single-use).
+    pub fn multiplexed(&self) -> bool {
+        matches!(self.inner, Forwarder::Spdy(_))
+    }
+
+    /// Resolves when the session's connection has ended (the server closed it, or it
+    /// broke): no new connection can open then.
+    pub async fn closed(&self) {
+        match &self.inner {
+            Forwarder::Ws(ws) => ws.closed().await,
+            Forwarder::Spdy(spdy) => spdy.closed().await,
+        }
+    }
+
     /// Opens a connection to `port` in the pod.
     pub async fn connect(&self, port: u16) -> Result<PortConnection, Error> {
         match &self.inner {
@@ -95,7 +116,8 @@ impl PortForward {
     }
 
     /// Accepts connections on `listener` and forwards each to `port` until the session
-    /// ends or an error occurs.
+    /// ends or an error occurs (over a session that is not [`multiplexed`](Self::multiplexed),
+    /// a second connection to the port is that error).
     pub async fn serve(&self, listener: TcpListener, port: u16) -> Result<(), Error> {
         loop {
             let (mut tcp, _) = listener

@@ -48,8 +48,8 @@ impl AsyncRead for SessionReader {
 }
 
 /// The write side of a session's stdin: `shutdown` closes stdin where the protocol can say
-/// so (SPDY, WebSocket v5; over WebSocket v4 the command sees the end of stdin only when
-/// the session ends).
+/// so (SPDY, WebSocket v5); over WebSocket v4 and older it ends the session (see
+/// [`ExecSession::closes_stdin`]).
 pub struct SessionWriter(pub(super) Box<dyn AsyncWrite + Send + Unpin>);
 
 impl std::fmt::Debug for SessionWriter {
@@ -140,6 +140,13 @@ impl ExecSession {
         &self.protocol
     }
 
+    /// Whether the protocol tells the command that stdin ended (SPDY, WebSocket v5). Where
+    /// it cannot (WebSocket v4 and older), shutting stdin down ends the session, and what
+    /// the command writes afterwards may be lost (see [the module](super#stdin-over-websocket-v4)).
+    pub fn closes_stdin(&self) -> bool {
+        self.transport == Transport::Spdy || self.protocol.starts_with("v5.")
+    }
+
     /// A handle to send terminal sizes (TTY sessions whose protocol can resize).
     pub fn resizer(&self) -> Option<Resizer> {
         self.resizer.clone()
@@ -157,15 +164,21 @@ impl ExecSession {
     }
 
     /// Writes `input` to stdin (then closes it), collects stdout and stderr, and waits.
+    /// Where the protocol cannot close stdin (WebSocket v4, see
+    /// [`closes_stdin`](Self::closes_stdin)), stdin stays open until the command ends:
+    /// the command must end by itself.
     pub async fn output(mut self, input: &[u8]) -> Result<Output, Error> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let stdin = self.stdin.take();
         let input = input.to_vec();
+        let closes_stdin = self.closes_stdin();
         let feed = async move {
             if let Some(mut stdin) = stdin {
                 let _ = stdin.write_all(&input).await;
-                let _ = stdin.shutdown().await;
-                // Over WebSocket v4 stdin cannot be closed: keep it open until the end.
+                if closes_stdin {
+                    let _ = stdin.shutdown().await;
+                }
+                // Keep the writer until the command ends.
                 std::future::pending::<()>().await;
             }
             std::future::pending::<()>().await;
@@ -195,7 +208,10 @@ impl ExecSession {
 }
 
 /// A forwarded connection to a port: read what the port sends, write what it receives.
-/// `shutdown` ends the direction to the port where the protocol can say so (SPDY).
+/// `shutdown` ends the direction to the port where the protocol can say so (SPDY, SPDY
+/// tunneled in a WebSocket); over the WebSocket channel protocol, which cannot, it ends the
+/// whole session once the server has sent nothing for a second (every port of it: forward
+/// one port per session there, see [`PortForward::multiplexed`](super::PortForward::multiplexed)).
 pub struct PortConnection {
     pub(super) reader: SessionReader,
     pub(super) writer: SessionWriter,

@@ -190,13 +190,23 @@ pub(super) async fn port_forward(target: &Target) -> Result<SpdyForward, Error> 
             "the server chose the stream protocol {protocol:?}, which was not offered"
         )));
     }
-    Ok(SpdyForward {
-        conn,
-        next_request: AtomicU64::new(0),
-    })
+    Ok(SpdyForward::new(conn))
 }
 
 impl SpdyForward {
+    /// Port forwarding over `conn` (upgraded, or tunneled in a WebSocket).
+    pub(super) fn new(conn: Connection) -> Self {
+        SpdyForward {
+            conn,
+            next_request: AtomicU64::new(0),
+        }
+    }
+
+    /// Resolves when the connection has ended.
+    pub(super) async fn closed(&self) {
+        let _ = self.conn.closed().await;
+    }
+
     pub(super) async fn connect(&self, port: u16) -> Result<PortConnection, Error> {
         let request = self
             .next_request

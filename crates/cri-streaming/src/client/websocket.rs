@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
@@ -19,9 +20,13 @@ use super::{
     Error, ExecOptions, ExecSession, PortConnection, Resizer, SessionReader, SessionWriter,
     Transport,
 };
-use crate::pipe::{ChannelReader, Outgoing};
+use crate::pipe::{ChannelReader, ChannelWriter, Outgoing};
 use crate::protocol::{channel, ws_protocols};
 use crate::ws::{self, End, Framing, Gated, Mux, MuxLimits, PortPrefix};
+
+/// How long a forwarded connection over the channel protocol stays after its local end
+/// once the server sends nothing (see `EndsSession`).
+const PORT_QUIET: Duration = Duration::from_secs(1);
 
 fn limits() -> MuxLimits {
     MuxLimits {
@@ -107,9 +112,23 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
         &[channel::STDOUT, channel::STDERR, channel::ERROR],
         limits(),
     );
-    let stdin = options
-        .stdin
-        .then(|| SessionWriter(Box::new(mux.writer(channel::STDIN))));
+    // Set once stdin's end has ended the session (a protocol without the stdin close).
+    let stdin_ended = Arc::new(AtomicBool::new(false));
+    let stdin = options.stdin.then(|| {
+        let writer = mux.writer(channel::STDIN);
+        if framing.v5 {
+            SessionWriter(Box::new(writer))
+        } else {
+            SessionWriter(Box::new(EndsSession {
+                writer,
+                out: mux.out.clone(),
+                activity: mux.activity.clone(),
+                quiet: options.quiet_after_stdin,
+                ended: stdin_ended.clone(),
+                ending: false,
+            }))
+        }
+    });
     let stdout = mux.readers.remove(&channel::STDOUT);
     let stderr = mux.readers.remove(&channel::STDERR);
     let error = mux.readers.remove(&channel::ERROR).expect("inbound");
@@ -133,8 +152,17 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
     let ended = mux.ended.clone();
     // The connection stays open until the status is read, whatever the writers do.
     let keep_open = mux.out.clone();
+    let negotiated = protocol.clone();
     let status = Box::pin(async move {
-        let status = read_status(error, ended, framing.status_json).await;
+        let status = read_status(error, ended, framing.status_json, |bytes| {
+            // No status came after stdin's end ended the session: the command's is unknown.
+            (bytes.is_empty() && stdin_ended.load(Ordering::Acquire)).then_some(
+                Error::StdinEndsSession {
+                    protocol: negotiated,
+                },
+            )
+        })
+        .await;
         drop(keep_open);
         status
     });
@@ -157,14 +185,20 @@ pub(super) async fn exec(target: &Target, options: &ExecOptions) -> Result<ExecS
     })
 }
 
+/// Reads the status at the end of the session; `unknown` may turn its bytes (empty or not)
+/// into an error first.
 async fn read_status(
     error: ChannelReader,
     mut ended: tokio::sync::watch::Receiver<Option<End>>,
     json: bool,
+    unknown: impl FnOnce(&[u8]) -> Option<Error>,
 ) -> Result<i32, Error> {
     let bytes = read_status_bytes(error)
         .await
         .map_err(|e| Error::Protocol(format!("reading the status: {e}")))?;
+    if let Some(error) = unknown(&bytes) {
+        return Err(error);
+    }
     if bytes.is_empty()
         && let End::Failed(reason) = Mux::wait_end(&mut ended).await
     {
@@ -175,14 +209,90 @@ async fn read_status(
     exit_code_of(&bytes, json)
 }
 
-/// A WebSocket port-forward session: one connection per port.
+/// A channel the protocol cannot close (stdin in v4 and older, a forwarded port's data): its
+/// end ends the session (a close frame after what was written) once the server has sent
+/// nothing for `quiet`, so that a command reading to the end of stdin, or a server reading
+/// to the end of its connection, is not left waiting forever, while what answers the last
+/// input still comes through.
+struct EndsSession {
+    writer: ChannelWriter,
+    out: mpsc::Sender<Outgoing>,
+    activity: ws::Activity,
+    quiet: Duration,
+    /// Set when the session is ended this way.
+    ended: Arc<AtomicBool>,
+    ending: bool,
+}
+
+impl AsyncWrite for EndsSession {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.ending {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            )));
+        }
+        Pin::new(&mut self.writer).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.writer).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.ending {
+            return Poll::Ready(Ok(()));
+        }
+        self.ending = true;
+        let (out, activity, quiet, ended) = (
+            self.out.clone(),
+            self.activity.clone(),
+            self.quiet,
+            self.ended.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                let idle = activity.quiet_for();
+                if idle >= quiet {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(quiet - idle) => {}
+                    // The session ended by itself: nothing to end.
+                    () = out.closed() => return,
+                }
+            }
+            ended.store(true, Ordering::Release);
+            let _ = out.send(Outgoing::End).await;
+        });
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A WebSocket port-forward session in the channel protocol: one connection per port.
 pub(super) struct WsForward {
     conns: Mutex<HashMap<u16, PortConnection>>,
     /// Keeps the connection open while the session exists.
     _keep_open: mpsc::Sender<Outgoing>,
+    ended: tokio::sync::watch::Receiver<Option<End>>,
 }
 
-pub(super) async fn port_forward(target: &Target, ports: &[u16]) -> Result<WsForward, Error> {
+/// What a WebSocket port forward negotiated.
+pub(super) enum WsForwarding {
+    /// The channel protocol (`v4.channel.k8s.io`): a connection per port.
+    Channels(WsForward),
+    /// SPDY tunneled in the WebSocket: any number of connections.
+    Tunnel(super::spdy::SpdyForward),
+}
+
+/// Starts a port forward over a WebSocket, offering the SPDY tunnel (what client-go sends;
+/// any number of connections) and the channel protocol (what upstream's servers serve; one
+/// connection per port) in one handshake.
+pub(super) async fn port_forward(target: &Target, ports: &[u16]) -> Result<WsForwarding, Error> {
     if ports.len() > 127 {
         return Err(Error::Protocol(format!(
             "{} ports in one WebSocket session (at most 127)",
@@ -195,7 +305,13 @@ pub(super) async fn port_forward(target: &Target, ports: &[u16]) -> Result<WsFor
     } else {
         ports.iter().map(|p| ("port", p.to_string())).collect()
     };
-    let (ws, protocol) = connect(target, &[ws_protocols::V4], 16 << 20, &query).await?;
+    let offered = [ws_protocols::SPDY_TUNNEL_PORT_FORWARD, ws_protocols::V4];
+    let (ws, protocol) = connect(target, &offered, 16 << 20, &query).await?;
+    if protocol == ws_protocols::SPDY_TUNNEL_PORT_FORWARD {
+        let (conn, _incoming) =
+            crate::spdy::Connection::client(ws::Tunnel::new(ws), crate::spdy::Limits::default());
+        return Ok(WsForwarding::Tunnel(super::spdy::SpdyForward::new(conn)));
+    }
     let framing = Framing::for_protocol(&protocol).ok_or_else(|| {
         Error::Protocol(format!(
             "the server chose the WebSocket subprotocol {protocol:?}, which was not offered"
@@ -218,17 +334,32 @@ pub(super) async fn port_forward(target: &Target, ports: &[u16]) -> Result<WsFor
             port,
             PortConnection {
                 reader: SessionReader(Box::new(reader)),
-                writer: SessionWriter(Box::new(mux.writer(data))),
+                // The channel protocol cannot end one direction of a connection: its end
+                // ends the session, after what was written (see `PortConnection`).
+                writer: SessionWriter(Box::new(EndsSession {
+                    writer: mux.writer(data),
+                    out: mux.out.clone(),
+                    activity: mux.activity.clone(),
+                    quiet: PORT_QUIET,
+                    ended: Arc::new(AtomicBool::new(false)),
+                    ending: false,
+                })),
             },
         );
     }
-    Ok(WsForward {
+    Ok(WsForwarding::Channels(WsForward {
         conns: Mutex::new(conns),
         _keep_open: mux.out.clone(),
-    })
+        ended: mux.ended.clone(),
+    }))
 }
 
 impl WsForward {
+    /// Resolves when the connection has ended.
+    pub(super) async fn closed(&self) {
+        Mux::wait_end(&mut self.ended.clone()).await;
+    }
+
     pub(super) fn connect(&self, port: u16) -> Result<PortConnection, Error> {
         self.conns
             .lock()

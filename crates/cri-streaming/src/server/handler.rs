@@ -82,7 +82,11 @@ const WS_REMOTE_COMMAND: &[&str] = &[
     ws_protocols::V1,
     ws_protocols::V1_BASE64,
 ];
-const WS_PORT_FORWARD: &[&str] = &[ws_protocols::V4, ws_protocols::V4_BASE64];
+const WS_PORT_FORWARD: &[&str] = &[
+    ws_protocols::SPDY_TUNNEL_PORT_FORWARD,
+    ws_protocols::V4,
+    ws_protocols::V4_BASE64,
+];
 const SPDY_REMOTE_COMMAND: &[&str] = &[
     spdy_protocols::V5,
     spdy_protocols::V4,
@@ -191,7 +195,11 @@ fn admit(shared: &Shared, req: &Request<Incoming>) -> Result<Admitted, Refusal> 
             ));
         }
     };
-    let ports = if port_forward && matches!(negotiated, Negotiated::WebSocket { .. }) {
+    // The channel protocol carries a channel pair per port, named up front; the SPDY tunnel
+    // names each connection's port in its streams, as SPDY does.
+    let channels = matches!(&negotiated, Negotiated::WebSocket { protocol, .. }
+        if protocol != ws_protocols::SPDY_TUNNEL_PORT_FORWARD);
+    let ports = if port_forward && channels {
         let Cached::PortForward(pf) = &request else {
             unreachable!("the kind was checked")
         };

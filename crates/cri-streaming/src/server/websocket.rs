@@ -1,5 +1,7 @@
 //! WebSocket sessions: remote command (`v5.channel.k8s.io` and the older channel protocols)
-//! and port forward (a channel pair per port) over one connection, split into channels.
+//! and port forward (a channel pair per port) over one connection, split into channels; or
+//! port forward as SPDY tunneled in the WebSocket (`SPDY/3.1+portforward.k8s.io`, what
+//! client-go sends), served by the SPDY session.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use super::cache::Cached;
 use super::session::{spawn_resize_reader, status_of_attach, status_of_exec};
 use super::{Shared, Streams};
 use crate::pipe::{Duplex, Outgoing};
-use crate::protocol::{Status, channel};
+use crate::protocol::{Status, channel, spdy_protocols, ws_protocols};
 use crate::ws::{self, End, Framing, Mux, MuxLimits};
 
 /// The ports of a WebSocket port forward: the request's, else the `port` query parameters.
@@ -79,10 +81,16 @@ pub(super) async fn serve<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let framing = Framing::for_protocol(protocol).expect("a negotiated protocol");
     let config = ws::config(shared.config.max_message_size, shared.config.max_chunk);
     let io = ws::gated(io, shared.config.max_chunk);
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    if protocol == ws_protocols::SPDY_TUNNEL_PORT_FORWARD {
+        // Port forward as SPDY inside the WebSocket (negotiated for port forward only).
+        let tunnel = ws::Tunnel::new(ws);
+        super::spdy::serve(shared, tunnel, spdy_protocols::PORT_FORWARD, request).await;
+        return;
+    }
+    let framing = Framing::for_protocol(protocol).expect("a negotiated protocol");
     match request {
         Cached::Exec(exec) => {
             let (stdin, stdout, stderr, tty) = (exec.stdin, exec.stdout, exec.stderr, exec.tty);
@@ -173,7 +181,7 @@ async fn remote_command<IO, F, Fut>(
         status = work(streams) => status,
         _ = Mux::wait_end(&mut ended) => {
             // The client left (or broke the protocol, or went idle): the work is cancelled.
-            mux.abort();
+            mux.abort().await;
             return;
         }
     };
@@ -223,7 +231,7 @@ async fn port_forward<IO>(
         end = Mux::wait_end(&mut ended) => {
             forwards.abort_all();
             if matches!(end, End::Failed(_)) {
-                mux.abort();
+                mux.abort().await;
                 return;
             }
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -29,8 +29,13 @@ pub(super) struct Driver<IO> {
     shared: Arc<Shared>,
     decoder: FrameDecoder,
     read_buf: BytesMut,
-    writing: Bytes,
+    /// What is being written: the handles' buffer taken whole, swapped back (emptied) for
+    /// the next batch, so that neither buffer is allocated again (a bulk transfer otherwise
+    /// allocates and frees megabytes a second, which the allocator holds on to).
+    writing: BytesMut,
     flush_needed: bool,
+    /// Writing to the transport failed; only reading goes on.
+    write_failed: bool,
     read_closed: bool,
     idle: Option<Pin<Box<Sleep>>>,
     idle_timeout: Option<Duration>,
@@ -40,14 +45,23 @@ pub(super) struct Driver<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
+    /// Writing to the transport failed: stop writing, keep reading.
+    fn fail_writes(&mut self, error: io::Error) {
+        self.write_failed = true;
+        self.writing = BytesMut::new();
+        self.flush_needed = false;
+        self.shared.lock().fail_writes(error.into());
+    }
+
     pub(super) fn new(io: IO, shared: Arc<Shared>, limits: &Limits) -> Self {
         Driver {
             io,
             shared,
             decoder: FrameDecoder::new(limits.max_frame_size, limits.max_header_block),
             read_buf: BytesMut::with_capacity(READ_CHUNK),
-            writing: Bytes::new(),
+            writing: BytesMut::new(),
             flush_needed: false,
+            write_failed: false,
             read_closed: false,
             idle: limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             idle_timeout: limits.idle_timeout,
@@ -93,7 +107,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     if inner.out.is_empty() {
                         break;
                     }
-                    self.writing = inner.out.split().freeze();
+                    std::mem::swap(&mut self.writing, &mut inner.out);
+                    inner.out.clear();
                 }
                 match tokio::io::AsyncWriteExt::write(&mut self.io, &self.writing).await {
                     Ok(0) | Err(_) => break,
@@ -111,37 +126,67 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
         let mut budget = FRAMES_PER_POLL;
         loop {
             let mut progress = false;
-            // Outbound: hand queued frames to the transport.
-            loop {
+            // Whoever changes what the driver waits for (a write queued, input read by the
+            // application, an abort) wakes this waker: register it on every pass, not only
+            // when nothing is being written. A driver whose write is blocked and whose
+            // reading is paused for the application would otherwise sleep until the peer
+            // reads, while the peer waits for it to read (containerd's deadlock).
+            self.shared.lock().register_driver(cx);
+            // Outbound: hand queued frames to the transport (unless writing failed: then the
+            // peer's input is still read to its end, as Go's spdystream does, since it may
+            // hold what the application waits for, such as the exit status).
+            if self.write_failed {
+                let mut inner = self.shared.lock();
+                if inner.aborted {
+                    return Poll::Ready(Err(Error::Aborted));
+                }
+                inner.out.clear();
+                // Reading is paused for the application, which holds the peer's input
+                // unread: nothing more will come in (a vanished client whose stdin the
+                // command never reads, found out by the stall probe's failed write).
+                if inner.input_full()
+                    && let Some(error) = inner.write_failed.clone()
+                {
+                    return Poll::Ready(Err(error));
+                }
+            }
+            while !self.write_failed {
                 if self.writing.is_empty() {
                     let mut inner = self.shared.lock();
-                    inner.driver_waker = Some(cx.waker().clone());
                     if inner.aborted {
                         return Poll::Ready(Err(Error::Aborted));
                     }
                     if inner.out.is_empty() {
                         break;
                     }
-                    self.writing = inner.out.split().freeze();
+                    std::mem::swap(&mut self.writing, &mut inner.out);
+                    inner.out.clear();
                     inner.wake_writers();
                 }
                 match Pin::new(&mut self.io).poll_write(cx, &self.writing) {
                     Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                        self.fail_writes(io::Error::from(io::ErrorKind::WriteZero));
+                        progress = true;
                     }
                     Poll::Ready(Ok(n)) => {
                         self.writing.advance(n);
                         self.flush_needed = true;
                         progress = true;
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Err(e)) => {
+                        self.fail_writes(e);
+                        progress = true;
+                    }
                     Poll::Pending => break,
                 }
             }
-            if self.writing.is_empty() && self.flush_needed {
+            if self.writing.is_empty() && self.flush_needed && !self.write_failed {
                 match Pin::new(&mut self.io).poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.flush_needed = false,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Err(e)) => {
+                        self.fail_writes(e);
+                        progress = true;
+                    }
                     Poll::Pending => {}
                 }
             }

@@ -124,7 +124,7 @@ impl Connection {
     /// arrives before it replied); [`Stream::wait_reply`] waits for it explicitly.
     pub async fn open_stream(&self, headers: Headers, fin: bool) -> Result<Stream, Error> {
         let mut inner = self.shared.lock();
-        if let Some(e) = inner.closed_error() {
+        if let Some(e) = inner.send_error() {
             return Err(e);
         }
         if let Some(status) = inner.go_away_received {
@@ -186,7 +186,7 @@ impl Connection {
         let start = Instant::now();
         {
             let mut inner = self.shared.lock();
-            if let Some(e) = inner.closed_error() {
+            if let Some(e) = inner.send_error() {
                 return Err(e);
             }
             let id = inner.next_ping_id;

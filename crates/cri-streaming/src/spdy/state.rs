@@ -108,6 +108,9 @@ pub(super) struct Inner {
     pub(super) buffered: usize,
     /// The peer's streams refused since the last one admitted.
     pub(super) refused: usize,
+    /// Writing to the transport failed (the peer reset the connection): nothing more is
+    /// sent, while what the peer sent before is still read.
+    pub(super) write_failed: Option<Error>,
 }
 
 impl Inner {
@@ -141,6 +144,15 @@ impl Inner {
             pings: HashMap::new(),
             buffered: 0,
             refused: 0,
+            write_failed: None,
+        }
+    }
+
+    /// Registers the driver's task to be woken by [`wake_driver`](Self::wake_driver).
+    pub(super) fn register_driver(&mut self, cx: &Context<'_>) {
+        match &self.driver_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.driver_waker = Some(cx.waker().clone()),
         }
     }
 
@@ -164,6 +176,24 @@ impl Inner {
             Some(Ok(())) => Some(Error::Closed),
             None if self.aborted => Some(Error::Aborted),
             None => None,
+        }
+    }
+
+    /// Why nothing can be sent any more, if so: the connection ended, or writing to it failed.
+    pub(super) fn send_error(&self) -> Option<Error> {
+        self.closed_error().or_else(|| self.write_failed.clone())
+    }
+
+    /// Writing to the transport failed with `error`: what is queued is dropped, and every
+    /// writer waiting for room or a window learns it.
+    pub(super) fn fail_writes(&mut self, error: Error) {
+        self.write_failed = Some(error);
+        self.out.clear();
+        self.wake_writers();
+        for st in self.streams.values_mut() {
+            if let Some(w) = st.write_waker.take() {
+                w.wake();
+            }
         }
     }
 

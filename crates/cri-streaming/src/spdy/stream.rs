@@ -105,7 +105,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let mut inner = this.shared.lock();
-        if let Some(e) = inner.closed_error() {
+        if let Some(e) = inner.send_error() {
             return Poll::Ready(Err(e.into()));
         }
         let id = this.id;
@@ -171,7 +171,7 @@ impl AsyncWrite for Stream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.shared.lock().closed_error() {
+        match self.shared.lock().send_error() {
             Some(e) => Poll::Ready(Err(e.into())),
             None => Poll::Ready(Ok(())),
         }
@@ -180,7 +180,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let mut inner = this.shared.lock();
-        let closed = inner.closed_error();
+        let closed = inner.send_error();
         let id = this.id;
         let Some(st) = inner.streams.get_mut(&id) else {
             return Poll::Ready(Err(closed.unwrap_or(Error::Closed).into()));

@@ -1,13 +1,13 @@
 //! The demultiplexer: a reading task routes a connection's messages to per-channel readers,
 //! a writing task sends what the channel writers queue, and both end the connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -32,6 +32,13 @@ pub(crate) struct MuxLimits {
     pub max_buffered: usize,
 }
 
+/// The most bytes the reading side takes from what already arrived before it hands them over
+/// (beyond one message).
+const BURST: usize = 128 << 10;
+
+/// About how many bytes of messages the writers may queue ahead of the connection.
+const OUT_QUEUE_BYTES: usize = 1 << 20;
+
 /// While the reading task waits for the application to read (the peer's input is
 /// back-pressured), the writing task sends a PING this often: a peer that vanished answers
 /// it with a TCP reset, which ends the connection, where waiting for its close could last
@@ -55,8 +62,31 @@ pub(crate) struct Mux {
     /// `None` while the connection is up.
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
+    /// When a message last moved.
+    pub activity: Activity,
     framing: Framing,
     writer: tokio::task::JoinHandle<()>,
+}
+
+/// When a connection last moved a message either way, and whether its reading side waits
+/// for the application.
+#[derive(Clone)]
+pub(crate) struct Activity {
+    clock: Clock,
+    stalled: Arc<AtomicBool>,
+}
+
+impl Activity {
+    /// How long no message moved; zero while the reading side waits for the application to
+    /// read (the peer is held back then, not quiet).
+    #[cfg(feature = "client")]
+    pub fn quiet_for(&self) -> Duration {
+        if self.stalled.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.clock.activity.load(Ordering::Relaxed));
+        self.clock.started.elapsed().saturating_sub(last)
+    }
 }
 
 impl Mux {
@@ -87,20 +117,23 @@ impl Mux {
         let stalled = Arc::new(AtomicBool::new(false));
         let (ended_tx, ended) = watch::channel(None);
         let (writer_done, writer_result) = oneshot::channel();
-        let (out, out_rx) = mpsc::channel(32);
-        tokio::spawn(
-            ReadSide {
-                stream,
-                framing,
-                senders,
-                inbound: inbound.to_vec(),
-                idle_timeout: limits.idle_timeout,
-                clock: clock.clone(),
-                stalled: stalled.clone(),
-                budget,
-            }
-            .run(writer_result, ended_tx),
-        );
+        // What the writers may queue ahead of the connection: about 1 MiB of messages (more
+        // only makes a writer faster than the peer hold more memory).
+        let (out, out_rx) = mpsc::channel((OUT_QUEUE_BYTES / limits.max_chunk.max(1)).clamp(4, 32));
+        let read_side = ReadSide {
+            stream,
+            framing,
+            senders,
+            inbound: inbound.to_vec(),
+            idle_timeout: limits.idle_timeout,
+            clock: clock.clone(),
+            stalled: stalled.clone(),
+            budget,
+        };
+        let activity = Activity {
+            clock: clock.clone(),
+            stalled: stalled.clone(),
+        };
         let write_side = WriteSide {
             framing,
             ended: ended.clone(),
@@ -108,15 +141,22 @@ impl Mux {
             clock,
             stalled,
         };
+        // Both sides in one task: they share the connection (a lock taken on each read and
+        // write), and on two threads a transfer both ways kept waking each other across
+        // them.
         let writer = tokio::spawn(async move {
-            let result = write_side.run(sink, out_rx).await;
-            let _ = writer_done.send(result.err());
+            let writing = async move {
+                let result = write_side.run(sink, out_rx).await;
+                let _ = writer_done.send(result.err());
+            };
+            tokio::join!(writing, read_side.run(writer_result, ended_tx));
         });
         Mux {
             readers,
             out,
             ended,
             max_chunk: limits.max_chunk,
+            activity,
             framing,
             writer,
         }
@@ -159,8 +199,11 @@ impl Mux {
         let _ = writer.await;
     }
 
-    /// Stops the writing task at once (the connection is dropped).
-    pub fn abort(&self) {
+    /// Ends a connection whose reading side has ended: the writing side says why when it
+    /// failed (a close frame with the reason, which takes it at most a second), then the
+    /// connection is dropped.
+    pub async fn abort(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.writer).await;
         self.writer.abort();
     }
 }
@@ -206,19 +249,42 @@ where
         mut writer: oneshot::Receiver<Option<String>>,
         ended: watch::Sender<Option<End>>,
     ) {
-        // A message read but not yet taken by its channel's reader (full, or over budget):
+        // Messages read but not yet taken by their channels' readers (full, or over budget):
         // nothing more is read meanwhile, but the writer's end and the idle timeout are
-        // still watched.
-        let mut pending: Option<(u8, Bytes)> = None;
+        // still watched. What is already read arrives in it together, handed over in one
+        // burst: the reader (often on another thread) then wakes once for several messages.
+        // (A channel's close signal waits in it too, behind that channel's bytes.)
+        let mut pending: VecDeque<(u8, Option<Bytes>)> = VecDeque::new();
+        // What ended a burst that is not data (the peer's close, the end, an error): it
+        // is taken once everything before it went to its reader.
+        let mut held = None;
+        // A protocol error in a burst: the connection ends once what came before it went to
+        // its readers.
+        let mut failure = None;
+        // One timer for the idle timeout, moved on only when it fires (setting one for each
+        // message costs the timer wheel's lock each time).
+        let idle = tokio::time::sleep_until(self.clock.idle_deadline(self.idle_timeout).into());
+        tokio::pin!(idle);
         let end = loop {
-            let deadline = self.clock.idle_deadline(self.idle_timeout);
-            self.stalled.store(pending.is_some(), Ordering::Relaxed);
-            let waiting = pending
-                .as_ref()
-                .and_then(|(ch, data)| Some((self.senders.get(ch)?.clone(), cost(data))));
-            if waiting.is_none() {
-                pending = None;
+            // What was read goes to its readers at once where there is room (the common
+            // case), without a turn of the loop below.
+            while let Some((ch, data)) = pending.pop_front() {
+                if let Some(back) = self.deliver_now(ch, data) {
+                    pending.push_front(back);
+                    break;
+                }
             }
+            if pending.is_empty()
+                && let Some(end) = failure.take()
+            {
+                break end;
+            }
+            self.stalled.store(!pending.is_empty(), Ordering::Relaxed);
+            // (At the front after the deliveries above: bytes, a close is always taken.)
+            let waiting = pending.front().map(|(ch, data)| {
+                let cost = data.as_ref().map_or(0, cost);
+                (self.senders.get(ch).cloned(), cost)
+            });
             let budget = self.budget.clone();
             let next = tokio::select! {
                 result = &mut writer => break match result {
@@ -226,72 +292,158 @@ where
                     // The writer finished (the session is over) or was stopped.
                     _ => End::Closed,
                 },
-                Some(permit) = async {
-                    let (tx, cost) = waiting?;
+                permit = async {
+                    let (tx, cost) = waiting.expect("a pending message");
+                    // Nobody reads this channel any more: discarded below.
+                    let tx = tx?;
                     budget.room(cost).await;
                     Some(tx.reserve_owned().await)
-                }, if pending.is_some() => {
-                    let (ch, data) = pending.take().expect("pending");
-                    match permit {
-                        Ok(permit) => {
+                }, if !pending.is_empty() => {
+                    let (ch, data) = pending.pop_front().expect("pending");
+                    match (permit, data) {
+                        (Some(Ok(permit)), Some(data)) => {
                             self.budget.charge(cost(&data));
                             permit.send(data);
                             self.clock.touch();
                         }
+                        (Some(Ok(_)), None) => {
+                            self.senders.remove(&ch);
+                        }
                         // Nobody reads this channel any more: what follows on it is
                         // discarded, like upstream does for a closed read channel.
-                        Err(_) => {
+                        (Some(Err(_)) | None, _) => {
                             self.senders.remove(&ch);
+                            pending.retain(|(c, _)| *c != ch);
                         }
                     }
                     continue;
                 }
-                next = self.stream.next(), if pending.is_none() => next,
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    if self.clock.idle_deadline(self.idle_timeout) <= Instant::now() {
+                next = async {
+                    match held.take() {
+                        Some(item) => item,
+                        None => self.stream.next().await,
+                    }
+                }, if pending.is_empty() => next,
+                () = &mut idle => {
+                    let deadline = self.clock.idle_deadline(self.idle_timeout);
+                    if deadline <= Instant::now() {
                         break End::Failed(format!(
                             "idle timeout: nothing read or written for {:?}",
                             self.idle_timeout
                         ));
                     }
+                    idle.as_mut().reset(deadline.into());
                     continue;
                 }
             };
             self.clock.touch();
-            let message = match next {
-                None => break End::Closed,
-                Some(Err(error)) => break End::Failed(format!("WebSocket error: {error}")),
-                Some(Ok(Message::Close(_))) => break End::Closed,
-                Some(Ok(message)) => message,
+            // This message, then those already arrived (up to a bound), without waiting.
+            let mut next = Some(next);
+            let mut queued = 0usize;
+            let end = loop {
+                let Some(item) = next.take() else {
+                    break None;
+                };
+                let message = match item {
+                    None => break Some(End::Closed),
+                    Some(Err(error)) => {
+                        break Some(End::Failed(format!("WebSocket error: {error}")));
+                    }
+                    Some(Ok(Message::Close(_))) => break Some(End::Closed),
+                    Some(Ok(message)) => message,
+                };
+                match self.accept(message) {
+                    Ok(Some((ch, data))) => {
+                        queued += data.as_ref().map_or(0, Bytes::len);
+                        pending.push_back((ch, data));
+                    }
+                    Ok(None) => {}
+                    Err(end) if pending.is_empty() => break Some(end),
+                    Err(end) => {
+                        failure = Some(end);
+                        break None;
+                    }
+                }
+                if queued < BURST {
+                    // Polled without a waker: when nothing is there, the next turn of the
+                    // loop above polls it again with one (before it sleeps).
+                    match self.stream.next().now_or_never() {
+                        Some(Some(Ok(message @ (Message::Binary(_) | Message::Text(_))))) => {
+                            next = Some(Some(Ok(message)));
+                        }
+                        // Not data: after what came before it.
+                        Some(other) => held = Some(other),
+                        None => {}
+                    }
+                }
             };
-            match decode(message, self.framing) {
-                Ok(None) => {}
-                Ok(Some(Frame::Close(ch))) => {
-                    if !self.inbound.contains(&ch) {
-                        break End::Failed(format!(
-                            "close signal for channel {ch}, which the peer does not write"
-                        ));
-                    }
-                    self.senders.remove(&ch);
-                }
-                Ok(Some(Frame::Data(ch, data))) => {
-                    if !self.inbound.contains(&ch) {
-                        break End::Failed(format!(
-                            "message for channel {ch}, which the peer may not write \
-                             (it may write {:?})",
-                            self.inbound
-                        ));
-                    }
-                    if !data.is_empty() && self.senders.contains_key(&ch) {
-                        pending = Some((ch, data));
-                    }
-                }
-                Err(error) => break End::Failed(format!("malformed message: {error}")),
+            if let Some(end) = end {
+                break end;
             }
         };
         self.stalled.store(false, Ordering::Relaxed);
         drop(self.senders);
         let _ = ended.send(Some(end));
+    }
+
+    /// Checks and decodes a data message: the bytes for a channel that is read, or its
+    /// close signal (`None`), if any; or how the connection ends (a protocol error).
+    #[allow(clippy::type_complexity)]
+    fn accept(&mut self, message: Message) -> Result<Option<(u8, Option<Bytes>)>, End> {
+        match decode(message, self.framing) {
+            Ok(None) => Ok(None),
+            Ok(Some(Frame::Close(ch))) => {
+                if !self.inbound.contains(&ch) {
+                    return Err(End::Failed(format!(
+                        "close signal for channel {ch}, which the peer does not write"
+                    )));
+                }
+                Ok(Some((ch, None)))
+            }
+            Ok(Some(Frame::Data(ch, data))) => {
+                if !self.inbound.contains(&ch) {
+                    return Err(End::Failed(format!(
+                        "message for channel {ch}, which the peer may not write \
+                         (it may write {:?})",
+                        self.inbound
+                    )));
+                }
+                Ok(
+                    (!data.is_empty() && self.senders.contains_key(&ch))
+                        .then_some((ch, Some(data))),
+                )
+            }
+            Err(error) => Err(End::Failed(format!("malformed message: {error}"))),
+        }
+    }
+
+    /// Hands `data` to channel `ch`'s reader if its queue and the budget have room now,
+    /// or closes the channel (`None`); gives the bytes back otherwise (`None` also when
+    /// nobody reads the channel any more: then they are discarded, like upstream does for a
+    /// closed read channel).
+    #[allow(clippy::type_complexity)]
+    fn deliver_now(&mut self, ch: u8, data: Option<Bytes>) -> Option<(u8, Option<Bytes>)> {
+        let Some(data) = data else {
+            self.senders.remove(&ch);
+            return None;
+        };
+        let tx = self.senders.get(&ch)?;
+        let cost = cost(&data);
+        if !self.budget.fits(cost) {
+            return Some((ch, Some(data)));
+        }
+        match tx.try_send(data) {
+            Ok(()) => {
+                self.budget.charge(cost);
+                self.clock.touch();
+                None
+            }
+            Err(mpsc::error::TrySendError::Full(data)) => Some((ch, Some(data))),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.senders.remove(&ch);
+                None
+            }
+        }
     }
 }
 
@@ -352,8 +504,15 @@ impl WriteSide {
             }
             self.clock.touch();
         }
-        // Everything is written: close, and give the peer time to read it all and answer.
-        let _ = sink.send(Message::Close(None)).await;
+        // Everything is written: close with 1000 (normal closure), and give the peer time to
+        // read it all and answer. Go's clients (client-go's WebSocket executor, so crictl
+        // and kubectl) read only 1000 as the end of the streams; a close without a code
+        // (1005) fails their session after the output.
+        let normal = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        let _ = sink.send(Message::Close(Some(normal))).await;
         let _ = tokio::time::timeout(self.finish_timeout, Mux::wait_end(&mut self.ended)).await;
         Ok(())
     }

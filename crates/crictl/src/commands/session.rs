@@ -2,8 +2,9 @@
 //! stdout and stderr copied, terminal resizes sent.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 
-use cri_streaming::client::Transport;
+use cri_streaming::client::{SessionReader, SessionWriter, Transport};
 
 use crate::failure::{Failure, Out, Result};
 
@@ -45,15 +46,25 @@ impl Drop for RawTerminal {
     }
 }
 
+/// How much one read of stdin, stdout or stderr moves at most. Large: a bulk copy then costs
+/// few system calls and wake-ups; an interactive session still moves each keystroke and line
+/// as it comes.
+const CHUNK: usize = 128 << 10;
+
 /// Runs an exec or attach session: stdin in, stdout and stderr out, terminal size sent on
 /// SIGWINCH for a TTY; the command's exit code becomes crictl's.
+///
+/// Each stream moves on its own, so a slow reader of stdout stops neither stdin nor stderr
+/// (the transport's own back-pressure aside): stdin is read by a thread of its own (a read
+/// of a terminal or pipe blocks) that hands each chunk to the session; stderr is written by
+/// another; stdout by a task of the runtime ([`copy_stdout`]). Writes are unbuffered (a
+/// chunk is written as it arrives).
 pub(super) async fn run_session(
     mut session: cri_streaming::client::ExecSession,
     stdin: bool,
     tty: bool,
     out: &mut Out,
 ) -> Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     out.flush()?;
     let raw = RawTerminal::enter(tty)?;
     if let Some(resizer) = session.resizer().filter(|_| raw.0) {
@@ -76,68 +87,118 @@ pub(super) async fn run_session(
             }
         });
     }
-    if let (true, Some(mut writer)) = (stdin, session.stdin.take()) {
-        tokio::spawn(async move {
-            let mut input = tokio::io::stdin();
-            let mut buf = vec![0u8; 8192];
-            loop {
-                match input.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if writer.write_all(&buf[..n]).await.is_err()
-                            || writer.flush().await.is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = writer.shutdown().await;
-        });
+    let runtime = tokio::runtime::Handle::current();
+    if let (true, Some(writer)) = (stdin, session.stdin.take()) {
+        // Not joined: a read of a terminal may stay blocked after the session ended, and
+        // the process exits without waiting for it.
+        let runtime = runtime.clone();
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || copy_stdin(&runtime, writer))
+            .map_err(|e| Failure::msg(format!("start the stdin thread: {e}")))?;
     }
-    // stderr in a task; stdout here, through `out` (which holds the stdout lock).
-    let stderr_task = session.stderr.take().map(|mut reader| {
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            let mut err = tokio::io::stderr();
-            loop {
-                match reader.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if err.write_all(&buf[..n]).await.is_err() || err.flush().await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        })
-    });
-    if let Some(mut reader) = session.stdout.take() {
-        let mut buf = vec![0u8; 8192];
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .await
-                .map_err(|e| Failure::msg(format!("read the session's stdout: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])?;
-            out.flush()?;
+    let stderr_thread = match session.stderr.take() {
+        Some(reader) => {
+            let runtime = runtime.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("stderr".into())
+                    .spawn(move || copy_out(&runtime, reader, &mut std::io::stderr().lock()))
+                    .map_err(|e| Failure::msg(format!("start the stderr thread: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    if let Some(reader) = session.stdout.take() {
+        // `out` holds stdout's lock: the task writes to a descriptor of its own.
+        let stdout = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .map_err(|e| Failure::msg(format!("stdout: {e}")))?;
+        match tokio::spawn(copy_stdout(reader, stdout)).await {
+            Ok(result) => result?,
+            Err(error) => return Err(Failure::msg(format!("copying stdout: {error}"))),
         }
     }
-    if let Some(task) = stderr_task {
-        let _ = task.await;
+    if let Some(thread) = stderr_thread {
+        // It ends at the end of stderr, which comes with the end of the session.
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
-    let code = session
-        .wait()
-        .await
-        .map_err(|e| Failure::msg(format!("session: {e}")))?;
+    let closes_stdin = session.closes_stdin();
+    let code = session.wait().await.map_err(|error| match error {
+        cri_streaming::client::Error::StdinEndsSession { .. } if !closes_stdin => Failure::msg(
+            format!("session: {error}; with stdin, use --transport spdy (the default), or auto"),
+        ),
+        error => Failure::msg(format!("session: {error}")),
+    })?;
     drop(raw);
     if code != 0 {
         return Err(Failure::Exit(u8::try_from(code).unwrap_or(1).max(1)));
     }
     Ok(())
+}
+
+/// Copies this process's stdin to the session's until either ends, then ends the session's
+/// (over a protocol without the stdin close, WebSocket v4, that ends the session).
+fn copy_stdin(runtime: &tokio::runtime::Handle, mut writer: SessionWriter) {
+    use std::io::Read;
+    use tokio::io::AsyncWriteExt;
+    let mut input = std::io::stdin().lock();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if runtime.block_on(writer.write_all(&buf[..n])).is_err() {
+            // The session has ended.
+            return;
+        }
+    }
+    let _ = runtime.block_on(writer.shutdown());
+}
+
+/// Copies the session's stdout to this process's until its end.
+///
+/// A task on the runtime's workers, like the connection's own task: handing each chunk to
+/// another thread (as a copy on the main thread does) costs a wake-up of that thread per
+/// chunk, which dominated a bulk transfer. The write blocks; before it, the task yields, so
+/// that whatever its read woke runs first and is not held behind the write on this worker
+/// (the other worker takes the connection's task meanwhile: a slow reader of stdout stops
+/// neither stdin nor the connection).
+async fn copy_stdout(mut reader: SessionReader, mut to: std::fs::File) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| Failure::msg(format!("read the session's stdout: {e}")))?;
+        if n == 0 {
+            return Ok(());
+        }
+        tokio::task::yield_now().await;
+        to.write_all(&buf[..n])?;
+    }
+}
+
+/// Copies a session's stream (stderr) to `to` until its end, or until `to` fails.
+fn copy_out(runtime: &tokio::runtime::Handle, mut reader: SessionReader, to: &mut impl Write) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match runtime.block_on(reader.read(&mut buf)) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
