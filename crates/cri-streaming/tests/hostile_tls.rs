@@ -1,6 +1,7 @@
 //! Hostile clients of a TLS server: a flood of connections that never finish the handshake
 //! (silent, a partial ClientHello, plain HTTP at a TLS port) is dropped after the
-//! handshake timeout while a real client is served; the session cap holds with TLS.
+//! handshake timeout while a real client is served; connections still shaking hands count
+//! against the connection cap (the oldest closed past it); the session cap holds with TLS.
 //! Every loop is bounded in count and time; traffic stays on 127.0.0.1.
 
 #![cfg(all(feature = "tls", feature = "server", feature = "client"))]
@@ -152,4 +153,70 @@ async fn the_session_cap_holds_with_tls() {
             Err(other) => panic!("after the first session ended: {other}"),
         }
     }
+}
+
+/// Connections still in their TLS handshake count against `max_connections`: past the cap
+/// the oldest is closed, so a flood of silent clients cannot hold the server until a long
+/// handshake timeout passes, and a real client is served at once.
+#[tokio::test]
+async fn handshakes_in_progress_fall_under_the_connection_cap() {
+    const CAP: usize = 16;
+    let pki = Pki::new();
+    let mut config = Config::default();
+    config.max_connections = CAP;
+    config.tls = Some(
+        ServerTls::from_pem_files(&pki.server.cert, &pki.server.key, Some(&pki.ca))
+            .unwrap()
+            // Far longer than the test: only the cap can close the flood.
+            .handshake_timeout(Duration::from_secs(120)),
+    );
+    let server = Server::start(config, TestRuntime).await.unwrap();
+    let mut flood = Vec::with_capacity(FLOOD);
+    for i in 0..FLOOD {
+        let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+        if i % 2 == 1 {
+            tcp.write_all(PARTIAL_HELLO).await.unwrap();
+        }
+        flood.push(tcp);
+    }
+
+    let request = exec_request(&["echo", "served"]);
+    let url = server.get_exec(&request).unwrap().url;
+    let options = ExecOptions::from_exec_request(&request)
+        .transport(Transport::Spdy)
+        .tls(client_tls(&pki));
+    let started = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(10), async {
+        client::exec(&url, &options)
+            .await
+            .unwrap()
+            .output(b"")
+            .await
+            .unwrap()
+    })
+    .await
+    .expect("a real client is served during the flood");
+    assert_eq!(out.stdout, b"served\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // All but the newest CAP - 1 flooding connections are closed, long before the handshake
+    // timeout (the real client took a place, then left as a session).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut closed = 0;
+    for mut tcp in flood {
+        let mut buf = [0u8; 64];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = left.min(Duration::from_millis(200));
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(wait, tcp.read(&mut buf)).await {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= FLOOD - CAP,
+        "only {closed} of {FLOOD} handshaking connections were closed at a cap of {CAP}"
+    );
 }
