@@ -10,7 +10,8 @@
 //! turns the WebSocket upgrade down, as current kubectl does; with stdin it tries SPDY
 //! first (see [`Transport::Auto`]). A CRI URL's token is single-use: a server that spends
 //! it on the refused attempt (upstream's does) answers the second attempt 404, so against
-//! such a server name the transport.
+//! such a server name the transport. A 403 from an authorization hook is reported as it is,
+//! not hidden behind the second attempt's 404.
 //!
 //! # Stdin over WebSocket v4
 //!
