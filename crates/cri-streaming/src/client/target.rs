@@ -72,7 +72,7 @@ impl Target {
 pub(super) enum Conn {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<tokio_rustls::client::TlsStream<super::tls::Wire>>),
 }
 
 /// Connects to the target: TCP, then the TLS handshake for an `https` URL.
