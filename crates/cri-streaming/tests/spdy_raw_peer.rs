@@ -39,6 +39,18 @@ impl RawPeer {
         self.io.write_all(&out).await.unwrap();
     }
 
+    /// The next frame, whatever it is, or `None` at EOF.
+    async fn next_any(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = self.dec.decode(&mut self.buf).unwrap() {
+                return Some(f);
+            }
+            if self.io.read_buf(&mut self.buf).await.unwrap() == 0 {
+                return None;
+            }
+        }
+    }
+
     /// The next frame that is not SETTINGS or a WINDOW_UPDATE, or `None` at EOF.
     async fn recv(&mut self) -> Option<Frame> {
         loop {
@@ -491,4 +503,49 @@ async fn what_the_peer_sent_before_it_left_is_read_after_a_write_fails() {
             .unwrap(),
         "writing to a peer that left fails"
     );
+}
+
+/// A peer that sends past the connection window we granted ignores windows (as Go's
+/// spdystream does) and gets no more WINDOW_UPDATEs: spdystream closes its socket once its
+/// last frames are queued, and an update reaching the closed socket resets the connection,
+/// losing what it had not sent. A peer that keeps within the window gets them.
+#[tokio::test]
+async fn only_a_peer_within_the_window_gets_window_updates() {
+    // Default limits: 1 MiB granted on the connection, 1 MiB per stream.
+    for (sent, ignores) in [(512 << 10, false), ((1 << 20) + (64 << 10), true)] {
+        let (_conn, mut incoming, mut peer) = raw_server(Limits::default());
+        // Our SETTINGS and the WINDOW_UPDATE that opens the connection window come first.
+        let mut opening = Vec::new();
+        while !matches!(
+            opening.last(),
+            Some(Frame::WindowUpdate { stream_id: 0, .. })
+        ) {
+            opening.push(peer.next_any().await.expect("our opening frames"));
+        }
+        peer.send(syn(1)).await;
+        let mut stream = incoming.accept().await.unwrap();
+        let chunk = vec![3u8; 32 << 10];
+        for _ in 0..sent / chunk.len() {
+            peer.send(Frame::Data {
+                stream_id: 1,
+                fin: false,
+                data: chunk.clone().into(),
+            })
+            .await;
+        }
+        let mut got = vec![0u8; sent];
+        timeout(Duration::from_secs(5), stream.read_exact(&mut got))
+            .await
+            .expect("read in time")
+            .unwrap();
+        let mut updates = 0;
+        while let Ok(Some(frame)) = timeout(Duration::from_millis(300), peer.next_any()).await {
+            updates += usize::from(matches!(frame, Frame::WindowUpdate { .. }));
+        }
+        if ignores {
+            assert_eq!(updates, 0, "{sent} bytes sent past the window");
+        } else {
+            assert!(updates > 0, "{sent} bytes within the window");
+        }
+    }
 }

@@ -255,7 +255,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             }
             // Reading is paused for the application: probe the peer, which may have vanished
             // behind the input nobody reads.
-            if !self.read_closed && self.shared.lock().input_full() {
+            let stalled = {
+                let inner = self.shared.lock();
+                inner.input_full() && inner.probes_when_stalled()
+            };
+            if !self.read_closed && stalled {
                 let probe = self
                     .probe
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(STALL_PROBE_INTERVAL)));

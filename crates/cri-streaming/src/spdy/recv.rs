@@ -14,6 +14,7 @@ impl Inner {
                 data,
             } => {
                 let len = data.len() as u32;
+                self.received(len);
                 let threshold = self.window_threshold();
                 let known_id = if self.is_local_id(stream_id) {
                     stream_id < self.next_local_id
@@ -41,7 +42,7 @@ impl Inner {
                     self.credit(len as usize)?;
                     let st = self.streams.get_mut(&stream_id).expect("present");
                     st.recv_unacked = st.recv_unacked.saturating_add(len);
-                    if st.recv_unacked >= threshold && !fin {
+                    if st.recv_unacked >= threshold && !fin && !self.peer_ignores_windows {
                         let delta = std::mem::take(&mut st.recv_unacked).min(0x7fff_ffff);
                         self.send(&Frame::WindowUpdate { stream_id, delta })?;
                     }

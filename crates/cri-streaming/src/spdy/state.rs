@@ -98,6 +98,12 @@ pub(super) struct Inner {
     pub(super) peer_conn_flow: bool,
     pub(super) conn_send_window: i64,
     pub(super) conn_recv_unacked: u32,
+    /// What the peer may still send on the connection under the window we granted
+    /// (SPDY/3.1's stream 0); see `input.rs`.
+    pub(super) conn_recv_window: i64,
+    /// The peer sent past the window we granted (Go's spdystream ignores windows): no
+    /// WINDOW_UPDATE goes to it any more (see `input.rs`).
+    pub(super) peer_ignores_windows: bool,
     pub(super) go_away_sent: bool,
     pub(super) go_away_received: Option<GoAwayStatus>,
     pub(super) aborted: bool,
@@ -136,6 +142,8 @@ impl Inner {
             peer_conn_flow: false,
             conn_send_window: i64::from(DEFAULT_INITIAL_WINDOW),
             conn_recv_unacked: 0,
+            conn_recv_window: i64::from(DEFAULT_INITIAL_WINDOW),
+            peer_ignores_windows: false,
             go_away_sent: false,
             go_away_received: None,
             aborted: false,
