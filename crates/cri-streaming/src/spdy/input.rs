@@ -84,20 +84,13 @@ impl Inner {
     /// Returns `n` received bytes to the peer's connection window (stream 0), in
     /// WINDOW_UPDATEs of at least half the window or 32 KiB.
     pub(super) fn credit(&mut self, n: usize) -> Result<(), Error> {
-        if self.peer_ignores_windows {
-            return Ok(());
-        }
         self.conn_recv_unacked = self
             .conn_recv_unacked
             .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
         let threshold = (self.limits.max_buffered / 2).clamp(1, 32 * 1024);
         if self.conn_recv_unacked as usize >= threshold {
             let delta = std::mem::take(&mut self.conn_recv_unacked).min(0x7fff_ffff);
-            self.conn_recv_window += i64::from(delta);
-            self.send(&Frame::WindowUpdate {
-                stream_id: 0,
-                delta,
-            })?;
+            self.window_update(0, delta)?;
         }
         Ok(())
     }
@@ -116,6 +109,20 @@ impl Inner {
             stream_id: 0,
             delta: grant,
         })
+    }
+
+    /// Sends a WINDOW_UPDATE of `delta` for `stream_id` (0: the connection), unless the peer
+    /// ignores windows. The driver is woken either way, as it was when every update went
+    /// out: it comes back to its reading at the same points.
+    pub(super) fn window_update(&mut self, stream_id: u32, delta: u32) -> Result<(), Error> {
+        if self.peer_ignores_windows {
+            self.wake_driver();
+            return Ok(());
+        }
+        if stream_id == 0 {
+            self.conn_recv_window += i64::from(delta);
+        }
+        self.send(&Frame::WindowUpdate { stream_id, delta })
     }
 
     /// Counts `len` bytes of DATA received against the connection window granted; past it,

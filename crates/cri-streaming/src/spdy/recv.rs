@@ -42,9 +42,9 @@ impl Inner {
                     self.credit(len as usize)?;
                     let st = self.streams.get_mut(&stream_id).expect("present");
                     st.recv_unacked = st.recv_unacked.saturating_add(len);
-                    if st.recv_unacked >= threshold && !fin && !self.peer_ignores_windows {
+                    if st.recv_unacked >= threshold && !fin {
                         let delta = std::mem::take(&mut st.recv_unacked).min(0x7fff_ffff);
-                        self.send(&Frame::WindowUpdate { stream_id, delta })?;
+                        self.window_update(stream_id, delta)?;
                     }
                     self.finish_stream_if_done(stream_id);
                     return Ok(());

@@ -25,7 +25,6 @@ impl AsyncRead for Stream {
         let closed = inner.closed_error();
         let threshold = inner.window_threshold();
         let cap = inner.limits.initial_window as usize;
-        let ignores_windows = inner.peer_ignores_windows;
         let Some(st) = inner.streams.get_mut(&this.id) else {
             return Poll::Ready(Err(closed.unwrap_or(Error::Closed).into()));
         };
@@ -80,13 +79,10 @@ impl AsyncRead for Stream {
         st.recv_len -= copied;
         st.recv_unacked = st.recv_unacked.saturating_add(copied as u32);
         let mut wake = was_full && st.recv_len <= cap;
-        if st.recv_unacked >= threshold && !st.recv_fin && closed.is_none() && !ignores_windows {
+        if st.recv_unacked >= threshold && !st.recv_fin && closed.is_none() {
             let delta = st.recv_unacked.min(0x7fff_ffff);
             st.recv_unacked = 0;
-            let _ = inner.send(&Frame::WindowUpdate {
-                stream_id: this.id,
-                delta,
-            });
+            let _ = inner.window_update(this.id, delta);
             wake = true;
         }
         if wake {
