@@ -120,14 +120,20 @@ mod dial;
 mod endpoint;
 mod error;
 mod failure;
+mod logreduce;
 mod negotiate;
+pub mod observe;
+pub mod session;
+mod validate;
 
 pub use builder::ClientBuilder;
 pub use endpoint::Endpoint;
 pub use error::{Error, ListStreaming, Peer};
 
 use deadline::{Deadline, Due, request};
+use logreduce::LogReduction;
 use negotiate::{Backend, Connection};
+use observe::Op;
 
 #[allow(clippy::needless_question_mark)]
 mod generated {
@@ -146,6 +152,9 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long connecting (dialling and the version check) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an identical error of the same RPC for the same container is logged by default:
+/// once a minute, as the kubelet.
+pub const DEFAULT_IDENTICAL_ERROR_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 /// Size limits applied to every call.
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +245,9 @@ pub struct Client {
     image: Option<Connection>,
     list_streaming: bool,
     timeout: Duration,
+    kubelet_deadlines: bool,
+    validate_responses: bool,
+    log_reduction: LogReduction,
     limits: Limits,
     progress: Option<ListProgress>,
     streams_unsupported: [AtomicBool; 6],
@@ -248,6 +260,8 @@ impl fmt::Debug for Client {
             .field("image", &self.image)
             .field("list_streaming", &self.list_streaming)
             .field("timeout", &self.timeout)
+            .field("kubelet_deadlines", &self.kubelet_deadlines)
+            .field("validate_responses", &self.validate_responses)
             .finish_non_exhaustive()
     }
 }

@@ -184,6 +184,7 @@ pub(crate) struct Mux {
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
     framing: Framing,
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // awaited by the server's `finish`
     writer: tokio::task::JoinHandle<()>,
 }
 
@@ -264,6 +265,7 @@ impl Mux {
 
     /// Closes the writing side (after what is queued, a close frame) and waits until the
     /// writing task is done (the peer answered the close, or the finish timeout passed).
+    #[cfg(feature = "server")]
     pub async fn finish(self) {
         let Mux {
             readers,
@@ -278,6 +280,7 @@ impl Mux {
     }
 
     /// Stops the writing task at once (the connection is dropped).
+    #[cfg(feature = "server")]
     pub fn abort(&self) {
         self.writer.abort();
     }

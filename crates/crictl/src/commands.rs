@@ -1956,7 +1956,7 @@ async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
         let response = rpc(
             "exec",
             client
-                .exec(v1::ExecRequest {
+                .exec_url(v1::ExecRequest {
                     container_id: id.clone(),
                     cmd: cmd.to_vec(),
                     tty: args.tty,
@@ -2186,7 +2186,7 @@ async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) -> Result<()>
     let response = rpc(
         "attach",
         client
-            .attach(v1::AttachRequest {
+            .attach_url(v1::AttachRequest {
                 container_id: args.container.clone(),
                 stdin: args.stdin,
                 tty: args.tty,
@@ -2227,7 +2227,7 @@ async fn port_forward(client: &Client, args: &PortForwardArgs, out: &mut Out) ->
     let response = rpc(
         "port forward",
         client
-            .port_forward(v1::PortForwardRequest {
+            .port_forward_url(v1::PortForwardRequest {
                 pod_sandbox_id: args.pod.clone(),
                 port: remote.iter().map(|&p| i32::from(p)).collect(),
             })

@@ -514,6 +514,11 @@ impl PortForwardOptions {
         self.transport = transport;
         self
     }
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
 }
 
 enum Forwarder {
