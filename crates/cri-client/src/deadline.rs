@@ -131,12 +131,15 @@ pub(crate) async fn bound<T>(
     }
 }
 
-/// A request carrying what is left of the call's deadline to the server (`grpc-timeout`).
+/// A request carrying what is left of the call's deadline to the server (`grpc-timeout`),
+/// and with the `otel` feature the trace context of the current span (the RPC's).
 pub(crate) fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(timeout) = timeout {
         request.set_timeout(timeout);
     }
+    #[cfg(feature = "otel")]
+    crate::otel::inject(request.metadata_mut());
     request
 }
 

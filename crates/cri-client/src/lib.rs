@@ -123,6 +123,9 @@ mod failure;
 mod logreduce;
 mod negotiate;
 pub mod observe;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
 pub mod session;
 mod validate;
 
