@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Release readiness (a CI step): every publishable crate of the workspace (found with
 # `cargo metadata`, so new crates are covered)
-#   1. follows the README's versioning rule and has its LICENSE, README.md and docs.rs settings
-#      (`cargo xtask release-check`);
-#   2. packages with LICENSE and README.md inside, and the packages build on their own
+#   1. follows the README's versioning rule and has its LICENSE, README.md, docs.rs settings and
+#      a CHANGELOG.md entry for its version (`cargo xtask release-check`);
+#   2. packages with LICENSE, README.md and CHANGELOG.md inside, and the packages build on their own
 #      (`cargo package`, verified: what `cargo publish --dry-run` checks, without the upload);
 #   3. documents as docs.rs builds it (all features, `--cfg docsrs`, RUSTC_BOOTSTRAP=1 standing
 #      in for nightly), warnings denied;
@@ -36,11 +36,11 @@ if ! $api_only; then
 echo "--- package contents"
 while read -r name version dir; do
   list=$(cargo package --locked --list -p "$name")
-  for file in Cargo.toml LICENSE README.md; do
+  for file in Cargo.toml LICENSE README.md CHANGELOG.md; do
     grep -qx "$file" <<<"$list" ||
       { echo "error: the package of $name $version ($dir) has no $file; add it to \`include\`" >&2; exit 1; }
   done
-  echo "$name $version: $(wc -l <<<"$list") files, LICENSE and README.md included"
+  echo "$name $version: $(wc -l <<<"$list") files, LICENSE, README.md and CHANGELOG.md included"
 done <<<"$crates"
 
 echo "--- cargo package, verified (${#package_args[@]} args)"

@@ -418,28 +418,10 @@ fn map<const N: usize>(entries: [(&str, String); N]) -> BTreeMap<String, String>
         .collect()
 }
 
-/// RFC 3339 with nanoseconds, as the kubelet writes `kubernetes.io/config.seen`.
+/// RFC 3339 with nanoseconds, as the kubelet writes `kubernetes.io/config.seen` (cri-log's
+/// fixed-width UTC form).
 fn rfc3339(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    cri_log::Timestamp::from_unix_nanos(i128::from(ns)).to_string()
 }
 
 /// `ListContainersResponse` of a node with `n` containers.

@@ -18,6 +18,7 @@ import argparse
 import atexit
 import importlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -70,8 +71,9 @@ def is_map(field):
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def scalar(field, i):
-    """Python's own values, different from the Rust side's, with every field non-default."""
+def scalar(field, i, negative_zero=False):
+    """Python's own values, different from the Rust side's, with every field non-default
+    (negative_zero: -0.0 in every double and float field, which proto3 counts as set)."""
     from google.protobuf.descriptor import FieldDescriptor as F
 
     t = field.type
@@ -90,14 +92,14 @@ def scalar(field, i):
     if t == F.TYPE_BOOL:
         return True
     if t in (F.TYPE_DOUBLE, F.TYPE_FLOAT):
-        return 0.375 + i
+        return -0.0 if negative_zero else 0.375 + i
     if t == F.TYPE_ENUM:
         numbers = [v.number for v in field.enum_type.values if v.number != 0] or [0]
         return numbers[(i + 1) % len(numbers)]
     raise ValueError("unexpected field type %d of %s" % (t, field.full_name))
 
 
-def fill(msg, depth=0):
+def fill(msg, depth=0, negative_zero=False):
     """Sets every field of msg: 2 map entries, 2 repeated elements, nested messages filled."""
     from google.protobuf.descriptor import FieldDescriptor as F
 
@@ -111,25 +113,36 @@ def fill(msg, depth=0):
             for i in range(2):
                 key = scalar(key_field, i + 10)
                 if value_field.type == F.TYPE_MESSAGE:
-                    fill(value[key], depth + 1)
+                    fill(value[key], depth + 1, negative_zero)
                 else:
-                    value[key] = scalar(value_field, i)
+                    value[key] = scalar(value_field, i, negative_zero)
         elif field.is_repeated:
             for i in range(2):
                 if field.type == F.TYPE_MESSAGE:
-                    fill(value.add(), depth + 1)
+                    fill(value.add(), depth + 1, negative_zero)
                 else:
-                    value.append(scalar(field, i))
+                    value.append(scalar(field, i, negative_zero))
         elif field.type == F.TYPE_MESSAGE:
             value.SetInParent()
-            fill(value, depth + 1)
+            fill(value, depth + 1, negative_zero)
         else:
-            setattr(msg, field.name, scalar(field, 0))
+            setattr(msg, field.name, scalar(field, 0, negative_zero))
     return msg
 
 
+def is_default(field, value):
+    """Does a singular scalar hold its default? For doubles and floats the bits count: -0.0 is
+    set (proto3: "-0 is considered distinct and will be serialized"), +0.0 is not."""
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    if field.type in (F.TYPE_DOUBLE, F.TYPE_FLOAT):
+        return value == 0 and math.copysign(1.0, value) > 0
+    return value == field.default_value
+
+
 def unset_fields(msg, path=""):
-    """The fields of msg (recursively) that hold no value, and any unknown fields."""
+    """The fields of msg (recursively) that hold no value (a +0.0 where -0.0 was meant counts:
+    see is_default), and any unknown fields."""
     from google.protobuf import unknown_fields
     from google.protobuf.descriptor import FieldDescriptor as F
 
@@ -156,7 +169,7 @@ def unset_fields(msg, path=""):
                 missing += unset_fields(value, name)
             else:
                 missing.append(name)
-        elif value == field.default_value and not (
+        elif is_default(field, value) and not (
             field.type == F.TYPE_ENUM and all(v.number == 0 for v in field.enum_type.values)
         ):
             missing.append(name)
@@ -214,18 +227,22 @@ def op_decode(item):
     return out
 
 
-def op_make(full_name):
+def op_make(full_name, negative_zero):
     """A message of Python's own with every field set."""
-    msg = fill(message_class(full_name)())
+    msg = fill(message_class(full_name)(), negative_zero=negative_zero)
     return {"unset": unset_fields(msg), "bytes": encode(msg), "json": to_json(msg)}
 
 
 def op_compare(item):
     """Does what Rust wrote (bytes and JSON) read as the message Python made?"""
     expected = parse(item["type"], item["expected"])
-    out = {"bytes_differences": differences(expected, parse(item["type"], item["bytes"]))}
+    from_bytes = parse(item["type"], item["bytes"])
+    out = {"bytes_differences": differences(expected, from_bytes),
+           "bytes_unset": unset_fields(from_bytes)}
     try:
-        out["json_differences"] = differences(expected, parse_json(item["type"], item["json"]))
+        from_json = parse_json(item["type"], item["json"])
+        out["json_differences"] = differences(expected, from_json)
+        out["json_unset"] = unset_fields(from_json)
     except Exception as error:  # noqa: BLE001
         out["json_differences"] = ["%s: %s" % (type(error).__name__, error)]
     return out
@@ -265,7 +282,8 @@ def wire():
         if op == "decode":
             reply = [op_decode(item) for item in request["items"]]
         elif op == "make":
-            reply = [op_make(name) for name in request["types"]]
+            reply = [op_make(name, request.get("negative_zero", False))
+                     for name in request["types"]]
         elif op == "compare":
             reply = [op_compare(item) for item in request["items"]]
         elif op == "json":

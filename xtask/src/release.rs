@@ -9,7 +9,9 @@
 //! - a dependency on another crate of the workspace names a version requirement its current
 //!   version meets (so the published crates find each other on crates.io);
 //! - each has a `LICENSE` and a `README.md` beside its manifest, a description, a license, and
-//!   the docs.rs settings (`all-features = true`, `rustdoc-args = ["--cfg", "docsrs"]`).
+//!   the docs.rs settings (`all-features = true`, `rustdoc-args = ["--cfg", "docsrs"]`);
+//! - each has a `CHANGELOG.md` (Keep a Changelog) with a section `## [<version>]` for the
+//!   version its manifest carries: a version does not move without its entry.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -148,6 +150,20 @@ pub fn expected_minor(name: &str, minor: u64) -> u64 {
         .map_or(minor, |&(_, line)| line)
 }
 
+/// The versions that `dir/CHANGELOG.md` has a section for (`## [0.36.0] - 2026-11-23` gives
+/// `0.36.0`; `## [Unreleased]` is not one); `None` without the file.
+pub fn changelog_versions(dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("CHANGELOG.md")).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|line| line.strip_prefix("## ["))
+            .filter_map(|rest| rest.split_once(']').map(|(version, _)| version.trim()))
+            .filter(|version| !version.eq_ignore_ascii_case("unreleased"))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
 /// Checks every publishable member against the rule (see the module docs).
 pub fn check(members: &[Member], minor: u64) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -204,6 +220,26 @@ pub fn check(members: &[Member], minor: u64) -> Vec<Problem> {
                     format!("no {file} beside its Cargo.toml (the other crates have one)"),
                 );
             }
+        }
+        match changelog_versions(&member.dir) {
+            None => problem(
+                name,
+                "no CHANGELOG.md beside its Cargo.toml (Keep a Changelog, as the other crates \
+                 have: `## [Unreleased]`, then `## [<version>] - <date>` per release)"
+                    .into(),
+            ),
+            Some(versions) if !versions.iter().any(|v| *v == member.version.to_string()) => {
+                problem(
+                    name,
+                    format!(
+                        "its version is {v} but CHANGELOG.md has no `## [{v}]` section: a \
+                         version does not move without its entry (move what is under \
+                         `## [Unreleased]` into `## [{v}] - <date>`)",
+                        v = member.version
+                    ),
+                )
+            }
+            Some(_) => {}
         }
         if member.description.as_deref().is_none_or(str::is_empty) {
             problem(name, "no `description`".into());
@@ -287,6 +323,7 @@ mod tests {
             has("cri-api-v1: no LICENSE beside its Cargo.toml"),
             "{problems:#?}"
         );
+        assert!(has("cri-api-v1: no CHANGELOG.md beside its Cargo.toml"));
         // Not publishable: not checked. Frozen and following crates on their lines: no
         // version problem.
         assert!(!has("cri-benches:"), "{problems:#?}");
@@ -308,5 +345,46 @@ mod tests {
                 .iter()
                 .any(|p| p.starts_with("cri-api-v1alpha2: version"))
         );
+    }
+
+    #[test]
+    fn a_version_does_not_move_without_its_change_log_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut members = parse_members(&metadata()).unwrap();
+        members.retain(|m| m.name == "cri-api-v1");
+        members[0].dir = dir.path().to_path_buf();
+        for file in ["LICENSE", "README.md"] {
+            std::fs::write(dir.path().join(file), "x").unwrap();
+        }
+        let problems = |members: &[Member]| -> Vec<String> {
+            check(members, 36).iter().map(|p| p.to_string()).collect()
+        };
+        std::fs::write(
+            dir.path().join("CHANGELOG.md"),
+            "# Changelog\n\n## [Unreleased]\n\n- next\n\n## [0.36.0] - 2026-11-23\n\n- first\n",
+        )
+        .unwrap();
+        assert_eq!(problems(&members), Vec::<String>::new());
+        assert_eq!(
+            changelog_versions(dir.path()).unwrap(),
+            ["0.36.0"],
+            "[Unreleased] is not a version"
+        );
+        // The version moves to 0.36.1; the entries are still under [Unreleased].
+        members[0].version = semver::Version::new(0, 36, 1);
+        assert_eq!(
+            problems(&members),
+            [
+                "cri-api-v1: its version is 0.36.1 but CHANGELOG.md has no `## [0.36.1]` section: \
+              a version does not move without its entry (move what is under `## [Unreleased]` \
+              into `## [0.36.1] - <date>`)"
+            ]
+        );
+        std::fs::write(
+            dir.path().join("CHANGELOG.md"),
+            "# Changelog\n\n## [Unreleased]\n\n## [0.36.1] - 2026-12-24\n\n- next\n\n## [0.36.0] - 2026-11-23\n",
+        )
+        .unwrap();
+        assert_eq!(problems(&members), Vec::<String>::new());
     }
 }

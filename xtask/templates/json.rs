@@ -29,6 +29,22 @@ pub struct JsonOptions {
     /// (the field keeps its default) instead of failing. Go's `DiscardUnknown`, Python's
     /// `ignore_unknown_fields`. Writing is not affected.
     pub ignore_unknown_fields: bool,
+    /// Write and read `KeyValue.value` (a container's environment variables, and the
+    /// `KeyValue`s of any other message) as text, as proto3 JSON did while the field was a
+    /// `string`: before cri-api v0.36.2 it was, and Go crictl v1.36.0 and every existing
+    /// crictl config file hold `"envs": [{"key": "FOO", "value": "bar"}]`. Off, the field is
+    /// `bytes` and written and read as base64 (the canonical mapping). Where the field is a
+    /// `string` (runtime.v1alpha2), this option changes nothing.
+    ///
+    /// - **Reading:** a JSON string is the value's text, its UTF-8 bytes taken as they are (no
+    ///   base64 decoding); `null` is empty.
+    /// - **Writing:** a value that is UTF-8 is written as its text. A value that is not
+    ///   (a binary secret, for example) cannot be text: writing fails with an error saying so
+    ///   (no replacement characters, no silent switch to base64, which a reader in text mode
+    ///   would take for the text). Write that message without this option to see it, as base64.
+    ///   Go crictl v1.36.0 cannot show it either: its `string` field rejects the bytes when the
+    ///   response is decoded.
+    pub key_value_text: bool,
 }
 
 impl JsonOptions {
@@ -39,13 +55,17 @@ impl JsonOptions {
             proto_field_names: false,
             enums_as_numbers: false,
             ignore_unknown_fields: false,
+            key_value_text: false,
         }
     }
 
     /// What `crictl -o json` and `-o yaml` write (Go's `protojson` with
-    /// `EmitDefaultValues: true`): default values written, lowerCamelCase names, enums by name.
+    /// `EmitDefaultValues: true`): default values written, lowerCamelCase names, enums by name,
+    /// and `KeyValue.value` as text ([`key_value_text`](JsonOptions::key_value_text)), as Go
+    /// crictl v1.36.0, built on cri-api v0.36.0 where the field is a `string`, writes and reads
+    /// it.
     pub const fn crictl() -> Self {
-        JsonOptions::new().emit_defaults(true)
+        JsonOptions::new().emit_defaults(true).key_value_text(true)
     }
 
     /// Sets [`emit_defaults`](JsonOptions::emit_defaults).
@@ -69,6 +89,12 @@ impl JsonOptions {
     /// Sets [`ignore_unknown_fields`](JsonOptions::ignore_unknown_fields).
     pub const fn ignore_unknown_fields(mut self, on: bool) -> Self {
         self.ignore_unknown_fields = on;
+        self
+    }
+
+    /// Sets [`key_value_text`](JsonOptions::key_value_text).
+    pub const fn key_value_text(mut self, on: bool) -> Self {
+        self.key_value_text = on;
         self
     }
 
@@ -239,6 +265,8 @@ pub(crate) mod private {
 
     pub struct Str;
     pub struct Bytes;
+    /// `KeyValue.value` where it is `bytes`: base64, or text under `key_value_text`.
+    pub struct KeyValueText;
     pub struct Bool;
     pub struct I32;
     pub struct U32;
@@ -904,6 +932,40 @@ pub(crate) mod private {
             engine
                 .decode(v)
                 .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+
+    impl Kind for KeyValueText {
+        type Rust = Vec<u8>;
+        #[inline]
+        fn is_default(value: &Vec<u8>) -> bool {
+            value.is_empty()
+        }
+        fn write<S: Serializer>(value: &Vec<u8>, s: S, o: JsonOptions) -> Result<S::Ok, S::Error> {
+            if !o.key_value_text {
+                return Bytes::write(value, s, o);
+            }
+            match core::str::from_utf8(value) {
+                Ok(text) => s.serialize_str(text),
+                Err(error) => Err(serde::ser::Error::custom(format_args!(
+                    "KeyValue.value is not UTF-8 (its byte {} of {} is not), so it cannot be \
+                     written as text (JsonOptions::key_value_text); write it without that \
+                     option to get base64",
+                    error.valid_up_to(),
+                    value.len()
+                ))),
+            }
+        }
+        fn read<'de, D: Deserializer<'de>>(
+            d: D,
+            o: JsonOptions,
+            field: &'static str,
+        ) -> Result<Option<Vec<u8>>, D::Error> {
+            if !o.key_value_text {
+                return Bytes::read(d, o, field);
+            }
+            d.deserialize_string(StrVisitor(field))
+                .map(|text| Some(text.into_bytes()))
         }
     }
 

@@ -123,8 +123,13 @@ fn the_update_script_moves_an_old_lock_to_the_newest_tag_then_has_nothing_to_do(
     ] {
         assert!(body.contains(expected), "`{expected}` not in\n{body}");
     }
+    // In the change log, the entry is a subsection of `## [Unreleased]` (Keep a Changelog).
     let changelog = std::fs::read_to_string(root.join("crates/cri-api-v1/CHANGELOG.md")).unwrap();
-    assert!(changelog.contains(body.trim()), "{changelog}");
+    let section = xtask::changelog::as_unreleased_subsection(&body);
+    assert!(
+        changelog.contains(&format!("## [Unreleased]\n\n{}", section.trim())),
+        "{changelog}"
+    );
     // Only the API crate's generated code changed (its provenance constants and descriptors).
     assert!(!root.join("crates/cri-convert/CHANGELOG.md").exists());
 

@@ -15,10 +15,13 @@
 //! | [`proto_field_names`](JsonOptions::proto_field_names) | write `created_at`, not `createdAt` | `UseProtoNames` | `preserving_proto_field_name` | off |
 //! | [`enums_as_numbers`](JsonOptions::enums_as_numbers) | write `1`, not `"CONTAINER_RUNNING"` | `UseEnumNumbers` | `use_integers_for_enums` | off |
 //! | [`ignore_unknown_fields`](JsonOptions::ignore_unknown_fields) | on parse, skip unknown fields and unknown enum names | `DiscardUnknown` | `ignore_unknown_fields` | – |
+//! | [`key_value_text`](JsonOptions::key_value_text) | write and read `KeyValue.value` (environment variables, `bytes` since cri-api v0.36.2) as text, not base64 | – (Go crictl v1.36.0 has a `string` there) | – | **on** |
 //!
 //! [`JsonOptions::crictl()`] is what `crictl -o json` (and `-o yaml`, through the same JSON)
 //! writes: cri-tools marshals with `protojson.MarshalOptions{EmitDefaultValues: true}`, that is
-//! default values written, lowerCamelCase names, enums by name.
+//! default values written, lowerCamelCase names, enums by name; and environment variables as
+//! text, as Go crictl v1.36.0 (built on cri-api v0.36.0, where `KeyValue.value` is a `string`)
+//! writes them and as its config files hold them.
 //!
 //! ```
 //! use cri_api_v1::json::{self, JsonOptions};
@@ -44,9 +47,30 @@
 //! assert_eq!((parsed.id.as_str(), parsed.state), ("4f1c", 0));
 //! ```
 //!
+//! Environment variables as crictl's config files and Go crictl v1.36.0 hold them, as text:
+//!
+//! ```
+//! use cri_api_v1::json::{self, JsonOptions};
+//! use cri_api_v1::{ContainerConfig, KeyValue};
+//!
+//! let config = r#"{"envs":[{"key":"FOO","value":"bar"}]}"#;
+//! let read: ContainerConfig = json::from_str(config, JsonOptions::crictl()).unwrap();
+//! assert_eq!(read.envs[0].value, b"bar");
+//! // Canonical proto3 JSON reads the same text as base64 (`bar` decodes to the bytes 6d aa).
+//! let base64: ContainerConfig = json::from_str(config, JsonOptions::new()).unwrap();
+//! assert_eq!(base64.envs[0].value, [0x6d, 0xaa]);
+//! // Written back as text; bytes that are not UTF-8 cannot be, and say so.
+//! assert_eq!(json::to_string(&read, JsonOptions::new().key_value_text(true)).unwrap(), config);
+//! let binary = KeyValue { key: "K".into(), value: vec![0xff, 0x00] };
+//! let error = json::to_string(&binary, JsonOptions::crictl()).unwrap_err();
+//! assert!(error.to_string().contains("not UTF-8"), "{error}");
+//! assert_eq!(json::to_string(&binary, JsonOptions::new()).unwrap(), r#"{"key":"K","value":"/wA="}"#);
+//! ```
+//!
 //! # Every value a protobuf can hold
 //!
-//! Writing never fails and parsing reads back exactly what was written, whatever the values;
+//! Writing never fails (but see [`key_value_text`](JsonOptions::key_value_text) for bytes that
+//! are not UTF-8) and parsing reads back exactly what was written, whatever the values;
 //! the rules are the spec's, checked against Python's `json_format` (protobuf 6.33) on edge
 //! values of every message type, for each option, in the workspace's tests:
 //!
@@ -71,8 +95,9 @@
 //! the same field under both of its names), this crate follows the spec and Go and rejects
 //! them.
 //!
-//! One difference lies outside JSON: prost leaves a `-0.0` double out of the *protobuf*
-//! encoding (it compares with `0.0`), so `-0.0` survives JSON round trips but not protobuf ones.
+//! `-0.0` survives protobuf round trips as well: the crate writes it in the protobuf encoding,
+//! as Go, C++, Java and upb do (prost's derive would leave it out; the generator writes the
+//! `Message` impl of the messages with a `double` or `float` field itself).
 //!
 //! Parsing goes through `serde_json`, built with its `float_roundtrip` feature (which this crate
 //! turns on), so that doubles are read exactly; another deserializer gives the precision of its

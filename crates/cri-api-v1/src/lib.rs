@@ -18,6 +18,11 @@
 //! open); use the generated getters (`container.state()`) for the Rust enum. Every message
 //! implements [`prost::Name`], which gives its full protobuf name and type URL.
 //!
+//! A `double` field holding `-0.0` (the averages of [`PsiData`]) is written in the protobuf
+//! encoding, as the proto3 spec asks and Go, C++, Java and upb do: prost's derive compares with
+//! `0.0` and would leave it out, so the generator writes the `Message` impl of the messages with
+//! such fields itself (the rest of the impl is the derive's).
+//!
 //! # Features
 //!
 //! | feature  | default | brings |
@@ -129,7 +134,8 @@
 //! or number, `null` for any field, integers in any exact form (`"1e3"`), and rejects unknown
 //! fields and duplicates. The [`json`] module writes and reads with options instead: default
 //! values written (what `crictl -o json` writes: [`json::JsonOptions::crictl()`]), proto field
-//! names, enums as numbers, unknown fields ignored; its docs give every rule.
+//! names, enums as numbers, unknown fields ignored, environment values (`KeyValue.value`) as
+//! text; its docs give every rule.
 //!
 //! ```
 //! # #[cfg(feature = "serde")] {

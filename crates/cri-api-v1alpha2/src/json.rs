@@ -15,10 +15,13 @@
 //! | [`proto_field_names`](JsonOptions::proto_field_names) | write `created_at`, not `createdAt` | `UseProtoNames` | `preserving_proto_field_name` | off |
 //! | [`enums_as_numbers`](JsonOptions::enums_as_numbers) | write `1`, not `"CONTAINER_RUNNING"` | `UseEnumNumbers` | `use_integers_for_enums` | off |
 //! | [`ignore_unknown_fields`](JsonOptions::ignore_unknown_fields) | on parse, skip unknown fields and unknown enum names | `DiscardUnknown` | `ignore_unknown_fields` | – |
+//! | [`key_value_text`](JsonOptions::key_value_text) | nothing here: `KeyValue.value` is a `string` in runtime.v1alpha2 (the option is for runtime.v1, where it is `bytes`) | – | – | **on** |
 //!
 //! [`JsonOptions::crictl()`] is what `crictl -o json` (and `-o yaml`, through the same JSON)
 //! writes: cri-tools marshals with `protojson.MarshalOptions{EmitDefaultValues: true}`, that is
-//! default values written, lowerCamelCase names, enums by name.
+//! default values written, lowerCamelCase names, enums by name; and environment variables as
+//! text, as Go crictl v1.36.0 (built on cri-api v0.36.0, where `KeyValue.value` is a `string`)
+//! writes them and as its config files hold them.
 //!
 //! ```
 //! use cri_api_v1alpha2::json::{self, JsonOptions};
@@ -46,7 +49,8 @@
 //!
 //! # Every value a protobuf can hold
 //!
-//! Writing never fails and parsing reads back exactly what was written, whatever the values;
+//! Writing never fails (but see [`key_value_text`](JsonOptions::key_value_text) for bytes that
+//! are not UTF-8) and parsing reads back exactly what was written, whatever the values;
 //! the rules are the spec's, checked against Python's `json_format` (protobuf 6.33) on edge
 //! values of every message type, for each option, in the workspace's tests:
 //!
@@ -71,8 +75,9 @@
 //! the same field under both of its names), this crate follows the spec and Go and rejects
 //! them.
 //!
-//! One difference lies outside JSON: prost leaves a `-0.0` double out of the *protobuf*
-//! encoding (it compares with `0.0`), so `-0.0` survives JSON round trips but not protobuf ones.
+//! `-0.0` survives protobuf round trips as well: the crate writes it in the protobuf encoding,
+//! as Go, C++, Java and upb do (prost's derive would leave it out; the generator writes the
+//! `Message` impl of the messages with a `double` or `float` field itself).
 //!
 //! Parsing goes through `serde_json`, built with its `float_roundtrip` feature (which this crate
 //! turns on), so that doubles are read exactly; another deserializer gives the precision of its

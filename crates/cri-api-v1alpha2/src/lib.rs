@@ -126,7 +126,8 @@
 //! or number, `null` for any field, integers in any exact form (`"1e3"`), and rejects unknown
 //! fields and duplicates. The [`json`] module writes and reads with options instead: default
 //! values written (what `crictl -o json` writes: [`json::JsonOptions::crictl()`]), proto field
-//! names, enums as numbers, unknown fields ignored; its docs give every rule.
+//! names, enums as numbers, unknown fields ignored, environment values (`KeyValue.value`) as
+//! text; its docs give every rule.
 //!
 //! ```
 //! # #[cfg(feature = "serde")] {

@@ -144,6 +144,8 @@ use tokio::sync::{broadcast, watch};
 
 pub use cri_api_v1;
 
+mod builder;
+mod catalog;
 pub mod command;
 mod ids;
 mod image;
@@ -153,226 +155,12 @@ mod serve;
 mod state;
 pub mod streaming;
 
+pub use builder::FakeRuntimeBuilder;
+pub use catalog::ImageConfig;
 pub use serve::ServerHandle;
 
 /// The name [`FakeRuntime`] reports in `Version` unless told otherwise.
 pub const RUNTIME_NAME: &str = "cri-fake";
-
-/// Configures a [`FakeRuntime`]; made by [`FakeRuntime::builder`].
-#[derive(Clone)]
-pub struct FakeRuntimeBuilder {
-    commands: Arc<dyn command::CommandHandler>,
-    stream_rpcs: bool,
-    page_size: usize,
-    event_capacity: usize,
-    runtime_name: String,
-    runtime_version: String,
-    default_images: bool,
-    streaming_config: cri_streaming::server::Config,
-    port_forward: Arc<dyn streaming::PortForwardHandler>,
-    catalog: Vec<ImageConfig>,
-    pull_delay: std::time::Duration,
-}
-
-/// An image of the fake's registry: the references under which it can be pulled (tags in
-/// any registry, digests) and its config. Pulling any of them gives the same image (one id,
-/// every pulled reference among its `repo_tags`/`repo_digests`), as a registry serves one
-/// image under several tags. Register with [`FakeRuntimeBuilder::image`].
-///
-/// Without an entry, a pulled reference is its own image, except that the same path in two
-/// registries (`docker.io/library/nginx:1.27`, `mirror.gcr.io/library/nginx:1.27`) is the
-/// same image, as a mirror serves it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageConfig {
-    references: Vec<String>,
-    key: String,
-    user: String,
-    size: Option<u64>,
-}
-
-impl ImageConfig {
-    /// An image known under `references` (normalized as Docker does; at least one).
-    ///
-    /// # Panics
-    /// If `references` is empty.
-    pub fn new<S: AsRef<str>>(references: impl IntoIterator<Item = S>) -> Self {
-        let references: Vec<String> = references
-            .into_iter()
-            .map(|r| state::normalize_image(r.as_ref()))
-            .collect();
-        let key = references
-            .first()
-            .expect("an image needs at least one reference")
-            .clone();
-        ImageConfig {
-            references,
-            key,
-            user: String::new(),
-            size: None,
-        }
-    }
-
-    /// The image config's `User` (`1000`, `www-data`, `1000:50000`, `www-data:www-data`):
-    /// `ImageStatus` and `ListImages` report its `uid` or `username`, as runtimes do.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = user.into();
-        self
-    }
-
-    /// The image's size in bytes (default: derived from its name).
-    pub fn size(mut self, bytes: u64) -> Self {
-        self.size = Some(bytes);
-        self
-    }
-
-    fn matches(&self, normalized: &str) -> bool {
-        self.references.iter().any(|r| r == normalized)
-    }
-}
-
-impl fmt::Debug for FakeRuntimeBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FakeRuntimeBuilder")
-            .field("stream_rpcs", &self.stream_rpcs)
-            .field("page_size", &self.page_size)
-            .field("event_capacity", &self.event_capacity)
-            .field("runtime_name", &self.runtime_name)
-            .field("runtime_version", &self.runtime_version)
-            .field("default_images", &self.default_images)
-            .field("catalog", &self.catalog)
-            .field("pull_delay", &self.pull_delay)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for FakeRuntimeBuilder {
-    fn default() -> Self {
-        Self {
-            commands: Arc::new(command::Builtins),
-            stream_rpcs: true,
-            page_size: 100,
-            event_capacity: 1024,
-            runtime_name: RUNTIME_NAME.to_string(),
-            runtime_version: env!("CARGO_PKG_VERSION").to_string(),
-            default_images: true,
-            streaming_config: cri_streaming::server::Config::default(),
-            port_forward: Arc::new(streaming::EchoPorts),
-            catalog: critest_images(),
-            pull_delay: std::time::Duration::ZERO,
-        }
-    }
-}
-
-/// The images of the CRI validation suite (critest) whose config its tests check.
-fn critest_images() -> Vec<ImageConfig> {
-    let r = |name: &str| format!("gcr.io/k8s-staging-cri-tools/{name}");
-    vec![
-        ImageConfig::new([
-            r("test-image-tags:1"),
-            r("test-image-tags:2"),
-            r("test-image-tags:3"),
-        ]),
-        ImageConfig::new([r("test-image-user-uid")]).user("1002"),
-        ImageConfig::new([r("test-image-user-username")]).user("www-data"),
-        ImageConfig::new([r("test-image-user-uid-group")]).user("1003:1003"),
-        ImageConfig::new([r("test-image-user-username-group")]).user("www-data:www-data"),
-        ImageConfig::new([r("test-image-predefined-group")]).user("1000:50000"),
-    ]
-}
-
-impl FakeRuntimeBuilder {
-    /// Behave like a runtime older than Kubernetes 1.36 (containerd 1.x, for one): every
-    /// `Stream*` RPC answers `UNIMPLEMENTED`, so that clients fall back to the unary lists.
-    pub fn without_stream_rpcs(mut self) -> Self {
-        self.stream_rpcs = false;
-        self
-    }
-
-    /// The largest number of items in one message of a `Stream*` RPC (default 100; at least 1).
-    pub fn page_size(mut self, items: usize) -> Self {
-        self.page_size = items.max(1);
-        self
-    }
-
-    /// How many events a slow `GetContainerEvents` subscriber may fall behind before its
-    /// stream ends with `DATA_LOSS` (default 1024; at least 1).
-    pub fn event_capacity(mut self, events: usize) -> Self {
-        self.event_capacity = events.max(1);
-        self
-    }
-
-    /// The `runtime_name` and `runtime_version` that `Version` reports (default
-    /// [`RUNTIME_NAME`] and this crate's version).
-    pub fn runtime_name(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
-        self.runtime_name = name.into();
-        self.runtime_version = version.into();
-        self
-    }
-
-    /// Whether the new runtime knows the pause and busybox images from the start (default
-    /// true).
-    pub fn default_images(mut self, yes: bool) -> Self {
-        self.default_images = yes;
-        self
-    }
-
-    /// Adds an image to the fake's registry (what a pull of its references gives); see
-    /// [`ImageConfig`]. The catalog starts with the images of the CRI validation suite
-    /// (critest) whose tags and users its tests check.
-    pub fn image(mut self, image: ImageConfig) -> Self {
-        self.catalog.push(image);
-        self
-    }
-
-    /// How long `PullImage` takes (default none), to test pull deadlines: a pull whose
-    /// client deadline (`grpc-timeout`) is shorter fails at once with `DEADLINE_EXCEEDED`
-    /// (before the client's own timer, so that the client sees the server's status) and
-    /// pulls nothing.
-    pub fn pull_delay(mut self, delay: std::time::Duration) -> Self {
-        self.pull_delay = delay;
-        self
-    }
-
-    /// What runs the commands of `ExecSync`, of started containers and of the streaming
-    /// `Exec`/`Attach` (default [`command::Builtins`]). See [`command`].
-    pub fn command_handler(mut self, handler: impl command::CommandHandler) -> Self {
-        self.commands = Arc::new(handler);
-        self
-    }
-
-    /// The settings of the streaming server behind `Exec`, `Attach` and `PortForward`
-    /// (default: an ephemeral port of 127.0.0.1). See [`streaming`].
-    pub fn streaming_config(mut self, config: cri_streaming::server::Config) -> Self {
-        self.streaming_config = config;
-        self
-    }
-
-    /// What forwarded ports connect to (default [`streaming::EchoPorts`]).
-    pub fn port_forward_handler(mut self, handler: impl streaming::PortForwardHandler) -> Self {
-        self.port_forward = Arc::new(handler);
-        self
-    }
-
-    /// Makes the runtime.
-    pub fn build(self) -> FakeRuntime {
-        let (events, _) = broadcast::channel(self.event_capacity);
-        let runtime = FakeRuntime {
-            inner: Arc::new(Inner {
-                state: RwLock::new(state::State::default()),
-                events,
-                next_id: AtomicU64::new(1),
-                options: self.clone(),
-                streaming: streaming::Streaming::new(),
-            }),
-            shutdown: None,
-        };
-        if self.default_images {
-            runtime.add_image("registry.k8s.io/pause:3.10", 321_538, true);
-            runtime.add_image("docker.io/library/busybox:1.36", 2_167_176, false);
-        }
-        runtime
-    }
-}
 
 /// The fake runtime: a cheap handle (clones share the same state) that implements the
 /// `runtime.v1` `RuntimeService` and `ImageService`.
@@ -513,14 +301,6 @@ impl FakeRuntime {
         serve::serve_unix(self, path.as_ref()).await
     }
 
-    /// The catalog entry of a normalized image reference.
-    pub(crate) fn catalog_entry(&self, normalized: &str) -> Option<&ImageConfig> {
-        self.options()
-            .catalog
-            .iter()
-            .find(|c| c.matches(normalized))
-    }
-
     fn read(&self) -> RwLockReadGuard<'_, state::State> {
         self.inner
             .state
@@ -545,36 +325,6 @@ impl FakeRuntime {
 
     fn options(&self) -> &FakeRuntimeBuilder {
         &self.inner.options
-    }
-
-    /// Broadcasts an event about `id` (a container, or a pod) to the open event streams.
-    fn emit(
-        &self,
-        state: &state::State,
-        id: &str,
-        pod_id: &str,
-        kind: cri_api_v1::ContainerEventType,
-    ) {
-        if self.inner.events.receiver_count() == 0 {
-            return;
-        }
-        let (pod_sandbox_status, containers_statuses) = match state.pods.get(pod_id) {
-            Some(pod) => (
-                Some(pod.status()),
-                state
-                    .containers_of(pod_id)
-                    .map(|c| c.status(&state.images))
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
-        };
-        let _ = self.inner.events.send(cri_api_v1::ContainerEventResponse {
-            container_id: id.to_string(),
-            container_event_type: kind as i32,
-            created_at: state::now(),
-            pod_sandbox_status,
-            containers_statuses,
-        });
     }
 }
 

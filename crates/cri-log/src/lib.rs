@@ -62,5 +62,5 @@ pub use reader::{
     DEFAULT_MAX_MESSAGE, DEFAULT_MAX_RAW_LINE, Error, Follower, LogReader, Message, ReadOptions,
     Streams, read_file,
 };
-pub use timestamp::{Timestamp, TimestampError};
+pub use timestamp::{Timestamp, TimestampError, UtcDateTime};
 pub use writer::{DEFAULT_MAX_LINE_SIZE, LogWriter, open_log_file};

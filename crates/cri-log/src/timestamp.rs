@@ -32,6 +32,38 @@ pub struct TimestampError {
     reason: &'static str,
 }
 
+/// A [`Timestamp`] as a UTC calendar date and time of day (proleptic Gregorian calendar), for
+/// tools that lay a time out in another form than the log format's (Go's `time.Time.String()`,
+/// RFC 3339 with the fraction's trailing zeros dropped, ...).
+///
+/// ```
+/// use cri_log::{Timestamp, UtcDateTime};
+///
+/// let t = Timestamp::from_unix_nanos(951_782_400_000_000_007);
+/// assert_eq!(
+///     t.to_utc(),
+///     UtcDateTime { year: 2000, month: 2, day: 29, hour: 0, minute: 0, second: 0, nanosecond: 7 }
+/// );
+/// assert_eq!(Timestamp::from_unix_nanos(-1).to_utc().year, 1969);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UtcDateTime {
+    /// The year, numbered astronomically (year 0 is 1 BC).
+    pub year: i64,
+    /// The month, 1 to 12.
+    pub month: u32,
+    /// The day of the month, 1 to 31.
+    pub day: u32,
+    /// The hour, 0 to 23.
+    pub hour: u32,
+    /// The minute, 0 to 59.
+    pub minute: u32,
+    /// The second, 0 to 59.
+    pub second: u32,
+    /// The nanoseconds within the second, 0 to 999,999,999.
+    pub nanosecond: u32,
+}
+
 impl Timestamp {
     /// The Unix epoch.
     pub const UNIX_EPOCH: Timestamp = Timestamp { secs: 0, nanos: 0 };
@@ -78,12 +110,25 @@ impl Timestamp {
         Self::from_unix_nanos(nanos)
     }
 
+    /// This instant's UTC date and time of day.
+    pub const fn to_utc(self) -> UtcDateTime {
+        let days = self.secs.div_euclid(86_400);
+        let secs_of_day = self.secs.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        UtcDateTime {
+            year,
+            month: month as u32,
+            day: day as u32,
+            hour: secs_of_day / 3600,
+            minute: secs_of_day / 60 % 60,
+            second: secs_of_day % 60,
+            nanosecond: self.nanos,
+        }
+    }
+
     /// Writes the fixed-width UTC form to `out` (what [`Display`](fmt::Display) shows).
     pub fn write_to(self, out: &mut Vec<u8>) {
-        let days = self.secs.div_euclid(86_400);
-        let secs_of_day = self.secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+        let utc = self.to_utc();
         fn digits(out: &mut Vec<u8>, n: i64, width: usize) {
             let mut buf = [b'0'; 12];
             let mut n = n.unsigned_abs();
@@ -93,19 +138,19 @@ impl Timestamp {
             }
             out.extend_from_slice(&buf[..width]);
         }
-        digits(out, year, 4);
+        digits(out, utc.year, 4);
         out.push(b'-');
-        digits(out, month, 2);
+        digits(out, i64::from(utc.month), 2);
         out.push(b'-');
-        digits(out, day, 2);
+        digits(out, i64::from(utc.day), 2);
         out.push(b'T');
-        digits(out, h, 2);
+        digits(out, i64::from(utc.hour), 2);
         out.push(b':');
-        digits(out, m, 2);
+        digits(out, i64::from(utc.minute), 2);
         out.push(b':');
-        digits(out, s, 2);
+        digits(out, i64::from(utc.second), 2);
         out.push(b'.');
-        digits(out, i64::from(self.nanos), 9);
+        digits(out, i64::from(utc.nanosecond), 9);
         out.push(b'Z');
     }
 
@@ -231,7 +276,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+const fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -240,7 +285,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let year = yoe + era * 400 + (month <= 2) as i64;
     (year, month, day)
 }
 
@@ -349,6 +394,27 @@ mod tests {
             let err = Timestamp::parse(text).unwrap_err();
             assert_eq!(err.reason, reason, "{text}");
             assert!(err.to_string().contains(reason));
+        }
+    }
+
+    #[test]
+    fn utc_fields_match_the_parsed_text() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.5Z",
+            "2000-02-29T12:34:56.000000007Z",
+            "2026-11-23T20:12:52.662817807Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let utc = Timestamp::parse(text).unwrap().to_utc();
+            let shown = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second
+            );
+            assert!(text.starts_with(&shown), "{text}: {utc:?}");
+            let fraction = text[19..].trim_start_matches('.').trim_end_matches('Z');
+            let nanos: u32 = format!("{fraction:0<9}").parse().unwrap();
+            assert_eq!(utc.nanosecond, nanos, "{text}");
         }
     }
 

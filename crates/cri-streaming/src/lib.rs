@@ -93,7 +93,8 @@
 
 pub mod protocol;
 pub mod spdy;
-pub mod ws;
+#[cfg(any(feature = "server", feature = "client"))]
+mod ws;
 
 mod pipe;
 pub use pipe::{ChannelReader, ChannelWriter};

@@ -176,6 +176,51 @@ impl Status {
     }
 }
 
+/// Encoding: what the server writes to the error stream at the end of a session.
+#[cfg(feature = "server")]
+impl Status {
+    /// The bytes the error stream carries for this status: the JSON status when `json`
+    /// (protocol v4 and later), else the message of a failure as text and nothing
+    /// (`None`) for a success.
+    pub(crate) fn to_error_stream(&self, json: bool) -> Option<bytes::Bytes> {
+        if json {
+            Some(bytes::Bytes::from(
+                serde_json::to_vec(self).expect("a status serializes"),
+            ))
+        } else if self.status == "Success" {
+            None
+        } else {
+            Some(bytes::Bytes::from(self.message.clone()))
+        }
+    }
+}
+
+/// Decoding: what the client reads from the error stream at the end of a session.
+#[cfg(feature = "client")]
+impl Status {
+    /// The status in `bytes`, the whole error stream: nothing is a success; text (`json`
+    /// false, protocols before v4) is a failure with that message; otherwise the JSON status.
+    /// The error says what is wrong with JSON that does not parse.
+    pub(crate) fn from_error_stream(bytes: &[u8], json: bool) -> Result<Status, String> {
+        if bytes.is_empty() {
+            return Ok(Status::success());
+        }
+        if !json {
+            return Ok(Status {
+                status: "Failure".into(),
+                message: String::from_utf8_lossy(bytes).into_owned(),
+                ..Status::default()
+            });
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            format!(
+                "the status from the server is not valid JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

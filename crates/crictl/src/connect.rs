@@ -4,10 +4,12 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use cri_client::{Client, VersionPolicy};
+use cri_client::{Client, Endpoint, VersionPolicy};
 
-use crate::Failure;
 use crate::cli::Cli;
+use crate::config::Config;
+use crate::duration::{format_duration, parse_duration};
+use crate::failure::Failure;
 
 /// crictl's default runtime endpoints, in the order it tries them.
 pub const DEFAULT_ENDPOINTS: [&str; 3] = [
@@ -21,194 +23,18 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The deadline of each call when `--timeout` is not given.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Settings of the config file (`/etc/crictl.yaml`).
-#[derive(Debug, Default)]
-pub struct Config {
-    pub runtime_endpoint: Option<String>,
-    pub image_endpoint: Option<String>,
-    pub timeout: Option<String>,
-    pub debug: bool,
-    pub pull_image_on_create: bool,
-    pub disable_pull_on_run: bool,
-}
-
-/// The config file's keys, in the order crictl writes them.
-pub const CONFIG_KEYS: [&str; 6] = [
-    "runtime-endpoint",
-    "image-endpoint",
-    "timeout",
-    "debug",
-    "pull-image-on-create",
-    "disable-pull-on-run",
-];
-
-impl Config {
-    /// The value of `key` as text.
-    pub fn get(&self, key: &str) -> Option<String> {
-        Some(match key {
-            "runtime-endpoint" => self.runtime_endpoint.clone().unwrap_or_default(),
-            "image-endpoint" => self.image_endpoint.clone().unwrap_or_default(),
-            "timeout" => self.timeout.clone().unwrap_or_else(|| "0".into()),
-            "debug" => self.debug.to_string(),
-            "pull-image-on-create" => self.pull_image_on_create.to_string(),
-            "disable-pull-on-run" => self.disable_pull_on_run.to_string(),
-            _ => return None,
-        })
-    }
-
-    /// Sets `key` from text.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), Failure> {
-        let flag = |value: &str| match value {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(Failure::msg(format!(
-                "{key}: use true or false, not {value:?}"
-            ))),
-        };
-        match key {
-            "runtime-endpoint" => {
-                self.runtime_endpoint = Some(value.to_string()).filter(|s| !s.is_empty())
-            }
-            "image-endpoint" => {
-                self.image_endpoint = Some(value.to_string()).filter(|s| !s.is_empty())
-            }
-            "timeout" => {
-                value.parse::<u64>().map_err(|_| {
-                    Failure::msg(format!("timeout: a number of seconds, not {value:?}"))
-                })?;
-                self.timeout = Some(value.to_string());
-            }
-            "debug" => self.debug = flag(value)?,
-            "pull-image-on-create" => self.pull_image_on_create = flag(value)?,
-            "disable-pull-on-run" => self.disable_pull_on_run = flag(value)?,
-            _ => {
-                return Err(Failure::msg(format!(
-                    "no such option {key:?}: use one of {}",
-                    CONFIG_KEYS.join(", ")
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The config file's text.
-    pub fn to_yaml(&self) -> String {
-        let quoted = |s: Option<&String>| {
-            serde_json::to_string(s.map_or("", |s| s.as_str())).unwrap_or_default()
-        };
-        format!(
-            "runtime-endpoint: {}\nimage-endpoint: {}\ntimeout: {}\ndebug: {}\npull-image-on-create: {}\ndisable-pull-on-run: {}\n",
-            quoted(self.runtime_endpoint.as_ref()),
-            quoted(self.image_endpoint.as_ref()),
-            self.timeout.as_deref().unwrap_or("0"),
-            self.debug,
-            self.pull_image_on_create,
-            self.disable_pull_on_run
-        )
-    }
-}
-
-/// Reads the config file; a missing default file is no error.
-pub fn read_config(path: &str, explicit: bool) -> Result<Config, Failure> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => {
-            return Ok(Config::default());
-        }
-        Err(error) => return Err(Failure::msg(format!("load config file {path}: {error}"))),
-    };
-    let value: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|error| Failure::msg(format!("load config file {path}: {error}")))?;
-    let mut config = Config::default();
-    let Some(map) = value.as_mapping() else {
-        return Ok(config);
-    };
-    let text_of = |value: &serde_yaml::Value| match value {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    for (key, value) in map {
-        let Some(key) = key.as_str() else { continue };
-        let text = text_of(value);
-        match key {
-            "runtime-endpoint" => config.runtime_endpoint = text.filter(|s| !s.is_empty()),
-            "image-endpoint" => config.image_endpoint = text.filter(|s| !s.is_empty()),
-            "timeout" => config.timeout = text,
-            "debug" => config.debug = text.as_deref() == Some("true"),
-            "pull-image-on-create" => config.pull_image_on_create = text.as_deref() == Some("true"),
-            "disable-pull-on-run" => config.disable_pull_on_run = text.as_deref() == Some("true"),
-            _ => {}
-        }
-    }
-    Ok(config)
-}
-
-/// Parses a Go duration ("2s", "1m30s", "500ms") or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, Failure> {
-    let bad = || {
-        Failure::msg(format!(
-            "invalid duration {text:?}: use a number of seconds or a duration such as 2s, 500ms, 1m"
-        ))
-    };
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return if seconds >= 0.0 && seconds.is_finite() {
-            Ok(Duration::from_secs_f64(seconds))
-        } else {
-            Err(bad())
-        };
-    }
-    let mut total = 0f64;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += number * scale;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
 /// A connected client, and the fake runtime it talks to when there is one.
 pub struct Connection {
     pub client: Client,
     _fake: Option<(cri_fake::ServerHandle, tempfile::TempDir)>,
 }
 
-fn socket_path(endpoint: &str) -> Option<&str> {
-    endpoint
-        .strip_prefix("unix://")
-        .or_else(|| endpoint.strip_prefix("unix:"))
-}
-
-/// Whether `endpoint` names a Unix socket that is present (other endpoints count as present).
+/// Whether `endpoint` names a Unix socket that is present (other endpoints count as present,
+/// and so does one that does not parse: dialing it reports why).
 fn present(endpoint: &str) -> bool {
-    match socket_path(endpoint) {
-        Some(path) => std::path::Path::new(path).exists(),
-        None => true,
+    match endpoint.parse::<Endpoint>() {
+        Ok(Endpoint::Unix(path)) => path.exists(),
+        _ => true,
     }
 }
 
@@ -245,15 +71,6 @@ async fn dial(
             "connect to {endpoint}: no answer within the deadline of {} (use --timeout to wait longer)",
             format_duration(connect_timeout)
         ))),
-    }
-}
-
-/// A duration as Go prints it for whole seconds or milliseconds.
-pub fn format_duration(duration: Duration) -> String {
-    if duration.subsec_nanos() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
 
@@ -352,12 +169,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("").is_err());
+    fn only_unix_sockets_can_be_absent() {
+        assert!(!present("unix:///nonexistent/crictl-test.sock"));
+        assert!(!present("unix:/nonexistent/crictl-test.sock"));
+        assert!(present("tcp://127.0.0.1:1"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cri.sock");
+        std::fs::write(&path, b"").unwrap();
+        assert!(present(&format!("unix://{}", path.display())));
     }
 }

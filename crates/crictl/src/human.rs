@@ -1,7 +1,7 @@
 //! Human-readable sizes, durations and times, written the way crictl (Go's `go-units`, `fmt`
 //! and `time`) writes them.
 
-use std::io::{self, Write};
+use cri_log::Timestamp;
 
 /// crictl's truncated length of an ID.
 pub const TRUNCATED_ID_LEN: usize = 13;
@@ -103,39 +103,9 @@ fn trim_fraction(text: &str) -> &str {
     }
 }
 
-/// Splits Unix nanoseconds into a civil UTC date and time.
-fn civil(nanos: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let secs = nanos.div_euclid(1_000_000_000);
-    let frac = nanos.rem_euclid(1_000_000_000) as u32;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (hour, minute, second) = (
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    );
-    // Howard Hinnant's days-from-civil inverse.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, hour, minute, second, frac)
-}
-
 /// Go's `time.Unix(0, nanos).UTC().Format(time.RFC3339Nano)`.
 pub fn rfc3339_nano(nanos: i64) -> String {
-    let (year, month, day, hour, minute, second, frac) = civil(nanos);
-    let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        text.push('.');
-        text.push_str(digits.trim_end_matches('0'));
-    }
+    let mut text = date_time(nanos, 'T');
     text.push('Z');
     text
 }
@@ -145,72 +115,25 @@ pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// Go's `time.Time.String()` in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
 pub fn go_time_string(nanos: i64) -> String {
-    let (year, month, day, hour, minute, second, frac) = civil(nanos);
-    let mut text = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        text.push('.');
-        text.push_str(digits.trim_end_matches('0'));
-    }
+    let mut text = date_time(nanos, ' ');
     text.push_str(" +0000 UTC");
     text
 }
 
-/// Go's `text/tabwriter` as crictl configures it (`minwidth 20, tabwidth 1, padding 3, ' '`)
-/// for tables whose rows all have the same number of cells: every cell but the last of a row
-/// is padded to its column's width. Widths are measured first (`measure`), then rows are
-/// written one by one, so a large table is never held in memory as text.
-pub struct Table {
-    widths: Vec<usize>,
-}
-
-impl Table {
-    /// crictl's minimum column width.
-    pub const MIN_WIDTH: usize = 20;
-    /// crictl's padding after the widest cell of a column.
-    pub const PADDING: usize = 3;
-
-    /// A table with no widths measured yet.
-    pub fn new() -> Self {
-        Table { widths: Vec::new() }
+/// `2006-01-02` `separator` `15:04:05.999999999` in UTC (no fraction for a whole second, no
+/// trailing zeros), with cri-log's calendar.
+fn date_time(nanos: i64, separator: char) -> String {
+    let utc = Timestamp::from_unix_nanos(i128::from(nanos)).to_utc();
+    let mut text = format!(
+        "{:04}-{:02}-{:02}{separator}{:02}:{:02}:{:02}",
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second
+    );
+    if utc.nanosecond != 0 {
+        let digits = format!("{:09}", utc.nanosecond);
+        text.push('.');
+        text.push_str(digits.trim_end_matches('0'));
     }
-
-    /// Takes a row into account for the column widths.
-    pub fn measure<S: AsRef<str>>(&mut self, row: &[S]) {
-        let cells = row.len().saturating_sub(1);
-        if self.widths.len() < cells {
-            self.widths.resize(cells, Self::MIN_WIDTH);
-        }
-        for (width, cell) in self.widths.iter_mut().zip(row) {
-            let needed = cell.as_ref().chars().count() + Self::PADDING;
-            if needed > *width {
-                *width = needed;
-            }
-        }
-    }
-
-    /// Writes a measured row.
-    pub fn write<S: AsRef<str>>(&self, out: &mut impl Write, row: &[S]) -> io::Result<()> {
-        let last = row.len().saturating_sub(1);
-        for (index, cell) in row.iter().enumerate() {
-            let cell = cell.as_ref();
-            out.write_all(cell.as_bytes())?;
-            if index < last {
-                let width = self.widths.get(index).copied().unwrap_or(Self::MIN_WIDTH);
-                let pad = width.saturating_sub(cell.chars().count());
-                for _ in 0..pad {
-                    out.write_all(b" ")?;
-                }
-            }
-        }
-        out.write_all(b"\n")
-    }
-}
-
-impl Default for Table {
-    fn default() -> Self {
-        Self::new()
-    }
+    text
 }
 
 #[cfg(test)]
@@ -280,31 +203,5 @@ mod tests {
             "ff6a47eb455d4"
         );
         assert_eq!(truncate_id("abc", ""), "abc");
-    }
-
-    #[test]
-    fn tables_pad_like_tabwriter() {
-        let rows = [
-            ["A", "localhost/busybox:1", "x"],
-            ["BB", "c", "last column is not padded"],
-        ];
-        let mut table = Table::new();
-        for row in &rows {
-            table.measure(row);
-        }
-        let mut out = Vec::new();
-        for row in &rows {
-            table.write(&mut out, row).unwrap();
-        }
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                "A{}localhost/busybox:1   x\nBB{}c{}last column is not padded\n",
-                " ".repeat(19),
-                " ".repeat(18),
-                " ".repeat(21)
-            )
-        );
     }
 }

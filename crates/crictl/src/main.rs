@@ -17,48 +17,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::failure::Failure;
+
 mod cli;
 mod commands;
+mod config;
 mod connect;
-mod encode;
+mod duration;
+mod failure;
 mod human;
+mod output;
 mod proto;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
 /// malloc for 10,000 containers).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// A failure: one line on stderr and a non-zero exit, or a closed stdout (quiet success).
-#[derive(Debug)]
-pub enum Failure {
-    /// An error to print.
-    Message(String),
-    /// Stdout was closed by its reader (`| head`).
-    BrokenPipe,
-    /// Exit quietly with this status (the exit code of a command run in a container).
-    Exit(u8),
-}
-
-impl Failure {
-    /// A failure with this message.
-    pub fn msg(message: impl Into<String>) -> Self {
-        Failure::Message(message.into())
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(error: io::Error) -> Self {
-        if error.kind() == io::ErrorKind::BrokenPipe {
-            Failure::BrokenPipe
-        } else {
-            Failure::Message(format!("write output: {error}"))
-        }
-    }
-}
-
-/// Standard output, buffered.
-pub type Out = BufWriter<io::StdoutLock<'static>>;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

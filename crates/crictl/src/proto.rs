@@ -4,7 +4,7 @@
 use cri_api_v1::json::{self, JsonMessage, JsonOptions, WithOptions};
 use serde_json::Value;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// A serializable view of `message` as crictl prints it (`JsonOptions::crictl()`).
 pub fn view<M: JsonMessage>(message: &M) -> WithOptions<'_, M> {
@@ -32,7 +32,7 @@ pub fn from_config_file<M: JsonMessage>(path: &str) -> Result<M, Failure> {
             .map_err(|e| Failure::msg(format!("{path}: neither JSON nor YAML: {e}")))?,
     };
     let text = value.to_string();
-    json::from_str(&text, JsonOptions::new().ignore_unknown_fields(true))
+    json::from_str(&text, JsonOptions::crictl().ignore_unknown_fields(true))
         .map_err(|e| Failure::msg(format!("{path}: {e}")))
 }
 

@@ -272,6 +272,34 @@ fn the_daily_write_commands() {
 }
 
 #[test]
+fn env_values_in_configs_are_text_as_go_crictl_reads_them() {
+    // `KeyValue.value` is `bytes` since cri-api v0.36.2; Go crictl v1.36.0 still reads and
+    // prints it as a string, and so must a drop-in (not as base64).
+    let fake = fake(0, 0);
+    let e = fake.endpoint.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let pod_config = write_config(
+        dir.path(),
+        "pod.json",
+        r#"{"metadata":{"name":"env","namespace":"default","uid":"env-uid"}}"#,
+    );
+    let container_config = write_config(
+        dir.path(),
+        "ctr.json",
+        r#"{"metadata":{"name":"app"},"image":{"image":"docker.io/library/busybox:1.36"},
+            "command":["sleep","3600"],"envs":[{"key":"FOO","value":"bar"},{"key":"GREETING","value":"grüß dich"}]}"#,
+    );
+    let ctr = ok(e, &["run", "--no-pull", &container_config, &pod_config])
+        .trim()
+        .to_string();
+    let printed = ok(
+        e,
+        &["exec", "-s", &ctr, "sh", "-c", "echo \"$FOO|$GREETING\""],
+    );
+    assert!(printed.starts_with("bar|grüß dich\n"), "{printed:?}");
+}
+
+#[test]
 fn a_socket_that_never_answers_fails_after_the_timeout_naming_the_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("silent.sock");

@@ -3735,20 +3735,16 @@ impl ::prost::Name for PsiStats {
 }
 /// PSI data for an individual resource.
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-#[derive(Clone, Copy, PartialEq, ::prost::Message)]
+#[derive(Clone, Copy, PartialEq, Default)]
 pub struct PsiData {
     /// Total time duration for tasks in the cgroup have waited due to congestion.
     /// Unit: nanoseconds.
-    #[prost(uint64, tag = "1")]
     pub total: u64,
     /// The average (in %) tasks have waited due to congestion over a 10 second window.
-    #[prost(double, tag = "2")]
     pub avg10: f64,
     /// The average (in %) tasks have waited due to congestion over a 60 second window.
-    #[prost(double, tag = "3")]
     pub avg60: f64,
     /// The average (in %) tasks have waited due to congestion over a 300 second window.
-    #[prost(double, tag = "4")]
     pub avg300: f64,
 }
 impl ::prost::Name for PsiData {
@@ -8898,6 +8894,106 @@ pub mod image_service_server {
     pub const SERVICE_NAME: &str = "runtime.v1.ImageService";
     impl<T> tonic::server::NamedService for ImageServiceServer<T> {
         const NAME: &'static str = SERVICE_NAME;
+    }
+}
+
+// `Message` impls that write `-0.0` (xtask/src/negative_zero.rs).
+#[allow(deprecated)]
+impl ::prost::Message for PsiData {
+    #[allow(unused_variables)]
+    fn encode_raw(&self, buf: &mut impl ::prost::bytes::BufMut) {
+        if self.total != 0 {
+            ::prost::encoding::uint64::encode(1, &self.total, buf);
+        }
+        if self.avg10.to_bits() != 0 {
+            ::prost::encoding::double::encode(2, &self.avg10, buf);
+        }
+        if self.avg60.to_bits() != 0 {
+            ::prost::encoding::double::encode(3, &self.avg60, buf);
+        }
+        if self.avg300.to_bits() != 0 {
+            ::prost::encoding::double::encode(4, &self.avg300, buf);
+        }
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: ::prost::encoding::wire_type::WireType,
+        buf: &mut impl ::prost::bytes::Buf,
+        ctx: ::prost::encoding::DecodeContext,
+    ) -> ::core::result::Result<(), ::prost::DecodeError> {
+        const STRUCT_NAME: &str = "PsiData";
+        match tag {
+            1 => {
+                ::prost::encoding::uint64::merge(wire_type, &mut self.total, buf, ctx)
+                    .map_err(|mut error| {
+                        error.push(STRUCT_NAME, "total");
+                        error
+                    })
+            }
+            2 => {
+                ::prost::encoding::double::merge(wire_type, &mut self.avg10, buf, ctx)
+                    .map_err(|mut error| {
+                        error.push(STRUCT_NAME, "avg10");
+                        error
+                    })
+            }
+            3 => {
+                ::prost::encoding::double::merge(wire_type, &mut self.avg60, buf, ctx)
+                    .map_err(|mut error| {
+                        error.push(STRUCT_NAME, "avg60");
+                        error
+                    })
+            }
+            4 => {
+                ::prost::encoding::double::merge(wire_type, &mut self.avg300, buf, ctx)
+                    .map_err(|mut error| {
+                        error.push(STRUCT_NAME, "avg300");
+                        error
+                    })
+            }
+            _ => ::prost::encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+    #[inline]
+    fn encoded_len(&self) -> usize {
+        (if self.total != 0 {
+            ::prost::encoding::uint64::encoded_len(1, &self.total)
+        } else {
+            0
+        })
+            + (if self.avg10.to_bits() != 0 {
+                ::prost::encoding::double::encoded_len(2, &self.avg10)
+            } else {
+                0
+            })
+            + (if self.avg60.to_bits() != 0 {
+                ::prost::encoding::double::encoded_len(3, &self.avg60)
+            } else {
+                0
+            })
+            + (if self.avg300.to_bits() != 0 {
+                ::prost::encoding::double::encoded_len(4, &self.avg300)
+            } else {
+                0
+            })
+    }
+    fn clear(&mut self) {
+        self.total = ::core::default::Default::default();
+        self.avg10 = ::core::default::Default::default();
+        self.avg60 = ::core::default::Default::default();
+        self.avg300 = ::core::default::Default::default();
+    }
+}
+#[allow(deprecated)]
+impl ::core::fmt::Debug for PsiData {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        f.debug_struct("PsiData")
+            .field("total", &self.total)
+            .field("avg10", &self.avg10)
+            .field("avg60", &self.avg60)
+            .field("avg300", &self.avg300)
+            .finish()
     }
 }
 

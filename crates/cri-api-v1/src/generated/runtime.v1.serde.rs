@@ -4524,13 +4524,13 @@ impl crate::json::JsonMessage for KeyValue {
         use crate::json::private::*;
         let d = o.emit_defaults;
         let n = usize::from(d || !<Str as Kind>::is_default(&self.key))
-            + usize::from(d || !<Bytes as Kind>::is_default(&self.value));
+            + usize::from(d || !<KeyValueText as Kind>::is_default(&self.value));
         let mut st = s.serialize_struct("KeyValue", n)?;
         if d || !<Str as Kind>::is_default(&self.key) {
             st.serialize_field("key", &One::<Str>(&self.key, o))?;
         }
-        if d || !<Bytes as Kind>::is_default(&self.value) {
-            st.serialize_field("value", &One::<Bytes>(&self.value, o))?;
+        if d || !<KeyValueText as Kind>::is_default(&self.value) {
+            st.serialize_field("value", &One::<KeyValueText>(&self.value, o))?;
         }
         st.end()
     }
@@ -4549,7 +4549,9 @@ impl crate::json::JsonMessage for KeyValue {
                     }
                 }
                 1 => {
-                    if let Some(v) = map.next_value_seed(field::<Bytes>(o, "value"))? {
+                    if let Some(v) = map
+                        .next_value_seed(field::<KeyValueText>(o, "value"))?
+                    {
                         m.value = v;
                     }
                 }

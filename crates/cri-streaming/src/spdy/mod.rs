@@ -6,8 +6,8 @@
 //! channel (stdin, stdout, stderr, error, resize; or a port's data and error) as a SPDY
 //! stream. This module implements that framing layer:
 //!
-//! - [`frame`]: the SPDY/3 frame codec (draft-mbelshe-httpbis-spdy-00 and the SPDY/3.1
-//!   revision): DATA, SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS,
+//! - the frame codec, internal (draft-mbelshe-httpbis-spdy-00 and the SPDY/3.1 revision):
+//!   DATA, SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS,
 //!   WINDOW_UPDATE; header blocks compressed with zlib and the SPDY/3 dictionary, one
 //!   context per direction (the pure-Rust `zlib-rs` backend of `flate2`, the backend with
 //!   `set_dictionary` that needs no C).
@@ -73,12 +73,26 @@
 //! # }
 //! ```
 
-mod connection;
 mod dictionary;
-pub mod frame;
-pub use dictionary::DICTIONARY;
+mod driver;
+mod error;
+mod handles;
 mod headers;
+mod limits;
+mod recv;
+mod state;
+mod stream;
 
-pub use connection::{Connection, Error, Incoming, Limits, Stream};
+// Not part of the API: the frame codec and its dictionary are public only for the fuzz
+// target (fuzz/fuzz_targets/spdy.rs) and the tests that speak raw frames
+// (tests/spdy_codec.rs, tests/spdy_raw_peer.rs), and hidden from the documentation.
+#[doc(hidden)]
+pub mod frame;
+#[doc(hidden)]
+pub use dictionary::DICTIONARY;
+
+pub use error::Error;
 pub use frame::{FrameError, GoAwayStatus, RstStatus};
+pub use handles::{Connection, Incoming, Stream};
 pub use headers::Headers;
+pub use limits::Limits;

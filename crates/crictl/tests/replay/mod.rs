@@ -57,28 +57,14 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> T {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-/// Unix nanoseconds of an RFC 3339 UTC time (`2026-11-23T20:12:52.662817807Z`); the zero
-/// Go time is 0.
+/// Unix nanoseconds of an RFC 3339 time (`2026-11-23T20:12:52.662817807Z`), read with cri-log;
+/// the zero Go time is 0.
 fn nanos(text: &str) -> i64 {
     if text.starts_with("0001-") {
         return 0;
     }
-    let (date, time) = text.trim_end_matches('Z').split_once('T').unwrap();
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
-    let (clock, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let t: Vec<i64> = clock.split(':').map(|p| p.parse().unwrap()).collect();
-    let frac: i64 = format!("{frac:0<9}").parse().unwrap();
-    let (y, m) = if d[1] <= 2 {
-        (d[0] - 1, d[1] + 9)
-    } else {
-        (d[0], d[1] - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d[2] - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    (days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]) * 1_000_000_000 + frac
+    let at = cri_log::Timestamp::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    i64::try_from(at.unix_nanos()).unwrap_or_else(|_| panic!("{text}: beyond i64 nanoseconds"))
 }
 
 fn strip_nulls(value: &mut Value) {

@@ -1,0 +1,69 @@
+//! The fake's command set: what a container "runs".
+//!
+//! A real runtime executes binaries of the image; the fake runs commands through a
+//! [`CommandHandler`] instead. The same handler serves `ExecSync`, the main process of a
+//! started container (its output goes to the container's CRI log, its exit code makes the
+//! container exit) and the streaming `Exec`/`Attach` of the fake. [`Builtins`] is the default:
+//! a handful of POSIX tools and a small `sh -c` interpreter, over async I/O, without touching
+//! the host. Replace it with [`FakeRuntimeBuilder::command_handler`] (and fall back to
+//! [`Builtins`] from your own handler for what you do not handle).
+//!
+//! Timeouts are the caller's business: dropping the future of [`CommandHandler::run`] stops
+//! the command (and every command of its pipelines).
+//!
+//! # Example
+//!
+//! ```
+//! use cri_fake::command::{Builtins, CommandHandler, CommandIo};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let (io, output) = CommandIo::capture(None);
+//! let argv = ["sh", "-c", "echo one; printf 'two\\n' >&2 && exit 3"];
+//! let code = Builtins.run(argv.iter().map(|s| s.to_string()).collect(), io).await;
+//! let (stdout, stderr) = output.take();
+//! assert_eq!((code, &stdout[..], &stderr[..]), (3, &b"one\n"[..], &b"two\n"[..]));
+//! # }
+//! ```
+//!
+//! [`FakeRuntimeBuilder::command_handler`]: crate::FakeRuntimeBuilder::command_handler
+
+use std::future::Future;
+use std::pin::Pin;
+
+mod builtins;
+mod io;
+mod shell;
+
+pub use builtins::Builtins;
+pub use io::{BoxRead, BoxWrite, Captured, CommandIo};
+
+/// A boxed, sendable future (what [`CommandHandler::run`] returns).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs commands for the fake runtime. Implement it to decide what commands do in your
+/// tests; see the [module docs](self).
+pub trait CommandHandler: Send + Sync + 'static {
+    /// Runs `argv` (never empty) with `io` and resolves to its exit code. Dropping the future
+    /// stops the command.
+    fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32>;
+}
+
+impl<F, Fut> CommandHandler for F
+where
+    F: Fn(Vec<String>, CommandIo) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = i32> + Send + 'static,
+{
+    fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
+        Box::pin(self(argv, io))
+    }
+}
+
+/// The status that `exit [N]` gives: `N` modulo 256 (0 without a number).
+fn exit_code(arg: Option<&String>) -> i32 {
+    arg.and_then(|n| n.parse::<i64>().ok())
+        .map_or(0, |n| (n & 0xff) as i32)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,300 @@
+//! `sh`: a small interpreter of POSIX shell scripts for the built-ins (what it supports is
+//! listed on [`Builtins`](super::Builtins)). `parse` reads a script into pipelines; the
+//! `Shell` here runs them, each command through the handler it was given, with the
+//! script's variables, exit status and streams.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+use super::io::{Null, SharedRead, SharedWrite, write_all};
+use super::{BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
+
+mod parse;
+
+use parse::{Connector, Part, Redirect, Script, Simple, Word, parse};
+
+/// What a command of a script writes to and reads from.
+#[derive(Clone)]
+struct Streams {
+    stdin: SharedRead,
+    stdout: SharedWrite,
+    stderr: SharedWrite,
+    tty: bool,
+}
+
+pub(super) struct Shell {
+    /// What runs the commands of a script (for `sh` of the built-ins, the built-ins).
+    commands: &'static dyn CommandHandler,
+    vars: BTreeMap<String, String>,
+    exported: Vec<String>,
+    positional: Vec<String>,
+    status: i32,
+    exited: bool,
+    /// The environment of the command [`Shell::prepare`] just expanded.
+    pending_env: Option<Vec<(String, String)>>,
+}
+
+impl Shell {
+    pub(super) fn new(
+        commands: &'static dyn CommandHandler,
+        env: &[(String, String)],
+        positional: Vec<String>,
+    ) -> Self {
+        let mut vars = BTreeMap::new();
+        let mut exported = Vec::new();
+        for (k, v) in env {
+            if !exported.contains(k) {
+                exported.push(k.clone());
+            }
+            vars.insert(k.clone(), v.clone());
+        }
+        Shell {
+            commands,
+            vars,
+            exported,
+            positional,
+            status: 0,
+            exited: false,
+            pending_env: None,
+        }
+    }
+
+    fn streams(io: CommandIo) -> Streams {
+        Streams {
+            stdin: SharedRead(Arc::new(Mutex::new(io.stdin))),
+            stdout: SharedWrite(Arc::new(Mutex::new(io.stdout))),
+            stderr: SharedWrite(Arc::new(Mutex::new(io.stderr))),
+            tty: io.tty,
+        }
+    }
+
+    pub(super) async fn run_script(&mut self, script: &str, io: CommandIo) -> i32 {
+        let streams = Self::streams(io);
+        self.run_text(script, &streams).await;
+        self.status
+    }
+
+    /// `sh` without `-c`: runs stdin line by line (a line ending in `&&`, `||`, `|` or `\`
+    /// waits for the next).
+    pub(super) async fn run_stdin(&mut self, io: CommandIo) -> i32 {
+        let Some(stdin) = io.stdin else {
+            return 0;
+        };
+        let input = SharedRead(Arc::new(Mutex::new(None)));
+        let streams = Streams {
+            stdin: input,
+            stdout: SharedWrite(Arc::new(Mutex::new(io.stdout))),
+            stderr: SharedWrite(Arc::new(Mutex::new(io.stderr))),
+            tty: io.tty,
+        };
+        let mut lines = tokio::io::BufReader::new(stdin);
+        let mut pending = String::new();
+        loop {
+            let mut line = Vec::new();
+            // One line at a time, bounded: a script line longer than 1 MiB is an error.
+            let n = match (&mut lines)
+                .take(1 << 20)
+                .read_until(b'\n', &mut line)
+                .await
+            {
+                Ok(n) => n,
+                Err(_) => break,
+            };
+            if n == 0 {
+                break;
+            }
+            pending.push_str(&String::from_utf8_lossy(&line));
+            let trimmed = pending.trim_end();
+            if trimmed.ends_with("&&")
+                || trimmed.ends_with("||")
+                || trimmed.ends_with('|')
+                || trimmed.ends_with('\\')
+            {
+                continue;
+            }
+            let script = std::mem::take(&mut pending);
+            self.run_text(&script, &streams).await;
+            if self.exited {
+                break;
+            }
+        }
+        self.status
+    }
+
+    async fn run_text(&mut self, script: &str, streams: &Streams) {
+        match parse(script) {
+            Ok(script) => self.run_parsed(script, streams).await,
+            Err(message) => {
+                let mut err: BoxWrite = Box::new(streams.stderr.clone());
+                write_all(&mut err, format!("sh: {message}\n").as_bytes()).await;
+                self.status = 2;
+            }
+        }
+    }
+
+    async fn run_parsed(&mut self, script: Script, streams: &Streams) {
+        for (connector, pipeline) in script {
+            let skip = match connector {
+                Connector::Seq => false,
+                Connector::And => self.status != 0,
+                Connector::Or => self.status == 0,
+            };
+            if skip {
+                continue;
+            }
+            self.status = self.run_pipeline(pipeline, streams).await;
+            if self.exited {
+                return;
+            }
+        }
+    }
+
+    fn expand(&self, word: &Word) -> String {
+        word.iter()
+            .map(|part| match part {
+                Part::Lit(s) => s.clone(),
+                Part::Var(name) => match name.as_str() {
+                    "?" => self.status.to_string(),
+                    "#" => self.positional.len().saturating_sub(1).to_string(),
+                    "$" => "1".into(),
+                    n if n.len() == 1 && n.as_bytes()[0].is_ascii_digit() => self
+                        .positional
+                        .get(usize::from(n.as_bytes()[0] - b'0'))
+                        .cloned()
+                        .unwrap_or_default(),
+                    n => self.vars.get(n).cloned().unwrap_or_default(),
+                },
+            })
+            .collect()
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.exported
+            .iter()
+            .filter_map(|k| self.vars.get(k).map(|v| (k.clone(), v.clone())))
+            .collect()
+    }
+
+    /// Expands a simple command; handles assignments, `export` and `exit` in the shell
+    /// itself (only when alone, not in a pipe), returning `None` when it did.
+    fn prepare(&mut self, simple: &Simple, alone: bool) -> Option<Vec<String>> {
+        let mut argv = Vec::new();
+        let mut assignments = Vec::new();
+        for word in &simple.words {
+            let text = self.expand(word);
+            let is_assignment = argv.is_empty()
+                && matches!(word.first(), Some(Part::Lit(l)) if assignment(l).is_some());
+            if is_assignment {
+                if let Some((k, v)) = text.split_once('=') {
+                    assignments.push((k.to_string(), v.to_string()));
+                }
+            } else if !(text.is_empty() && word.iter().all(|p| matches!(p, Part::Var(_)))) {
+                argv.push(text);
+            }
+        }
+        if argv.is_empty() || alone && argv[0] == "export" {
+            for (k, v) in assignments {
+                self.vars.insert(k, v);
+            }
+            for name in argv.iter().skip(1) {
+                let (k, v) = match name.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (name.clone(), None),
+                };
+                if let Some(v) = v {
+                    self.vars.insert(k.clone(), v);
+                }
+                if !self.exported.contains(&k) {
+                    self.exported.push(k);
+                }
+            }
+            self.status = 0;
+            return None;
+        }
+        if alone && argv[0] == "exit" {
+            self.status = if argv.len() > 1 {
+                exit_code(argv.get(1))
+            } else {
+                self.status
+            };
+            self.exited = true;
+            return None;
+        }
+        // `NAME=value cmd`: for this command only.
+        let mut env = self.env();
+        for (k, v) in assignments {
+            env.retain(|(key, _)| *key != k);
+            env.push((k, v));
+        }
+        self.pending_env = Some(env);
+        Some(argv)
+    }
+
+    async fn run_pipeline(&mut self, pipeline: Vec<Simple>, streams: &Streams) -> i32 {
+        let alone = pipeline.len() == 1;
+        let mut commands = Vec::new();
+        for simple in &pipeline {
+            let Some(argv) = self.prepare(simple, alone) else {
+                return self.status;
+            };
+            let env = self.pending_env.take().unwrap_or_else(|| self.env());
+            commands.push((argv, env, simple.redirects.clone()));
+        }
+        let count = commands.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut stdin: BoxRead = Box::new(streams.stdin.clone());
+        let mut last = None;
+        for (i, (argv, env, redirects)) in commands.into_iter().enumerate() {
+            let (stdout, next_stdin): (BoxWrite, Option<BoxRead>) = if i + 1 < count {
+                let (w, r) = tokio::io::duplex(64 << 10);
+                (Box::new(w), Some(Box::new(r)))
+            } else {
+                (Box::new(streams.stdout.clone()), None)
+            };
+            let mut out: BoxWrite = stdout;
+            let mut err: BoxWrite = Box::new(streams.stderr.clone());
+            for redirect in redirects {
+                match redirect {
+                    Redirect::OutToErr => out = Box::new(streams.stderr.clone()),
+                    Redirect::ErrToOut => err = Box::new(streams.stdout.clone()),
+                    Redirect::OutNull => out = Box::new(Null),
+                    Redirect::ErrNull => err = Box::new(Null),
+                }
+            }
+            let io = CommandIo {
+                stdin: Some(std::mem::replace(
+                    &mut stdin,
+                    next_stdin.unwrap_or_else(|| Box::new(tokio::io::empty())),
+                )),
+                stdout: out,
+                stderr: err,
+                tty: streams.tty,
+                env,
+            };
+            let handle = tasks.spawn(self.commands.run(argv, io));
+            if i + 1 == count {
+                last = Some(handle.id());
+            }
+        }
+        let mut status = 0;
+        while let Some(done) = tasks.join_next_with_id().await {
+            if let Ok((id, code)) = done
+                && Some(id) == last
+            {
+                status = code;
+            }
+        }
+        status
+    }
+}
+
+fn assignment(lit: &str) -> Option<&str> {
+    let (name, _) = lit.split_once('=')?;
+    let mut chars = name.chars();
+    let first = chars.next()?;
+    ((first == '_' || first.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric()))
+    .then_some(name)
+}

@@ -1,0 +1,85 @@
+//! Container events: what a change of a container or a pod broadcasts, and the
+//! `GetContainerEvents` streams that receive it (a subscriber that falls too far behind gets
+//! `DATA_LOSS` and its stream ends).
+
+use cri_api_v1 as api;
+use tokio::sync::{broadcast, mpsc};
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+
+use super::Reply;
+use crate::FakeRuntime;
+use crate::state;
+
+impl FakeRuntime {
+    /// Broadcasts an event about `id` (a container, or a pod) to the open event streams.
+    pub(super) fn emit(
+        &self,
+        state: &state::State,
+        id: &str,
+        pod_id: &str,
+        kind: cri_api_v1::ContainerEventType,
+    ) {
+        if self.inner.events.receiver_count() == 0 {
+            return;
+        }
+        let (pod_sandbox_status, containers_statuses) = match state.pods.get(pod_id) {
+            Some(pod) => (
+                Some(pod.status()),
+                state
+                    .containers_of(pod_id)
+                    .map(|c| c.status(&state.images))
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let _ = self.inner.events.send(cri_api_v1::ContainerEventResponse {
+            container_id: id.to_string(),
+            container_event_type: kind as i32,
+            created_at: state::now(),
+            pod_sandbox_status,
+            containers_statuses,
+        });
+    }
+}
+
+pub(super) async fn subscribe(
+    rt: &FakeRuntime,
+    _: Request<api::GetEventsRequest>,
+) -> Reply<BoxStream<api::ContainerEventResponse>> {
+    let mut events = rt.inner.events.subscribe();
+    let mut shutdown = rt.shutdown.clone();
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        let shut_down = async {
+            match shutdown.as_mut() {
+                Some(rx) => {
+                    let _ = rx.wait_for(|down| *down).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(shut_down);
+        loop {
+            let next = tokio::select! {
+                _ = tx.closed() => break,
+                _ = &mut shut_down => break,
+                next = events.recv() => next,
+            };
+            let item = match next {
+                Ok(event) => Ok(event),
+                Err(broadcast::error::RecvError::Lagged(lost)) => Err(Status::data_loss(format!(
+                    "the event stream fell behind and lost {lost} events"
+                ))),
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            let last = item.is_err();
+            if tx.send(item).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    Ok(Response::new(Box::pin(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+    )))
+}

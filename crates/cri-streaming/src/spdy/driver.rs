@@ -1,0 +1,211 @@
+//! The driver: the task that owns the transport, writes what the handles queued, reads and
+//! decodes what the peer sends, and ends the connection.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use super::frame::{Frame, FrameDecoder, GoAwayStatus};
+use super::state::Shared;
+use super::{Error, Limits};
+
+/// How much we read from the transport at once.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Owns the transport of one connection; runs as its own task until the connection ends.
+pub(super) struct Driver<IO> {
+    io: IO,
+    shared: Arc<Shared>,
+    decoder: FrameDecoder,
+    read_buf: BytesMut,
+    writing: Bytes,
+    flush_needed: bool,
+    read_closed: bool,
+    idle: Option<Pin<Box<Sleep>>>,
+    idle_timeout: Option<Duration>,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
+    pub(super) fn new(io: IO, shared: Arc<Shared>, limits: &Limits) -> Self {
+        Driver {
+            io,
+            shared,
+            decoder: FrameDecoder::new(limits.max_frame_size, limits.max_header_block),
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            writing: Bytes::new(),
+            flush_needed: false,
+            read_closed: false,
+            idle: limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
+            idle_timeout: limits.idle_timeout,
+        }
+    }
+
+    /// Drives the connection to its end, then records how it ended and signals `closed_tx`.
+    pub(super) async fn run(mut self, closed_tx: watch::Sender<bool>) {
+        let result = poll_fn(|cx| self.poll(cx)).await;
+        // Best effort: tell the peer why, push out what is queued, close the transport.
+        {
+            let mut inner = self.shared.lock();
+            let status = match &result {
+                Ok(()) | Err(Error::IdleTimeout(_)) | Err(Error::Aborted) => Some(GoAwayStatus::OK),
+                Err(Error::Frame(_) | Error::Protocol(_)) => Some(GoAwayStatus::PROTOCOL_ERROR),
+                _ => None,
+            };
+            if let Some(status) = status
+                && !inner.go_away_sent
+            {
+                inner.go_away_sent = true;
+                let last = inner.last_remote_id;
+                let _ = inner.send(&Frame::GoAway {
+                    last_good_stream_id: last,
+                    status,
+                });
+            }
+            inner.closed = Some(result);
+            for st in inner.streams.values_mut() {
+                st.wake_all();
+            }
+            if let Some(w) = inner.accept_waker.take() {
+                w.wake();
+            }
+            inner.pings.clear();
+            inner.wake_writers();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if self.writing.is_empty() {
+                    let mut inner = self.shared.lock();
+                    if inner.out.is_empty() {
+                        break;
+                    }
+                    self.writing = inner.out.split().freeze();
+                }
+                match tokio::io::AsyncWriteExt::write(&mut self.io, &self.writing).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.writing.advance(n),
+                }
+            }
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.io).await;
+        })
+        .await;
+        let _ = closed_tx.send(true);
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            let mut progress = false;
+            // Outbound: hand queued frames to the transport.
+            loop {
+                if self.writing.is_empty() {
+                    let mut inner = self.shared.lock();
+                    inner.driver_waker = Some(cx.waker().clone());
+                    if inner.aborted {
+                        return Poll::Ready(Err(Error::Aborted));
+                    }
+                    if inner.out.is_empty() {
+                        break;
+                    }
+                    self.writing = inner.out.split().freeze();
+                    inner.wake_writers();
+                }
+                match Pin::new(&mut self.io).poll_write(cx, &self.writing) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.writing.advance(n);
+                        self.flush_needed = true;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Pending => break,
+                }
+            }
+            if self.writing.is_empty() && self.flush_needed {
+                match Pin::new(&mut self.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.flush_needed = false,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Pending => {}
+                }
+            }
+            // Inbound: decode what is buffered, then read more unless a reader is full.
+            if !self.read_closed {
+                loop {
+                    if self.shared.lock().read_paused() {
+                        break;
+                    }
+                    match self.decoder.decode(&mut self.read_buf)? {
+                        Some(frame) => {
+                            self.shared.lock().recv_frame(frame)?;
+                            progress = true;
+                        }
+                        None => {
+                            if self.read_buf.capacity() - self.read_buf.len() < 4096 {
+                                self.read_buf.reserve(READ_CHUNK);
+                            }
+                            match tokio_util::io::poll_read_buf(
+                                Pin::new(&mut self.io),
+                                cx,
+                                &mut self.read_buf,
+                            ) {
+                                Poll::Ready(Ok(0)) => {
+                                    self.read_closed = true;
+                                    progress = true;
+                                    break;
+                                }
+                                Poll::Ready(Ok(_)) => progress = true,
+                                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                                Poll::Pending => break,
+                            }
+                        }
+                    }
+                }
+            }
+            // The end?
+            {
+                let inner = self.shared.lock();
+                let no_streams = inner.streams.is_empty() && inner.accept_queue.is_empty();
+                let idle_out = inner.out.is_empty() && self.writing.is_empty();
+                if self.read_closed {
+                    if !self.read_buf.is_empty() {
+                        return Poll::Ready(Err(Error::Protocol(format!(
+                            "the connection ended inside a frame ({} bytes left over)",
+                            self.read_buf.len()
+                        ))));
+                    }
+                    let clean = inner.streams.values().all(|s| !s.active() || s.detached)
+                        || inner.go_away_received.is_some();
+                    return Poll::Ready(if clean { Ok(()) } else { Err(Error::Closed) });
+                }
+                let unused = inner.handles == 0 && !inner.incoming_alive;
+                let going_away = inner.go_away_sent || inner.go_away_received.is_some();
+                // Without handles, streams whose application side is gone (detached, only
+                // waiting for the peer's FIN) keep nothing alive.
+                let only_detached =
+                    inner.accept_queue.is_empty() && inner.streams.values().all(|s| s.detached);
+                if idle_out && ((no_streams && going_away) || (unused && only_detached)) {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            if progress {
+                if let (Some(idle), Some(t)) = (self.idle.as_mut(), self.idle_timeout) {
+                    idle.as_mut().reset(Instant::now() + t);
+                }
+                continue;
+            }
+            if let (Some(idle), Some(t)) = (self.idle.as_mut(), self.idle_timeout) {
+                ready!(idle.as_mut().poll(cx));
+                return Poll::Ready(Err(Error::IdleTimeout(t)));
+            }
+            return Poll::Pending;
+        }
+    }
+}

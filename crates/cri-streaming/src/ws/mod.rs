@@ -1,0 +1,13 @@
+//! The Kubernetes channel protocol over WebSocket (`channel.k8s.io` and its `base64`, `v4`
+//! and `v5` variants): [`frame`] is the codec of one message (a channel's bytes behind the
+//! channel number), [`mux`] splits a connection into per-channel readers and writers.
+
+mod frame;
+mod mux;
+#[cfg(feature = "client")]
+mod port_prefix;
+
+pub(crate) use frame::Framing;
+pub(crate) use mux::{End, Mux, MuxLimits};
+#[cfg(feature = "client")]
+pub(crate) use port_prefix::PortPrefix;

@@ -1,0 +1,60 @@
+//! `exec`: a command in a running container, streamed or synchronous (`--sync`).
+
+use std::io::Write;
+
+use cri_api_v1 as v1;
+use cri_client::Client;
+use cri_streaming::client::ExecOptions;
+
+use super::rpc;
+use super::session::{run_session, transport};
+use crate::cli::ExecArgs;
+use crate::failure::{Failure, Out, Result};
+
+pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
+    let (id, cmd) = args
+        .args
+        .split_first()
+        .expect("clap requires the container ID");
+    if cmd.is_empty() {
+        return Err(Failure::msg(
+            "no command given: crictl exec [--sync] CONTAINER-ID COMMAND [ARG...]",
+        ));
+    }
+    if !args.sync {
+        let transport = transport(args.transport.as_deref())?;
+        let request = v1::ExecRequest {
+            container_id: id.clone(),
+            cmd: cmd.to_vec(),
+            tty: args.tty,
+            stdin: args.interactive,
+            stdout: true,
+            stderr: !args.tty,
+        };
+        let options = ExecOptions::from_exec_request(&request).transport(transport);
+        let response = rpc("exec", client.exec_url(request).await)?;
+        let session = cri_streaming::client::exec(&response.url, &options)
+            .await
+            .map_err(|e| Failure::msg(format!("exec in container {id}: {e}")))?;
+        return run_session(session, args.interactive, args.tty, out).await;
+    }
+    let response = rpc(
+        "execing command in container synchronously",
+        client
+            .exec_sync(v1::ExecSyncRequest {
+                container_id: id.clone(),
+                cmd: cmd.to_vec(),
+                timeout: args.timeout,
+            })
+            .await,
+    )?;
+    out.write_all(&response.stdout)?;
+    out.flush()?;
+    std::io::stderr().write_all(&response.stderr)?;
+    if response.exit_code != 0 {
+        return Err(Failure::Exit(
+            u8::try_from(response.exit_code).unwrap_or(1).max(1),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `logs`: a container's log file, read with cri-log.
+
+use std::io::Write;
+
+use cri_api_v1 as v1;
+use cri_client::Client;
+
+use super::rpc;
+use crate::cli::LogsArgs;
+use crate::duration;
+use crate::failure::{Failure, Out, Result};
+
+pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
+    use cri_log::{Follower, LogReader, ReadOptions, Stream, Streams, Timestamp};
+    if args.previous {
+        return Err(Failure::msg(
+            "--previous is not supported by this crictl: give the previous container's ID",
+        ));
+    }
+    let status = rpc(
+        "get container status",
+        client
+            .container_status(v1::ContainerStatusRequest {
+                container_id: args.container.clone(),
+                verbose: false,
+            })
+            .await,
+    )?
+    .status
+    .unwrap_or_default();
+    if status.log_path.is_empty() {
+        return Err(Failure::msg(format!(
+            "the container {} has not set a log path",
+            args.container
+        )));
+    }
+    let streams = match args.stream.as_deref() {
+        None | Some("") => Streams::Both,
+        Some("stdout") => Streams::Stdout,
+        Some("stderr") => Streams::Stderr,
+        Some(other) => {
+            return Err(Failure::msg(format!(
+                "--stream must be stdout or stderr, not {other:?}"
+            )));
+        }
+    };
+    let since = match &args.since {
+        None => None,
+        Some(text) => Some(match Timestamp::parse(text) {
+            Ok(at) => at,
+            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|_| {
+                Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m)"))
+            })?),
+        }),
+    };
+    let options = ReadOptions::new()
+        .tail(usize::try_from(args.tail).ok())
+        .since(since)
+        .streams(streams);
+    let mut limit = usize::try_from(args.limit_bytes).ok();
+    let mut stderr = std::io::stderr().lock();
+    let mut buffer = Vec::new();
+    // Writes a message to stdout or stderr (as the container wrote it); `false` at the limit.
+    let mut emit = |message: cri_log::Message, out: &mut Out| -> Result<bool> {
+        buffer.clear();
+        message.write_to(&mut buffer, args.timestamps);
+        let mut done = false;
+        if let Some(left) = limit.as_mut() {
+            if buffer.len() >= *left {
+                buffer.truncate(*left);
+                done = true;
+            }
+            *left -= buffer.len();
+        }
+        match message.stream {
+            Stream::Stdout => out.write_all(&buffer)?,
+            Stream::Stderr => {
+                out.flush()?;
+                stderr.write_all(&buffer)?;
+            }
+        }
+        Ok(!done)
+    };
+    let report = |error: cri_log::Error| -> Result<()> {
+        if error.is_recoverable() {
+            eprintln!("crictl: {}: {error}", status.log_path);
+            Ok(())
+        } else {
+            Err(Failure::msg(format!("read {}: {error}", status.log_path)))
+        }
+    };
+    if !args.follow {
+        let file = std::fs::File::open(&status.log_path)
+            .map_err(|e| Failure::msg(format!("open the log file {}: {e}", status.log_path)))?;
+        for message in LogReader::new(std::io::BufReader::new(file), options) {
+            match message {
+                Ok(message) => {
+                    if !emit(message, out)? {
+                        break;
+                    }
+                }
+                Err(error) => report(error)?,
+            }
+        }
+        return Ok(());
+    }
+    let mut follower = Follower::open(&status.log_path, options)
+        .map_err(|e| Failure::msg(format!("open the log file {}: {e}", status.log_path)))?;
+    let poll = std::time::Duration::from_millis(100);
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            message = follower.next_async(poll) => match message {
+                Ok(message) => {
+                    if !emit(message, out)? {
+                        return Ok(());
+                    }
+                    out.flush()?;
+                }
+                Err(error) => report(error)?,
+            },
+            _ = check.tick() => {
+                // Stop once the container is no longer running, after what it wrote last.
+                let running = client
+                    .container_status(v1::ContainerStatusRequest { container_id: args.container.clone(), verbose: false })
+                    .await
+                    .ok()
+                    .and_then(|r| r.status)
+                    .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32);
+                if !running {
+                    follower.flush().map_err(|e| Failure::msg(format!("read {}: {e}", status.log_path)))?;
+                    while let Some(message) = follower.try_next() {
+                        match message {
+                            Ok(message) => {
+                                if !emit(message, out)? {
+                                    return Ok(());
+                                }
+                            }
+                            Err(error) => report(error)?,
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
