@@ -28,6 +28,7 @@ mod failure;
 mod human;
 mod output;
 mod proto;
+mod telemetry;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
 /// malloc for 10,000 containers).
@@ -48,7 +49,15 @@ fn main() -> ExitCode {
         }
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let result = runtime.block_on(commands::run(cli, &mut out));
+    let result = runtime.block_on(async {
+        use tracing::Instrument as _;
+        let tracing = telemetry::start(&cli)?;
+        let result = commands::run(cli, &mut out)
+            .instrument(tracing::info_span!("crictl"))
+            .await;
+        tracing.finish().await;
+        result
+    });
     // `exec -i`/`attach` copy stdin on one of tokio's blocking threads, which stays blocked in a
     // read of the terminal after the session ended: dropping the runtime would wait for the
     // user's next key. Nothing else runs by now, so leave those threads to the exit.
