@@ -10,6 +10,11 @@
 
 use std::path::PathBuf;
 
+/// The examples of the project's README (`cri-api-v1` with tonic), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadmeDoctests;
+
 /// The project's root directory (the parent of `tests/`).
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
