@@ -67,7 +67,7 @@
 //! With feature `streaming`, [`Client::exec`] asks the runtime for the session (`Exec`) and
 //! opens it at the URL it answers, with [`cri-streaming`](https://docs.rs/cri-streaming)'s
 //! client (SPDY/3.1 by default, as crictl; WebSocket on request): stdin, stdout, stderr,
-//! terminal resizes and the exit code are on the returned [`session::ExecSession`].
+//! terminal resizes and the exit code are on the returned `session::ExecSession`.
 //! [`Client::attach`] and [`Client::port_forward`] work the same way. The whole of it, against
 //! the fake runtime here (against containerd it is the same five lines):
 //!

@@ -8,6 +8,21 @@
 //!
 //! The transport is SPDY/3.1 by default, as crictl's: a URL is single-use, and upstream's
 //! streaming server (containerd, CRI-O) spends it on a refused WebSocket attempt.
+//!
+//! # Compared with kube-rs and Go's cri-client
+//!
+//! | | this crate | kube-rs `Api::<Pod>::exec` | Go `k8s.io/cri-client` |
+//! |---|---|---|---|
+//! | calls | one: `client.exec(id, cmd).stdin(true).tty(true).start()` | one: `pods.exec(name, cmd, &AttachParams)` | two: `Exec(ctx, req)` for the URL, then client-go's `remotecommand` executor `StreamWithContext` |
+//! | target | a container id, through the runtime | a pod (and container name), through the API server | a container id, through the runtime |
+//! | options | builder methods on the call | an `AttachParams` value | fields of `ExecRequest`, then `StreamOptions` |
+//! | streams | handles the session hands out (`session.stdin.take()`, ...) | handles (`stdin()`, `stdout()`, ...) | readers and writers the caller passes in |
+//! | terminal size | `Resizer::resize` | a channel from `terminal_size()` | a `TerminalSizeQueue` the caller implements |
+//! | exit | `ExecSession::wait` gives the exit code; an error only when no command ran | `take_status()` gives a Kubernetes `Status` to decode | an error carrying the code (`CodeExitError`) |
+//! | run to the end | `ExecBuilder::output` (stdout, stderr, exit code) | by hand | `ExecSync`, the unary RPC (here `Client::exec_sync`) |
+//! | transport | SPDY/3.1, or WebSocket (v5, v4) | WebSocket | SPDY (WebSocket with fallback in newer client-go) |
+//! | port forward | `client.port_forward(pod, ports).start()`, a stream per connection or a local listener | `Api::portforward`, a stream per port | `PortForward` for the URL, then client-go's `portforward` |
+//! | a URL the runtime left empty | [`Error::InvalidResponse`] naming `url` | n/a | an error, `URL is not set` |
 
 use cri_api_v1 as v1;
 
@@ -49,8 +64,8 @@ impl Default for Connect {
 impl Client {
     /// Runs `cmd` in the container `container_id`: stdout and stderr, no stdin, no terminal
     /// unless the builder says otherwise. With the `streaming` feature,
-    /// [`start`](ExecBuilder::start) returns the running session and
-    /// [`output`](ExecBuilder::output) runs it to the end.
+    /// `start` returns the running session and
+    /// `output` runs it to the end.
     pub fn exec<S: Into<String>>(
         &self,
         container_id: impl Into<String>,

@@ -47,6 +47,7 @@ pub(crate) struct Mux {
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
     framing: Framing,
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // ended by the server's sessions
     writer: tokio::task::JoinHandle<()>,
 }
 
@@ -127,6 +128,7 @@ impl Mux {
 
     /// Closes the writing side (after what is queued, a close frame) and waits until the
     /// writing task is done (the peer answered the close, or the finish timeout passed).
+    #[cfg(feature = "server")]
     pub async fn finish(self) {
         let Mux {
             readers,
@@ -141,6 +143,7 @@ impl Mux {
     }
 
     /// Stops the writing task at once (the connection is dropped).
+    #[cfg(feature = "server")]
     pub fn abort(&self) {
         self.writer.abort();
     }
