@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 /// period are forgotten first, then all (a forgotten pair is logged again, never lost).
 const CAPACITY: usize = 4096;
 
+/// An RPC (`Service/Method`) and the container or sandbox it was about.
+type Key = (&'static str, String);
+
 /// The last error logged for each (RPC, subject) pair, and when.
 #[derive(Debug)]
 pub(crate) struct LogReduction {
     period: Duration,
-    last: Mutex<HashMap<(&'static str, String), (String, Instant)>>,
+    last: Mutex<HashMap<Key, (String, Instant)>>,
 }
 
 impl LogReduction {
@@ -41,10 +44,11 @@ impl LogReduction {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let key = (rpc, subject.to_string());
-        if let Some((previous, at)) = last.get(&key) {
-            if previous == message && now.saturating_duration_since(*at) < self.period {
-                return false;
-            }
+        if let Some((previous, at)) = last.get(&key)
+            && previous == message
+            && now.saturating_duration_since(*at) < self.period
+        {
+            return false;
         }
         if last.len() >= CAPACITY && !last.contains_key(&key) {
             let period = self.period;

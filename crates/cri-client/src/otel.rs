@@ -110,7 +110,7 @@ impl OtelConfig {
     /// The sampler crictl's rate means.
     fn sampler(&self) -> Sampler {
         let root = match self.sampling_rate_per_million {
-            rate if rate < 0 || rate >= 1_000_000 => Sampler::AlwaysOn,
+            rate if !(0..1_000_000).contains(&rate) => Sampler::AlwaysOn,
             0 => Sampler::AlwaysOff,
             rate => Sampler::TraceIdRatioBased(rate as f64 / 1_000_000.0),
         };
