@@ -1,16 +1,8 @@
-//! What the kubelet requires of a runtime's answers, checked as it does (each check on by
-//! default, off with [`ClientBuilder::validate_responses`](crate::ClientBuilder::validate_responses)).
-//! A response that lacks a required field is [`Error::InvalidResponse`](crate::Error::InvalidResponse),
-//! naming every missing field.
-//!
-//! | RPC | required |
-//! |---|---|
-//! | `Version` | `version`, `runtime_name`, `runtime_version`, `runtime_api_version` |
-//! | `PodSandboxStatus` | when a status is returned: `id`, `metadata` with `name`, `namespace` and `uid`, `created_at` |
-//! | `ContainerStatus` | when a status is returned: `id`, `metadata` with `name`, `created_at`, `image.image`, `image_ref` |
-//! | `ImageStatus` | when an image is returned: `id`, `size` |
-//! | `PullImage` | `image_ref` |
-//! | `Exec`, `Attach`, `PortForward` | `url` |
+//! What the kubelet requires of a runtime's answers, checked as it does: one function per
+//! checked RPC, returning the missing fields by their proto paths. Which RPCs are checked, and
+//! for what, is listed once, on
+//! [`ClientBuilder::validate_responses`](crate::ClientBuilder::validate_responses); the
+//! generator (`xtask/src/client.rs`, `VALIDATED`) wires each function to its RPC.
 
 use cri_api_v1 as v1;
 
