@@ -393,12 +393,11 @@ def client(modules, socket, legacy_socket):
     import grpc
 
     v1, v1_grpc = modules["v1"]
-    # gRPC C-core sends the socket's path as :authority on unix: targets, which hyper (tonic's
-    # HTTP/2 server) rejects as malformed (RST_STREAM PROTOCOL_ERROR); the kubelet's Go client
-    # sends "localhost". Do the same.
-    options = [("grpc.default_authority", "localhost")]
+    # Default channels: gRPC C-core sends the socket's path as :authority on unix: targets,
+    # which h2 (tonic's HTTP/2) would refuse; the fake's server repairs it
+    # (cri_api_v1::unix_server), and these tests prove it.
     out = {}
-    with grpc.insecure_channel("unix://" + socket, options=options) as channel:
+    with grpc.insecure_channel("unix://" + socket) as channel:
         rt = v1_grpc.RuntimeServiceStub(channel)
         im = v1_grpc.ImageServiceStub(channel)
         version = rt.Version(v1.VersionRequest(version="0.1.0"), timeout=10)
@@ -462,7 +461,7 @@ def client(modules, socket, legacy_socket):
         except grpc.RpcError as error:
             out["runtime_config"] = error.code().name
 
-    with grpc.insecure_channel("unix://" + legacy_socket, options=options) as channel:
+    with grpc.insecure_channel("unix://" + legacy_socket) as channel:
         rt = v1_grpc.RuntimeServiceStub(channel)
         im = v1_grpc.ImageServiceStub(channel)
         legacy = {}

@@ -45,6 +45,8 @@ pub fn missing_peer(peer: &str, why: &str, install: &str) -> ! {
     panic!("the {peer} peer is missing: {why}\nInstall it with:\n    {install}\n");
 }
 
+pub mod hostile;
+
 pub mod python {
     //! The Python peer: `tests/python/cri_peer.py`, run with `python3` (or
     //! `$CRI_TESTS_PYTHON`); it compiles `proto/` with grpcio-tools when it starts.

@@ -462,7 +462,7 @@ async fn a_started_container_writes_its_output_as_a_cri_log() {
         ("three", &["sh", "-c", "exit 3"][..], 3),
         (
             "unknown",
-            &["/usr/sbin/nginx", "-g", "daemon off;"][..],
+            &["/usr/sbin/no-such-daemon", "--foreground"][..],
             127,
         ),
     ] {
@@ -477,7 +477,7 @@ async fn a_started_container_writes_its_output_as_a_cri_log() {
     let unknown = messages(&fake.log_of("logs", "unknown"));
     assert_eq!(
         text(&unknown, Stream::Stderr),
-        [("/usr/sbin/nginx: not found".to_string(), false)]
+        [("/usr/sbin/no-such-daemon: not found".to_string(), false)]
     );
 
     // A long-running command runs until stopped, and a stop kills it (137).

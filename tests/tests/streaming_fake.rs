@@ -129,9 +129,10 @@ async fn exec_with_a_terminal() {
 }
 
 #[tokio::test]
-async fn attach_runs_the_containers_program_on_the_clients_streams() {
+async fn attach_reaches_the_containers_running_program() {
     let mut fake = fake(FakeRuntime::new()).await;
-    // A container whose program prints a line and then waits.
+    // A container whose one program echoes its stdin: each attach writes to that stdin and
+    // reads the program's output (a fresh run of `cat` would not have the earlier lines).
     let pod = fake
         .client
         .run_pod_sandbox(RunPodSandboxRequest {
@@ -163,7 +164,8 @@ async fn attach_runs_the_containers_program_on_the_clients_streams() {
                     image: "busybox:1.36".into(),
                     ..Default::default()
                 }),
-                command: vec!["sh".into(), "-c".into(), "echo attached; sleep 3600".into()],
+                command: vec!["cat".into()],
+                stdin: true,
                 ..Default::default()
             }),
             sandbox_config: None,
@@ -196,12 +198,16 @@ async fn attach_runs_the_containers_program_on_the_clients_streams() {
         let options = ExecOptions::from_attach_request(&request).transport(transport);
         let mut session = client::attach(&url, &options).await.unwrap();
         let mut stdout = session.stdout.take().unwrap();
-        let mut line = [0u8; 9];
+        let mut stdin = session.stdin.take().unwrap();
+        let sent = format!("over {transport:?}\n");
+        stdin.write_all(sent.as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+        let mut line = vec![0u8; sent.len()];
         tokio::time::timeout(Duration::from_secs(5), stdout.read_exact(&mut line))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(&line, b"attached\n", "{transport}");
+        assert_eq!(line, sent.as_bytes(), "{transport}");
     }
 }
 

@@ -30,6 +30,7 @@
 //! | `client` | yes | [`runtime_service_client::RuntimeServiceClient`] and [`image_service_client::ImageServiceClient`], generic over any tonic transport (depends on `tonic` without its transport stack) |
 //! | `server` | yes | the [`runtime_service_server::RuntimeService`] and [`image_service_server::ImageService`] traits and their tower services (same dependencies as `client`) |
 //! | `serde`  | yes | `Serialize`/`Deserialize` for every message and enum, in canonical proto3 JSON, and the [`json`] module: the same with options chosen at run time (emit defaults as `crictl -o json` does, proto field names, enums as numbers, ignore unknown fields); depends on `serde`, `serde_json`, `base64` and `itoa` |
+//! | `unix-server` | no | the [`unix_server`] module: serving on a Unix socket to gRPC C-core clients too (Python's `grpcio`), whose `:authority` tonic's server refuses; depends on `tokio`, `http`, tonic's server transport and `loona-hpack` |
 //! | `arbitrary` | no | `arbitrary::Arbitrary` for every message and enum: random values for property tests and fuzzing |
 //!
 //! With `default-features = false` you get every type, its protobuf encoding
@@ -120,10 +121,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Clients built on gRPC C-core (Python's `grpcio`, for example) send the socket path as the
-//! HTTP/2 `:authority` of a `unix:` target, which tonic's server rejects as malformed; such
-//! clients must set the channel option `grpc.default_authority` (to `localhost`, as Go's gRPC
-//! uses for Unix sockets).
+//! Clients built on gRPC C-core (Python's `grpcio`, for example) and grpc-java send the socket
+//! path as the HTTP/2 `:authority` of a `unix:` target, which tonic's server (h2) resets as
+//! malformed. Serve with `unix_server::UnixIncoming` (feature `unix-server`) instead of
+//! `UnixListenerStream` and they are served as they are; otherwise such clients must set the
+//! channel option `grpc.default_authority` (to `localhost`, as Go's gRPC uses for Unix
+//! sockets).
 //!
 //! # JSON
 //!
@@ -192,6 +195,10 @@
 pub use prost;
 #[cfg(any(feature = "client", feature = "server"))]
 pub use tonic;
+
+#[cfg(feature = "unix-server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unix-server")))]
+pub mod unix_server;
 
 /// Everything prost, tonic and `cargo xtask regen`'s JSON generator made. The comments come from upstream's proto and
 /// are not rustdoc-clean, hence the specific lint allowances.

@@ -4,7 +4,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use std::error::Error as _;
@@ -12,13 +13,13 @@ use tokio_stream::StreamExt;
 
 use tonic::{Code, Status};
 
-use crate::deadline::{self, Deadline, Due};
+use crate::deadline::{self, Deadline, Due, REQUEST_SIZE};
 use crate::error::ListStreaming;
 use crate::failure::failure;
 use crate::negotiate::{Backend, Connection};
 use crate::observe::{Collected, Op};
 use crate::validate::Missing;
-use crate::{BoxStream, Client, Error, Limits, List};
+use crate::{BoxStream, Client, Error, Limits, List, RefusedBy};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -29,10 +30,45 @@ impl Client {
         rpc: &'static str,
         status: Status,
         due: Option<&Due>,
+        request_size: usize,
     ) -> Error {
-        if status.code() == Code::OutOfRange
-            && status.message().contains("message length too large")
+        if request_size > self.limits.max_request {
+            // tonic refuses to encode it, and the stream is reset with a bare INTERNAL.
+            return Error::RequestTooLarge {
+                rpc,
+                size: request_size,
+                limit: Some(self.limits.max_request),
+                refused_by: RefusedBy::Client,
+                status: Status::out_of_range(format!(
+                    "the request is {request_size} bytes, over the limit of {} bytes",
+                    self.limits.max_request
+                )),
+            };
+        }
+        let too_large = status.code() == Code::OutOfRange
+            && status.message().contains("message length too large");
+        // The runtime's refusal names the size it found: the request's.
+        if too_large
+            && request_size > 0
+            && status
+                .message()
+                .contains(&format!("found {request_size} bytes"))
         {
+            let limit = status
+                .message()
+                .split("the limit is: ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok());
+            return Error::RequestTooLarge {
+                rpc,
+                size: request_size,
+                limit,
+                refused_by: RefusedBy::Runtime,
+                status,
+            };
+        }
+        if too_large {
             // The unary list RPC is used when streaming is off, or when the runtime lacks the
             // streaming one.
             let streaming = match List::of_unary_rpc(rpc) {
@@ -118,13 +154,17 @@ impl Client {
         let (connection, rpc) = (self.connection(op.service), op.rpc);
         let work = async {
             self.ready(connection, due).await?;
-            match call(
-                &connection.backend,
-                due.map(|due| due.remaining()),
-                self.limits,
-            )
-            .await
-            {
+            // `request` notes the request's size, when the call is made (the V1alpha2
+            // adapters) or first polled (tonic's client).
+            let size = Arc::new(AtomicUsize::new(0));
+            let call = REQUEST_SIZE.sync_scope(size.clone(), || {
+                call(
+                    &connection.backend,
+                    due.map(|due| due.remaining()),
+                    self.limits,
+                )
+            });
+            match REQUEST_SIZE.scope(size.clone(), call).await {
                 Ok(response) => Ok(response.into_inner()),
                 Err(status) => {
                     // A runtime replaced during this call may answer UNIMPLEMENTED for the
@@ -132,7 +172,8 @@ impl Client {
                     if status.code() == Code::Unimplemented {
                         self.ready(connection, due).await?;
                     }
-                    Err(self.rpc_error(connection, rpc, status, due.as_ref()))
+                    let size = size.load(Ordering::Relaxed);
+                    Err(self.rpc_error(connection, rpc, status, due.as_ref(), size))
                 }
             }
         };
@@ -194,7 +235,7 @@ impl Client {
                         return Ok(None);
                     }
                     Err(status) => {
-                        return Err(self.rpc_error(connection, rpc, status, due.as_ref()));
+                        return Err(self.rpc_error(connection, rpc, status, due.as_ref(), 0));
                     }
                 }
                 first = false;

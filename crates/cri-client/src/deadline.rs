@@ -131,9 +131,20 @@ pub(crate) async fn bound<T>(
     }
 }
 
+tokio::task_local! {
+    /// The encoded size of the request of the call under way, noted by [`request`] for the
+    /// call's error ([`Error::RequestTooLarge`](crate::Error::RequestTooLarge)).
+    pub(crate) static REQUEST_SIZE: std::sync::Arc<std::sync::atomic::AtomicUsize>;
+}
+
 /// A request carrying what is left of the call's deadline to the server (`grpc-timeout`),
 /// and with the `otel` feature the trace context of the current span (the RPC's).
-pub(crate) fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
+pub(crate) fn request<T: cri_api_v1::prost::Message>(
+    message: T,
+    timeout: Option<Duration>,
+) -> tonic::Request<T> {
+    let _ = REQUEST_SIZE
+        .try_with(|size| size.store(message.encoded_len(), std::sync::atomic::Ordering::Relaxed));
     let mut request = tonic::Request::new(message);
     if let Some(timeout) = timeout {
         request.set_timeout(timeout);

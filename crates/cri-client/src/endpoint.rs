@@ -21,7 +21,7 @@ use crate::Error;
 ///
 /// Refused, with an error that says why: `unix://` followed by a relative path (gRPC reads
 /// what follows `//` as an authority; write `unix:relative/path`), TLS (`https://`), Windows
-/// named pipes, unknown schemes, and **user info** (`tcp://user:password@host:port`): CRI
+/// named pipes, unknown schemes, and **user info** (`tcp://user:password@host:port`, `unix://user:password@/path`): CRI
 /// endpoints carry no credentials, and the error never repeats them.
 ///
 /// ```
@@ -47,8 +47,9 @@ pub enum Endpoint {
     Tcp(String),
 }
 
-/// Schemes whose authority may carry user info (`scheme://user:password@host`).
-const AUTHORITY_SCHEMES: [&str; 3] = ["tcp://", "http://", "https://"];
+/// Schemes whose authority may carry user info (`scheme://user:password@host`); in
+/// `unix://user:password@/path` what comes before the path is such an authority too.
+const AUTHORITY_SCHEMES: [&str; 4] = ["tcp://", "http://", "https://", "unix://"];
 
 /// The endpoint as written, with any user info (`user:password@`) replaced by `***@`: the form
 /// that may appear in errors and `Debug` output.
@@ -213,6 +214,8 @@ mod tests {
             "HTTPS://SECRETPW1@node:10250",
             " tcp://u:SECRETPW1@h:1",
             "tcp://a@b:SECRETPW1@h:1",
+            "unix://user:SECRETPW1@/run/cri.sock",
+            "UNIX://SECRETPW1@/run/cri.sock",
         ] {
             let error = text.parse::<Endpoint>().unwrap_err();
             let (display, debug) = (error.to_string(), format!("{error:?}"));
@@ -230,6 +233,7 @@ mod tests {
     #[test]
     fn redact_leaves_other_text_alone() {
         assert_eq!(redact("unix:///run/a@b.sock"), "unix:///run/a@b.sock");
+        assert_eq!(redact("unix://u:p@/run/x.sock"), "unix://***@/run/x.sock");
         assert_eq!(redact("tcp://host:1/a@b"), "tcp://host:1/a@b");
         assert_eq!(redact("tcp://u:p@host:1"), "tcp://***@host:1");
     }

@@ -77,6 +77,22 @@ pub enum Error {
         /// The error reported by the gRPC stack.
         status: Status,
     },
+    /// A request was larger than a size limit: this client's own
+    /// ([`max_request_size`](crate::ClientBuilder::max_request_size); the request was not
+    /// sent whole) or the runtime's (it refused the request).
+    #[non_exhaustive]
+    RequestTooLarge {
+        /// `Service/Method`.
+        rpc: &'static str,
+        /// The request's encoded size in bytes.
+        size: usize,
+        /// The limit it exceeded, in bytes, when known.
+        limit: Option<usize>,
+        /// Who refused it.
+        refused_by: RefusedBy,
+        /// The error reported by the gRPC stack.
+        status: Status,
+    },
     /// The call (or [`connect`](crate::ClientBuilder::connect)) did not finish within its
     /// deadline. Whichever noticed first (the client's timer, the channel enforcing the
     /// `grpc-timeout` it sent, or the runtime answering `DEADLINE_EXCEEDED`), this is the
@@ -171,6 +187,16 @@ impl fmt::Display for Peer {
     }
 }
 
+/// For [`Error::RequestTooLarge`]: which side's limit the request exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefusedBy {
+    /// This client's limit: the request was not sent whole.
+    Client,
+    /// The runtime's limit: it answered that the request was too large.
+    Runtime,
+}
+
 /// For [`Error::ResponseTooLarge`]: whether the list could have come in pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -193,6 +219,7 @@ impl Error {
             Error::Rpc { status, .. }
             | Error::Transport { status, .. }
             | Error::ResponseTooLarge { status, .. }
+            | Error::RequestTooLarge { status, .. }
             | Error::VersionChanged { status, .. } => Some(status.code()),
             Error::DeadlineExceeded { .. } => Some(Code::DeadlineExceeded),
             Error::Connect { .. } | Error::NotCri { .. } => Some(Code::Unavailable),
@@ -210,6 +237,7 @@ impl Error {
             Error::Rpc { status, .. }
             | Error::Transport { status, .. }
             | Error::ResponseTooLarge { status, .. }
+            | Error::RequestTooLarge { status, .. }
             | Error::VersionChanged { status, .. } => Some(status),
             _ => None,
         }
@@ -338,6 +366,28 @@ impl fmt::Display for Error {
                     ListStreaming::NotAList => {
                         write!(f, "; raise the limit (ClientBuilder::max_response_size)")
                     }
+                }
+            }
+            Error::RequestTooLarge {
+                rpc,
+                size,
+                limit,
+                refused_by,
+                status,
+            } => {
+                let limit = limit.map_or(String::new(), |l| format!(" of {l} bytes"));
+                match refused_by {
+                    RefusedBy::Client => write!(
+                        f,
+                        "{rpc}: the request is {size} bytes, over this client's limit{limit} \
+                         for requests: it was not sent"
+                    ),
+                    RefusedBy::Runtime => write!(
+                        f,
+                        "{rpc}: the runtime refused the request: {size} bytes, over its \
+                         limit{limit} ({})",
+                        status_text(status)
+                    ),
                 }
             }
             Error::DeadlineExceeded {

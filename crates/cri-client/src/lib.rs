@@ -194,7 +194,7 @@ mod validate;
 
 pub use builder::ClientBuilder;
 pub use endpoint::Endpoint;
-pub use error::{Error, ListStreaming, Peer};
+pub use error::{Error, ListStreaming, Peer, RefusedBy};
 
 use deadline::{Deadline, Due, request};
 use logreduce::LogReduction;

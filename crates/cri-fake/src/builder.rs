@@ -4,14 +4,19 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::broadcast;
-
 use crate::{FakeRuntime, ImageConfig, Inner, RUNTIME_NAME, catalog, command, state, streaming};
+
+/// How long a pull takes unless [`FakeRuntimeBuilder::pull_delay`] says otherwise: a registry
+/// is never instant, and a pull with a shorter deadline fails as it would against one.
+pub const DEFAULT_PULL_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Configures a [`FakeRuntime`]; made by [`FakeRuntime::builder`].
 #[derive(Clone)]
 pub struct FakeRuntimeBuilder {
     pub(crate) commands: Arc<dyn command::CommandHandler>,
+    /// Whether `commands` is the user's (not the built-ins): the container model then sends
+    /// every command to it.
+    pub(crate) custom_commands: bool,
     pub(crate) stream_rpcs: bool,
     pub(crate) page_size: usize,
     event_capacity: usize,
@@ -43,6 +48,7 @@ impl Default for FakeRuntimeBuilder {
     fn default() -> Self {
         Self {
             commands: Arc::new(command::Builtins),
+            custom_commands: false,
             stream_rpcs: true,
             page_size: 100,
             event_capacity: 1024,
@@ -52,7 +58,7 @@ impl Default for FakeRuntimeBuilder {
             streaming_config: cri_streaming::server::Config::default(),
             port_forward: Arc::new(streaming::EchoPorts),
             catalog: catalog::critest_images(),
-            pull_delay: std::time::Duration::ZERO,
+            pull_delay: DEFAULT_PULL_DELAY,
         }
     }
 }
@@ -72,7 +78,8 @@ impl FakeRuntimeBuilder {
     }
 
     /// How many events a slow `GetContainerEvents` subscriber may fall behind before its
-    /// stream ends with `DATA_LOSS` (default 1024; at least 1).
+    /// stream ends with `DATA_LOSS` (default 1024; at least 1). It may fall at most
+    /// [`EVENT_BUFFER_BYTES`](crate::EVENT_BUFFER_BYTES) behind too, whatever the count.
     pub fn event_capacity(mut self, events: usize) -> Self {
         self.event_capacity = events.max(1);
         self
@@ -101,7 +108,7 @@ impl FakeRuntimeBuilder {
         self
     }
 
-    /// How long `PullImage` takes (default none), to test pull deadlines: a pull whose
+    /// How long `PullImage` takes (default [`DEFAULT_PULL_DELAY`]; zero for instant pulls), to test pull deadlines: a pull whose
     /// client deadline (`grpc-timeout`) is shorter fails at once with `DEADLINE_EXCEEDED`
     /// (before the client's own timer, so that the client sees the server's status) and
     /// pulls nothing.
@@ -114,6 +121,7 @@ impl FakeRuntimeBuilder {
     /// `Exec`/`Attach` (default [`command::Builtins`]). See [`command`].
     pub fn command_handler(mut self, handler: impl command::CommandHandler) -> Self {
         self.commands = Arc::new(handler);
+        self.custom_commands = true;
         self
     }
 
@@ -132,12 +140,13 @@ impl FakeRuntimeBuilder {
 
     /// Makes the runtime.
     pub fn build(self) -> FakeRuntime {
-        let (events, _) = broadcast::channel(self.event_capacity);
+        let events = crate::event_hub::EventHub::new(self.event_capacity);
         let runtime = FakeRuntime {
             inner: Arc::new(Inner {
                 state: RwLock::new(state::State::default()),
                 events,
                 next_id: AtomicU64::new(1),
+                generation: AtomicU64::new(0),
                 options: self.clone(),
                 streaming: streaming::Streaming::new(),
             }),

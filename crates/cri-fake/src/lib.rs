@@ -94,25 +94,37 @@
 //!   and removing a pod, with the pod id as `container_id`) broadcasts a
 //!   `ContainerEventResponse`, with the pod's status and its containers' statuses, to every
 //!   `GetContainerEvents` stream open at that time. A subscriber that falls more than
-//!   [`FakeRuntimeBuilder::event_capacity`] events behind gets `DATA_LOSS` and its stream
-//!   ends, so that it relists, as the kubelet does. [`FakeRuntime::seed`] broadcasts nothing.
+//!   [`FakeRuntimeBuilder::event_capacity`] events or [`EVENT_BUFFER_BYTES`] (8 MiB) behind
+//!   gets `DATA_LOSS` and its stream ends, so that it relists, as the kubelet does: an idle
+//!   subscriber costs at most that much, however large the events (in a pod of thousands of
+//!   containers one event is megabytes). [`FakeRuntime::seed`] broadcasts nothing.
 //! - **`ExecSync`** runs its command through the runtime's [`command::CommandHandler`]
 //!   ([`command::Builtins`] unless [`FakeRuntimeBuilder::command_handler`] says otherwise:
 //!   `echo`, `printf`, `cat`, `sh -c '…'`, `sleep`, `env`, `exit N`, …; an unknown command
 //!   prints `NAME: not found` on stderr and exits 127), with the container's environment
 //!   (`PATH`, `HOSTNAME`, its `envs`, `HOME`). Its `timeout` (and the client's deadline) is
 //!   honoured: a command that outlives it is stopped and the call fails with
-//!   `DEADLINE_EXCEEDED`. Output is capped at 16 MiB per stream, as containerd caps it.
+//!   `DEADLINE_EXCEEDED`. Output is capped at [`command::CAPTURE_LIMIT`] (16 MiB less 64
+//!   bytes) for both streams together, so that the answer fits the 16 MiB message limit.
 //! - **`Exec`, `Attach`, `PortForward`** check their target and answer a URL of the fake's
 //!   streaming server (WebSocket and SPDY/3.1, see [`streaming`]): exec runs the command
 //!   through the [`command::CommandHandler`], attach runs the container's own command on the
-//!   client's streams, port forward goes to a [`streaming::PortForwardHandler`] (an in-process
-//!   echo by default).
+//!   client's streams, port forward goes to the pod's port when a container of the pod listens
+//!   there, else to a [`streaming::PortForwardHandler`] (an in-process echo by default).
+//! - **The container model.** Each container's commands see a model of it: its user and
+//!   groups (security context, image), its files (`/etc/resolv.conf` from the pod's DNS
+//!   config, `/etc/hosts`, `/etc/hostname`, `/proc/sys/*` from sysctls, mounts through their
+//!   host paths, a read-only root, masked and read-only paths), its capabilities and seccomp
+//!   profile, a process table, and its pod's own address in 127.0.0.0/8 (the pod IP), where
+//!   the web servers of the validation suite's images (nginx, httpd) listen, and the host
+//!   ports of the pod's port mappings on 127.0.0.1. `sh` runs every command of a script
+//!   through the container's handler. See the README for the commands and the critest table.
 //! - **Statistics** are computed from the ids and the running time, so that repeated calls
 //!   give plausible, increasing CPU counters.
 //! - **Images.** A new fake knows `registry.k8s.io/pause:3.10` (pinned) and
 //!   `docker.io/library/busybox:1.36` (unless built with
-//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` adds any image (names are
+//!   [`FakeRuntimeBuilder::default_images`]`(false)`). `PullImage` (which takes
+//!   [`DEFAULT_PULL_DELAY`] unless told otherwise) adds any image (names are
 //!   normalized: `busybox` is `docker.io/library/busybox:latest`). An image is one image under
 //!   all the references it was pulled by: the references of one [`ImageConfig`] of the
 //!   fake's registry ([`FakeRuntimeBuilder::image`]; it starts with the images of the CRI
@@ -123,10 +135,16 @@
 //!   asks; it reports `uid` or `username` from the image config's user. With
 //!   [`FakeRuntimeBuilder::pull_delay`] a pull takes that long, and one whose deadline is
 //!   shorter fails with `DEADLINE_EXCEEDED`.
-//! - **Clients on gRPC C-core** (Python's grpcio, for one) send the socket's path as HTTP/2
-//!   `:authority` on `unix:` targets, which tonic's server rejects (`RST_STREAM`
-//!   `PROTOCOL_ERROR`): set the channel option `grpc.default_authority` to `localhost`, as Go
-//!   clients such as the kubelet send.
+//! - **Every gRPC client is served**, gRPC C-core ones (Python's grpcio, for one) on a
+//!   default channel too: they send the socket's path as the HTTP/2 `:authority` of a
+//!   `unix:` target, which h2 (tonic's HTTP/2) refuses, and [`FakeRuntime::serve_unix`]
+//!   repairs it as it reads ([`cri_api_v1::unix_server`]). A server of your own built from
+//!   [`FakeRuntime::services`] does the same if it accepts with
+//!   [`cri_api_v1::unix_server::UnixIncoming`].
+//! - **Limits, as containerd's.** Messages of up to [`MAX_MESSAGE_SIZE`] (16 MiB) both ways;
+//!   a command of `ExecSync`, a container's process, a streaming exec yield to the server
+//!   now and then even when their output is always accepted ([`command`]), so that one
+//!   endless command neither freezes the other requests nor outlives its timeout.
 //! - **`Status`** reports `RuntimeReady` and `NetworkReady`; `Version` answers
 //!   `runtime_api_version: "v1"`; `RuntimeConfig` reports the systemd cgroup driver.
 
@@ -145,24 +163,33 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cri_api_v1::image_service_server::ImageServiceServer;
 use cri_api_v1::runtime_service_server::RuntimeServiceServer;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 pub use cri_api_v1;
 
 mod builder;
 mod catalog;
 pub mod command;
+mod event_hub;
 mod ids;
 mod image;
+mod model;
+mod persist;
 mod process;
 mod runtime;
 mod serve;
 mod state;
 pub mod streaming;
 
-pub use builder::FakeRuntimeBuilder;
+pub use builder::{DEFAULT_PULL_DELAY, FakeRuntimeBuilder};
 pub use catalog::ImageConfig;
+pub use event_hub::EVENT_BUFFER_BYTES;
+pub use persist::{StateError, StateLock};
 pub use serve::ServerHandle;
+
+/// The largest message the fake's services receive or send: 16 MiB, as containerd and CRI-O
+/// (and the kubelet's client) take, where tonic's default is 4 MiB.
+pub const MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 /// The name [`FakeRuntime`] reports in `Version` unless told otherwise.
 pub const RUNTIME_NAME: &str = "cri-fake";
@@ -181,8 +208,10 @@ pub struct FakeRuntime {
 
 struct Inner {
     state: RwLock<state::State>,
-    events: broadcast::Sender<cri_api_v1::ContainerEventResponse>,
+    events: event_hub::EventHub,
     next_id: AtomicU64,
+    /// Bumped by each write lock: see [`FakeRuntime::generation`].
+    generation: AtomicU64,
     options: FakeRuntimeBuilder,
     streaming: streaming::Streaming,
 }
@@ -294,8 +323,12 @@ impl FakeRuntime {
         ImageServiceServer<FakeRuntime>,
     ) {
         (
-            RuntimeServiceServer::new(self.clone()),
-            ImageServiceServer::new(self.clone()),
+            RuntimeServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+            ImageServiceServer::new(self.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
     }
 
@@ -314,6 +347,7 @@ impl FakeRuntime {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, state::State> {
+        self.inner.generation.fetch_add(1, Ordering::Relaxed);
         self.inner
             .state
             .write()

@@ -33,7 +33,11 @@ Options:
                               all tags), with the config user USER (`1000`, `www-data`);
                               repeatable
   --pull IMAGE                start with IMAGE pulled (repeatable)
-  --pull-delay MILLISECONDS   how long PullImage takes (to test deadlines; default 0)
+  --pull-delay MILLISECONDS   how long PullImage takes (to test deadlines; default 5)
+  --state FILE                load the runtime's state from FILE (if it exists) and keep FILE
+                              current (within 50 ms of a change, and at exit); a second
+                              process on FILE waits up to 5 s for it, then refuses. What ran
+                              comes back running, without running its program again
   --exit-on-stdin-close       stop when stdin reaches its end (for a parent process that may
                               die without stopping its children)
   -h, --help                  this help
@@ -47,6 +51,7 @@ struct Options {
     containers_per_pod: usize,
     pulls: Vec<String>,
     exit_on_stdin_close: bool,
+    state: Option<PathBuf>,
     builder: FakeRuntimeBuilder,
 }
 
@@ -67,6 +72,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
     let mut containers_per_pod = 1;
     let mut pulls = Vec::new();
     let mut exit_on_stdin_close = false;
+    let mut state = None;
     let mut builder = FakeRuntime::builder();
     let (mut name, mut version) = (None, None);
     while let Some(arg) = args.next() {
@@ -124,6 +130,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
                 builder = builder.pull_delay(Duration::from_millis(ms));
             }
             "--exit-on-stdin-close" => exit_on_stdin_close = true,
+            "--state" => state = Some(PathBuf::from(value("a file")?)),
             other => return Err(UsageError(format!("unknown argument {other:?}"))),
         }
     }
@@ -142,6 +149,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
         containers_per_pod,
         pulls,
         exit_on_stdin_close,
+        state,
         builder,
     }))
 }
@@ -164,6 +172,15 @@ fn clear_stale_socket(path: &std::path::Path) -> Result<(), String> {
 
 async fn serve(options: Options) -> Result<(), String> {
     let runtime = options.builder.build();
+    let _lock = match &options.state {
+        Some(path) => {
+            let lock = cri_fake::StateLock::acquire(path, Duration::from_secs(5))
+                .map_err(|e| e.to_string())?;
+            runtime.load_state(path).map_err(|e| e.to_string())?;
+            Some(lock)
+        }
+        None => None,
+    };
     if options.seed > 0 {
         runtime.seed(options.seed, options.containers_per_pod);
     }
@@ -188,10 +205,34 @@ async fn serve(options: Options) -> Result<(), String> {
     };
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let saver = {
+        let runtime = runtime.clone();
+        let path = options.state.clone();
+        async move {
+            let Some(path) = path else {
+                return std::future::pending::<String>().await;
+            };
+            let mut saved = None;
+            loop {
+                let generation = runtime.generation();
+                if saved != Some(generation) {
+                    if let Err(e) = runtime.save_state(&path) {
+                        return e.to_string();
+                    }
+                    saved = Some(generation);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
         _ = stdin_closed => {}
+        error = saver => return Err(error),
+    }
+    if let Some(path) = &options.state {
+        runtime.save_state(path).map_err(|e| e.to_string())?;
     }
     server
         .shutdown()
@@ -199,7 +240,29 @@ async fn serve(options: Options) -> Result<(), String> {
         .map_err(|e| format!("shutting down: {e}"))
 }
 
+/// Raises the soft limit of open files to the hard one, as Go programs (the kubelet, crictl,
+/// containerd) do at start: every client connection is a file descriptor, and under the
+/// common soft limit of 1,024 a thousand idle connections would lock new clients out. Done
+/// here, in the binary: a library must not change its process's limits.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            if setrlimit(Resource::Nofile, limit).is_err() && limit.maximum.is_none() {
+                // An unlimited hard limit that the kernel caps lower (Linux's default
+                // `fs.nr_open`): take that much.
+                limit.current = Some(1 << 20);
+                let _ = setrlimit(Resource::Nofile, limit);
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    raise_open_file_limit();
     let options = match parse(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => return ExitCode::SUCCESS,

@@ -76,18 +76,3 @@ impl AsyncWrite for LogSink {
         self.poll_flush(cx)
     }
 }
-
-/// The stdin of a container created with `stdin: true`: open, with nothing written to it
-/// (the fake's attach runs its own copy of the program), so that a program that reads it
-/// (`sh`, `cat`) waits, as in a real runtime, until the container is stopped.
-pub(crate) struct OpenStdin;
-
-impl tokio::io::AsyncRead for OpenStdin {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        _: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Poll::Pending
-    }
-}

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use cri_api_v1::unix_server::UnixIncoming;
 use tokio::net::UnixListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::FakeRuntime;
 
@@ -38,7 +38,7 @@ pub(crate) async fn serve_unix(
         tonic::transport::Server::builder()
             .add_service(runtime_service)
             .add_service(image_service)
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+            .serve_with_incoming_shutdown(UnixIncoming::new(listener), async {
                 let _ = stopped.await;
             }),
     );

@@ -5,9 +5,9 @@
 //! - **Exec** runs the command through the runtime's [`CommandHandler`] (with the
 //!   container's environment), on the client's streams; with a TTY, stderr goes to the
 //!   terminal too.
-//! - **Attach** runs the container's own command (`command` + `args` of its config, `sh` if
-//!   empty) through the same handler on the client's streams: the fake has no long-lived
-//!   process, so what a client attaches to is a fresh run of the container's program.
+//! - **Attach** attaches to the container's one main process: the client's input goes to its
+//!   stdin (shared by every attached client), and the client sees its output from then on
+//!   (which also goes to the log), until the process ends; see the container model.
 //! - **PortForward** hands each forwarded connection to the [`PortForwardHandler`]
 //!   ([`EchoPorts`] unless [`FakeRuntimeBuilder::port_forward_handler`] says otherwise;
 //!   [`TcpPorts`] connects to a real address).
@@ -178,26 +178,18 @@ impl Runtime for FakeStreams {
         request: api::AttachRequest,
         streams: Streams,
     ) -> BoxFuture<Result<(), BoxError>> {
-        let run = self.runtime().and_then(|runtime| {
-            let argv = {
-                let state = runtime.read();
-                let id =
-                    crate::state::resolve(&state.containers, &request.container_id, "container")
-                        .map_err(status_error)?;
-                let config = &state.containers[id].config;
-                let mut argv: Vec<String> =
-                    config.command.iter().chain(&config.args).cloned().collect();
-                if argv.is_empty() {
-                    argv.push("sh".into());
-                }
-                argv
-            };
-            runtime
-                .exec_in(&request.container_id, argv, command_io(streams))
-                .map_err(status_error)
+        let console = self.runtime().and_then(|runtime| {
+            let state = runtime.read();
+            let id = crate::state::resolve(&state.containers, &request.container_id, "container")
+                .map_err(status_error)?;
+            let ctr = &state.containers[id];
+            if ctr.state != api::ContainerState::ContainerRunning {
+                return Err(BoxError::from(format!("container {id} is not running")));
+            }
+            Ok(ctr.model.console_or_idle())
         });
         Box::pin(async move {
-            run?.await;
+            console?.attach(command_io(streams)).await;
             Ok(())
         })
     }
@@ -208,13 +200,28 @@ impl Runtime for FakeStreams {
         port: u16,
         stream: Box<dyn PortStream>,
     ) -> BoxFuture<Result<(), BoxError>> {
-        match self.runtime() {
-            Ok(runtime) => runtime
-                .options()
-                .port_forward
-                .forward(pod_sandbox_id, port, stream),
-            Err(error) => Box::pin(async move { Err(error) }),
-        }
+        let runtime = match self.runtime() {
+            Ok(runtime) => runtime,
+            Err(error) => return Box::pin(async move { Err(error) }),
+        };
+        let ip = runtime
+            .read()
+            .pods
+            .get(&pod_sandbox_id)
+            .and_then(|p| p.ip.parse::<IpAddr>().ok());
+        let handler = runtime.options().port_forward.clone();
+        Box::pin(async move {
+            // A container of the pod listens on the port (a web server of the model): the
+            // connection goes there; else to the handler (an echo by default).
+            if let Some(ip) = ip
+                && let Ok(mut tcp) = tokio::net::TcpStream::connect((ip, port)).await
+            {
+                let mut stream = stream;
+                tokio::io::copy_bidirectional(&mut stream, &mut tcp).await?;
+                return Ok(());
+            }
+            handler.forward(pod_sandbox_id, port, stream).await
+        })
     }
 }
 

@@ -3,12 +3,72 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::PollSender;
+
+/// The bytes a connection holds for its application (received, not yet read), shared by its
+/// channels: the reading side waits for room, each [`ChannelReader`] gives back what it
+/// takes.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    max: usize,
+    freed: Notify,
+}
+
+impl Budget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            used: AtomicUsize::new(0),
+            max,
+            freed: Notify::new(),
+        })
+    }
+
+    /// Waits until `n` more bytes fit (always, when nothing is held: a message larger than
+    /// the budget still goes through, alone).
+    pub async fn room(&self, n: usize) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let used = self.used.load(Ordering::Acquire);
+            if used == 0 || used.saturating_add(n) <= self.max {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    /// Takes `n` bytes.
+    pub fn charge(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Gives `n` bytes back.
+    pub fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+        self.freed.notify_waiters();
+    }
+
+    /// The bytes held now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// What a chunk costs a [`Budget`]: its bytes and the bookkeeping around them.
+pub(crate) fn cost(chunk: &Bytes) -> usize {
+    chunk.len() + 64
+}
 
 /// Reads the chunks a transport received on one channel; end of file when the peer closed
 /// the channel or the connection ended.
@@ -16,14 +76,27 @@ use tokio_util::sync::PollSender;
 pub struct ChannelReader {
     rx: mpsc::Receiver<Bytes>,
     current: Bytes,
+    /// What the chunks were charged to (given back as they are taken).
+    budget: Arc<Budget>,
 }
 
 impl ChannelReader {
-    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+    /// A reader of `rx`, whose chunks were charged to `budget`.
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>, budget: Arc<Budget>) -> Self {
         ChannelReader {
             rx,
             current: Bytes::new(),
+            budget,
         }
+    }
+
+    /// Polls the channel for its next chunk, giving its cost back to the budget.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let chunk = ready!(self.rx.poll_recv(cx));
+        if let Some(chunk) = &chunk {
+            self.budget.release(cost(chunk));
+        }
+        Poll::Ready(chunk)
     }
 
     #[cfg(feature = "client")]
@@ -39,7 +112,7 @@ impl ChannelReader {
         if !self.current.is_empty() {
             return Poll::Ready(Some(std::mem::take(&mut self.current)));
         }
-        self.rx.poll_recv(cx)
+        self.poll_recv(cx)
     }
 
     /// The next chunk as it arrived (`None` at the end), without copying.
@@ -47,7 +120,7 @@ impl ChannelReader {
         if !self.current.is_empty() {
             return Some(std::mem::take(&mut self.current));
         }
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 }
 
@@ -58,7 +131,7 @@ impl AsyncRead for ChannelReader {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         while self.current.is_empty() {
-            match ready!(self.rx.poll_recv(cx)) {
+            match ready!(self.poll_recv(cx)) {
                 Some(chunk) => self.current = chunk,
                 None => return Poll::Ready(Ok(())),
             }
@@ -67,6 +140,16 @@ impl AsyncRead for ChannelReader {
         buf.put_slice(&self.current[..n]);
         self.current.advance(n);
         Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for ChannelReader {
+    fn drop(&mut self) {
+        // What the channel still holds goes with it: give it back.
+        self.rx.close();
+        while let Ok(chunk) = self.rx.try_recv() {
+            self.budget.release(cost(&chunk));
+        }
     }
 }
 
@@ -201,5 +284,50 @@ impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Duplex<R, W> {
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.writer).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn readers_give_back_what_they_take_and_what_they_drop() {
+        let budget = Budget::new(1000);
+        let (tx, rx) = mpsc::channel(4);
+        let mut reader = ChannelReader::new(rx, budget.clone());
+        for chunk in [&b"hello"[..], b"world"] {
+            let chunk = Bytes::from_static(chunk);
+            budget.charge(cost(&chunk));
+            tx.send(chunk).await.unwrap();
+        }
+        assert_eq!(budget.used(), 2 * (5 + 64));
+        let mut buf = [0u8; 5];
+        reader.read_exact(&mut buf).await.unwrap();
+        assert_eq!(budget.used(), 5 + 64);
+        drop(reader);
+        assert_eq!(budget.used(), 0, "what the channel held is given back");
+    }
+
+    #[tokio::test]
+    async fn room_waits_until_enough_is_given_back() {
+        let budget = Budget::new(100);
+        // Nothing held: a chunk larger than the budget still goes through, alone.
+        budget.room(1000).await;
+        budget.charge(80);
+        let short = Duration::from_millis(20);
+        assert!(tokio::time::timeout(short, budget.room(50)).await.is_err());
+        let waiter = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.room(50).await }
+        });
+        tokio::task::yield_now().await;
+        budget.release(40);
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("woken when room was given back")
+            .unwrap();
     }
 }

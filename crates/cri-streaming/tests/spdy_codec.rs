@@ -242,6 +242,48 @@ fn zlib_bomb_ends_with_a_clear_error() {
     assert!(err.to_string().contains("65536 bytes"), "{err}");
 }
 
+/// A raw header block of `names` with empty values.
+fn raw_block(names: impl ExactSizeIterator<Item = String>) -> Vec<u8> {
+    let mut raw = (names.len() as u32).to_be_bytes().to_vec();
+    for name in names {
+        raw.extend_from_slice(&(name.len() as u32).to_be_bytes());
+        raw.extend_from_slice(name.as_bytes());
+        raw.extend_from_slice(&0u32.to_be_bytes());
+    }
+    raw
+}
+
+#[test]
+fn header_blocks_have_a_header_count_cap() {
+    let names = |n: usize| (0..n).map(|i| format!("h{i:04}"));
+    let mut dec = FrameDecoder::new(MAX_PAYLOAD_ANY, 64 * 1024);
+    let wire = syn_stream_with_raw_block(&raw_block(names(256)));
+    match dec.decode(&mut BytesMut::from(&wire[..])) {
+        Ok(Some(Frame::SynStream { headers, .. })) => assert_eq!(headers.len(), 256),
+        other => panic!("256 headers are accepted: {other:?}"),
+    }
+    // Thousands of distinct names (issue 17: a linear duplicate check made such blocks
+    // cost their square) are refused with a clear error, and quickly.
+    let wire = syn_stream_with_raw_block(&raw_block(names(4800)));
+    let start = std::time::Instant::now();
+    let err = FrameDecoder::new(MAX_PAYLOAD_ANY, 64 * 1024)
+        .decode(&mut BytesMut::from(&wire[..]))
+        .expect_err("4800 headers are refused");
+    assert!(
+        err.to_string()
+            .contains("4800 headers in one block (at most 256)"),
+        "{err}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_millis(500));
+    // Duplicates are still found.
+    let wire =
+        syn_stream_with_raw_block(&raw_block(["a".to_string(), "a".to_string()].into_iter()));
+    let err = FrameDecoder::new(MAX_PAYLOAD_ANY, 64 * 1024)
+        .decode(&mut BytesMut::from(&wire[..]))
+        .expect_err("a duplicate is refused");
+    assert!(err.to_string().contains("appears twice"), "{err}");
+}
+
 #[test]
 fn malformed_frames_have_clear_errors() {
     let mut dec = FrameDecoder::new(1024, 1024);

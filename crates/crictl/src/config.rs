@@ -98,29 +98,77 @@ pub fn read_config(path: &str, explicit: bool) -> Result<Config, Failure> {
         }
         Err(error) => return Err(Failure::msg(format!("load config file {path}: {error}"))),
     };
-    let value: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|error| Failure::msg(format!("load config file {path}: {error}")))?;
-    let mut config = Config::default();
-    let Some(map) = value.as_mapping() else {
-        return Ok(config);
+    parse_config(&text).map_err(|error| Failure::msg(format!("load config file {path}: {error}")))
+}
+
+/// The config file's text: a mapping of the [`CONFIG_KEYS`], each with a value of its type.
+/// Anything else is an error naming the key, as Go's crictl refuses it: a mistyped config
+/// never falls back to the defaults (the built-in fake, for the endpoint).
+fn parse_config(text: &str) -> Result<Config, String> {
+    use serde_yaml::Value;
+    let kind = |value: &Value| match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
     };
-    let text_of = |value: &serde_yaml::Value| match value {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+    let value: Value = crate::yaml_input::from_str(text)?;
+    let mut config = Config::default();
+    let map = match &value {
+        Value::Null => return Ok(config),
+        Value::Mapping(map) => map,
+        other => {
+            return Err(format!(
+                "expected a mapping of options (key: value), not {}",
+                kind(other)
+            ));
+        }
     };
     for (key, value) in map {
-        let Some(key) = key.as_str() else { continue };
-        let text = text_of(value);
+        let Some(key) = key.as_str() else {
+            return Err(format!("an option's name is {}, not a string", kind(key)));
+        };
+        let text = match value {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                return Err(format!(
+                    "config option '{key}' wants a single value, not {}",
+                    kind(other)
+                ));
+            }
+        };
+        let flag = |text: &str| match text {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" | "" => Ok(false),
+            _ => Err(format!(
+                "config option '{key}' wants true or false, not {text:?}"
+            )),
+        };
         match key {
-            "runtime-endpoint" => config.runtime_endpoint = text.filter(|s| !s.is_empty()),
-            "image-endpoint" => config.image_endpoint = text.filter(|s| !s.is_empty()),
-            "timeout" => config.timeout = text,
-            "debug" => config.debug = text.as_deref() == Some("true"),
-            "pull-image-on-create" => config.pull_image_on_create = text.as_deref() == Some("true"),
-            "disable-pull-on-run" => config.disable_pull_on_run = text.as_deref() == Some("true"),
-            _ => {}
+            "runtime-endpoint" => config.runtime_endpoint = Some(text).filter(|s| !s.is_empty()),
+            "image-endpoint" => config.image_endpoint = Some(text).filter(|s| !s.is_empty()),
+            "timeout" => {
+                if !text.is_empty() {
+                    crate::duration::parse_duration(&text)
+                        .map_err(|e| format!("config option 'timeout': {e}"))?;
+                    config.timeout = Some(text);
+                }
+            }
+            "debug" => config.debug = flag(&text)?,
+            "pull-image-on-create" => config.pull_image_on_create = flag(&text)?,
+            "disable-pull-on-run" => config.disable_pull_on_run = flag(&text)?,
+            _ => {
+                return Err(format!(
+                    "config option '{key}' is not valid: use one of {}",
+                    CONFIG_KEYS.join(", ")
+                ));
+            }
         }
     }
     Ok(config)

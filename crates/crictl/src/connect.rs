@@ -77,10 +77,17 @@ async fn dial(
 /// Connects as crictl does: flag or environment, then the config file, then the default
 /// endpoints in order, then (none present) the built-in fake runtime.
 pub async fn connect(cli: &Cli, config: &Config) -> Result<Connection, Failure> {
-    let timeout = match cli.timeout.as_deref().or(config.timeout.as_deref()) {
-        Some(text) => Some(parse_duration(text)?).filter(|d| !d.is_zero()),
-        None => None,
-    };
+    let timeout = match (cli.timeout.as_deref(), config.timeout.as_deref()) {
+        (Some(text), _) => {
+            Some(parse_duration(text).map_err(|e| Failure::msg(format!("--timeout: {e}")))?)
+        }
+        (None, Some(text)) => Some(
+            parse_duration(text)
+                .map_err(|e| Failure::msg(format!("timeout in the config file: {e}")))?,
+        ),
+        (None, None) => None,
+    }
+    .filter(|d| !d.is_zero());
     let connect_timeout = timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let call_timeout = timeout.unwrap_or(DEFAULT_CALL_TIMEOUT);
     let image_endpoint = cli

@@ -29,13 +29,36 @@ mod human;
 mod output;
 mod proto;
 mod telemetry;
+mod yaml_input;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
 /// malloc for 10,000 containers).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Raises the soft limit of open files to the hard one, as Go programs (the kubelet, crictl,
+/// containerd) do at start: every client connection is a file descriptor, and under the
+/// common soft limit of 1,024 a thousand idle connections would lock new clients out. Done
+/// here, in the binary: a library must not change its process's limits.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            if setrlimit(Resource::Nofile, limit).is_err() && limit.maximum.is_none() {
+                // An unlimited hard limit that the kernel caps lower (Linux's default
+                // `fs.nr_open`): take that much.
+                limit.current = Some(1 << 20);
+                let _ = setrlimit(Resource::Nofile, limit);
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    raise_open_file_limit();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -28,7 +28,7 @@ pub fn from_config_file<M: JsonMessage>(path: &str) -> Result<M, Failure> {
     })?;
     let value: Value = match serde_json::from_str(&text) {
         Ok(value) => value,
-        Err(_) => serde_yaml::from_str(&text)
+        Err(_) => crate::yaml_input::from_str(&text)
             .map_err(|e| Failure::msg(format!("{path}: neither JSON nor YAML: {e}")))?,
     };
     let text = value.to_string();

@@ -1,6 +1,7 @@
 //! The built-in commands: a handful of POSIX tools, and `sh` through the interpreter in
 //! `shell`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -38,6 +39,35 @@ pub struct Builtins;
 impl CommandHandler for Builtins {
     fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
         Box::pin(run_builtin(argv, io))
+    }
+}
+
+/// `sh ARGS…` with every command of its script run by `commands`: `-c SCRIPT [NAME ARGS…]`,
+/// or a script read from stdin.
+pub(crate) async fn run_sh(
+    commands: Arc<dyn CommandHandler>,
+    args: &[String],
+    mut io: CommandIo,
+) -> i32 {
+    match args.first().map(String::as_str) {
+        Some("-c") => {
+            let Some(script) = args.get(1) else {
+                write_all(&mut io.stderr, b"sh: -c: option requires an argument\n").await;
+                return 2;
+            };
+            let positional = args[2..].to_vec();
+            let mut shell = Shell::new(commands, &io.env, positional);
+            shell.run_script(script, io).await
+        }
+        Some(file) if !file.starts_with('-') => {
+            let msg = format!("sh: 0: cannot open {file}: No such file\n");
+            write_all(&mut io.stderr, msg.as_bytes()).await;
+            2
+        }
+        _ => {
+            let mut shell = Shell::new(commands, &io.env, Vec::new());
+            shell.run_stdin(io).await
+        }
     }
 }
 
@@ -86,26 +116,7 @@ async fn run_builtin(argv: Vec<String>, mut io: CommandIo) -> i32 {
                 Some(stdin) => ok(copy(stdin, &mut io.stdout).await),
             }
         }
-        "sh" | "bash" | "ash" | "dash" => match args.first().map(String::as_str) {
-            Some("-c") => {
-                let Some(script) = args.get(1) else {
-                    write_all(&mut io.stderr, b"sh: -c: option requires an argument\n").await;
-                    return 2;
-                };
-                let positional = args[2..].to_vec();
-                let mut shell = Shell::new(&Builtins, &io.env, positional);
-                shell.run_script(script, io).await
-            }
-            Some(file) if !file.starts_with('-') => {
-                let msg = format!("sh: 0: cannot open {file}: No such file\n");
-                write_all(&mut io.stderr, msg.as_bytes()).await;
-                2
-            }
-            _ => {
-                let mut shell = Shell::new(&Builtins, &io.env, Vec::new());
-                shell.run_stdin(io).await
-            }
-        },
+        "sh" | "bash" | "ash" | "dash" => run_sh(Arc::new(Builtins), args, io).await,
         "sleep" => match args.first().map(|a| parse_seconds(a)) {
             Some(Some(None)) => std::future::pending().await,
             Some(Some(Some(duration))) => {

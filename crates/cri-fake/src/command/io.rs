@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -40,24 +40,44 @@ impl fmt::Debug for CommandIo {
     }
 }
 
+/// The default cap of [`CommandIo::capture`]: 16 MiB less 64 bytes, for stdout and stderr
+/// together, so that an `ExecSync` answer with all of it (and its protobuf framing) fits the
+/// 16 MiB message limit of the kubelet, containerd and crictl.
+pub const CAPTURE_LIMIT: usize = (16 << 20) - 64;
+
 impl CommandIo {
-    /// I/O that collects stdout and stderr in memory (each capped at `limit` bytes, beyond
-    /// which further output is discarded and [`Captured::truncated`] says so; `None`: 16 MiB,
-    /// as containerd caps `ExecSync` output), with no stdin, no TTY and no environment.
+    /// I/O that collects stdout and stderr in memory (together capped at `limit` bytes,
+    /// beyond which further output is discarded and [`Captured::truncated`] says so; `None`:
+    /// [`CAPTURE_LIMIT`]), with no stdin, no TTY and no environment.
     pub fn capture(limit: Option<usize>) -> (CommandIo, Captured) {
-        let limit = limit.unwrap_or(16 << 20);
-        let captured = Captured {
-            stdout: Arc::new(Mutex::new(Buffer::default())),
-            stderr: Arc::new(Mutex::new(Buffer::default())),
-        };
+        let captured = Captured(Arc::new(Mutex::new(Capture {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            limit: limit.unwrap_or(CAPTURE_LIMIT),
+            truncated: false,
+        })));
         let io = CommandIo {
             stdin: None,
-            stdout: Box::new(CaptureWriter(captured.stdout.clone(), limit)),
-            stderr: Box::new(CaptureWriter(captured.stderr.clone(), limit)),
+            stdout: Box::new(CaptureWriter(captured.0.clone(), false)),
+            stderr: Box::new(CaptureWriter(captured.0.clone(), true)),
             tty: false,
             env: Vec::new(),
         };
         (io, captured)
+    }
+
+    /// The same I/O with every stream cooperative: each read and write spends a unit of the
+    /// tokio task's budget, so that a command whose output is always accepted at once (captured,
+    /// logged to a file, discarded) or whose input is always ready still yields to the runtime
+    /// now and then, and a timer (an `ExecSync` timeout) or another request gets its turn. The
+    /// runtime applies it to the I/O of every command it runs ([`dispatch`]).
+    pub(crate) fn cooperative(mut self) -> Self {
+        self.stdin = self
+            .stdin
+            .map(|stdin| Box::new(Cooperative(stdin)) as BoxRead);
+        self.stdout = Box::new(Cooperative(self.stdout));
+        self.stderr = Box::new(Cooperative(self.stderr));
+        self
     }
 
     /// The same I/O with `stdin`.
@@ -73,18 +93,16 @@ impl CommandIo {
     }
 }
 
-#[derive(Default)]
-struct Buffer {
-    bytes: Vec<u8>,
+struct Capture {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    limit: usize,
     truncated: bool,
 }
 
 /// The output collected by the I/O of [`CommandIo::capture`].
 #[derive(Clone)]
-pub struct Captured {
-    stdout: Arc<Mutex<Buffer>>,
-    stderr: Arc<Mutex<Buffer>>,
-}
+pub struct Captured(Arc<Mutex<Capture>>);
 
 impl fmt::Debug for Captured {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,22 +111,27 @@ impl fmt::Debug for Captured {
 }
 
 impl Captured {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Capture> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Takes what was written so far to stdout and stderr.
     pub fn take(&self) -> (Vec<u8>, Vec<u8>) {
-        let take = |b: &Mutex<Buffer>| {
-            std::mem::take(&mut b.lock().unwrap_or_else(PoisonError::into_inner).bytes)
-        };
-        (take(&self.stdout), take(&self.stderr))
+        let mut capture = self.lock();
+        (
+            std::mem::take(&mut capture.stdout),
+            std::mem::take(&mut capture.stderr),
+        )
     }
 
     /// Whether output went beyond the limit and was cut.
     pub fn truncated(&self) -> bool {
-        let t = |b: &Mutex<Buffer>| b.lock().unwrap_or_else(PoisonError::into_inner).truncated;
-        t(&self.stdout) || t(&self.stderr)
+        self.lock().truncated
     }
 }
 
-struct CaptureWriter(Arc<Mutex<Buffer>>, usize);
+/// Stdout (`false`) or stderr (`true`) of a capture.
+struct CaptureWriter(Arc<Mutex<Capture>>, bool);
 
 impl AsyncWrite for CaptureWriter {
     fn poll_write(
@@ -116,13 +139,18 @@ impl AsyncWrite for CaptureWriter {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let mut b = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let room = self.1.saturating_sub(b.bytes.len());
-        let n = buf.len().min(room);
-        b.bytes.extend_from_slice(&buf[..n]);
+        let mut capture = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let used = capture.stdout.len() + capture.stderr.len();
+        let n = buf.len().min(capture.limit.saturating_sub(used));
         if n < buf.len() {
-            b.truncated = true;
+            capture.truncated = true;
         }
+        let out = if self.1 {
+            &mut capture.stderr
+        } else {
+            &mut capture.stdout
+        };
+        out.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -133,8 +161,65 @@ impl AsyncWrite for CaptureWriter {
     }
 }
 
+/// The most a cooperative writer passes on in one write (see [`CommandIo::cooperative`]).
+const COOP_WRITE: usize = 1024;
+
+/// A stream of a command that spends the task's budget (see [`CommandIo::cooperative`]).
+struct Cooperative<T>(T);
+
+impl AsyncWrite for Cooperative<BoxWrite> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        // One unit of budget per write of at most `COOP_WRITE` bytes: the work behind a
+        // byte differs (a log line is formatted and written to a file for every few), and
+        // this bounds a slice of the task at 128 such writes.
+        let buf = &buf[..buf.len().min(COOP_WRITE)];
+        let written = Pin::new(&mut self.0).poll_write(cx, buf);
+        if written.is_ready() {
+            coop.made_progress();
+        }
+        written
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncRead for Cooperative<BoxRead> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let read = Pin::new(&mut self.0).poll_read(cx, buf);
+        if read.is_ready() {
+            coop.made_progress();
+        }
+        read
+    }
+}
+
+/// Runs `argv` with `handler` on cooperative I/O ([`CommandIo::cooperative`]): how the
+/// runtime starts every command (`ExecSync`, a container's process, streaming exec and
+/// attach, each command of a script's pipeline).
+pub(crate) fn dispatch(
+    handler: &dyn super::CommandHandler,
+    argv: Vec<String>,
+    io: CommandIo,
+) -> super::BoxFuture<'static, i32> {
+    handler.run(argv, io.cooperative())
+}
+
 /// Writes `bytes` and flushes; whether both worked.
-pub(super) async fn write_all(w: &mut BoxWrite, bytes: &[u8]) -> bool {
+pub(crate) async fn write_all(w: &mut BoxWrite, bytes: &[u8]) -> bool {
     w.write_all(bytes).await.is_ok() && w.flush().await.is_ok()
 }
 

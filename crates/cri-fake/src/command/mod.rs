@@ -11,6 +11,13 @@
 //! Timeouts are the caller's business: dropping the future of [`CommandHandler::run`] stops
 //! the command (and every command of its pipelines).
 //!
+//! The runtime gives every command it runs (`ExecSync`, a container's process, streaming
+//! exec and attach, each command of a script's pipeline) cooperative I/O: each read, and
+//! each write of up to 1 KiB, spends a unit of the tokio task's budget, so a command whose
+//! output is always accepted at once (captured, logged, discarded) still yields now and
+//! then, and neither freezes the fake's other requests nor outlives its timeout. A handler
+//! of your own gets the same I/O.
+//!
 //! # Example
 //!
 //! ```
@@ -36,7 +43,9 @@ mod io;
 mod shell;
 
 pub use builtins::Builtins;
-pub use io::{BoxRead, BoxWrite, Captured, CommandIo};
+pub(crate) use builtins::run_sh;
+pub use io::{BoxRead, BoxWrite, CAPTURE_LIMIT, Captured, CommandIo};
+pub(crate) use io::{dispatch, write_all};
 
 /// A boxed, sendable future (what [`CommandHandler::run`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

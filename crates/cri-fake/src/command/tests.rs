@@ -127,6 +127,15 @@ async fn scripts() {
         "name arg 1\n"
     );
     assert_eq!(sh("echo ''").await.1, "\n");
+    // Command substitution, nested, with the final newlines cut; 2>&1 follows a pipe.
+    assert_eq!(
+        sh("echo $(echo a $(printf 'b\\n\\n')):$?").await.1,
+        "a b:0\n"
+    );
+    assert_eq!(
+        sh("nope 2>&1 | cat").await,
+        (0, "nope: not found\n".into(), "".into())
+    );
     for bad in [
         "echo 'open",
         "echo a &",
@@ -134,7 +143,7 @@ async fn scripts() {
         "echo a &&",
         "echo > file",
         "(echo)",
-        "echo $(x)",
+        "echo $(x",
     ] {
         let (code, _, err) = sh(bad).await;
         assert_eq!(code, 2, "{bad:?}");

@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::{Reply, pages};
 use crate::command::CommandIo;
-use crate::process::{Log, LogSink, OpenStdin};
+use crate::model::console::Console;
+use crate::process::{Log, LogSink};
 use crate::state::{self, Ctr, id_matches, resolve};
 use crate::{FakeRuntime, labels_match};
 
@@ -57,7 +58,16 @@ impl FakeRuntime {
         ctr.state = api::ContainerState::ContainerExited;
         ctr.finished_at = state::now();
         ctr.exit_code = code;
-        ctr.reason = if code == 0 { "Completed" } else { "Error" }.into();
+        let oom = ctr
+            .model
+            .oom_killed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        ctr.reason = match code {
+            _ if oom => "OOMKilled",
+            0 => "Completed",
+            _ => "Error",
+        }
+        .into();
         let pod_id = ctr.pod_id.clone();
         self.emit(
             &state,
@@ -79,6 +89,7 @@ pub(super) async fn create(
             "container config must include metadata.name",
         ));
     }
+    crate::model::validate(&config)?;
     let image = config
         .image
         .as_ref()
@@ -106,7 +117,13 @@ pub(super) async fn create(
             linux: Some(linux),
             windows: None,
         });
-    let ctr = Ctr::new(id.clone(), pod, config, image_id, resources);
+    let image_user = state.images.get(&image_id).map_or(String::new(), |i| {
+        i.uid
+            .map_or_else(|| i.username.clone(), |u| u.value.to_string())
+    });
+    let model = crate::model::Container::new(pod, &config, &image_user);
+    let mut ctr = Ctr::new(id.clone(), pod, config, image_id, resources);
+    ctr.model = std::sync::Arc::new(model);
     state.containers.insert(id.clone(), ctr);
     rt.emit(
         &state,
@@ -125,22 +142,26 @@ pub(super) async fn start(
 ) -> Reply<api::StartContainerResponse> {
     let request = request.into_inner();
     // What to run and where its log goes, read first: the file is made outside the lock.
-    let (id, argv, env, tty, stdin, log_path) = {
+    let (id, argv, env, tty, stdin, log_path, model) = {
         let state = rt.read();
         let id = resolve(&state.containers, &request.container_id, "container")?.clone();
         let ctr = &state.containers[&id];
         let pod = state.pods.get(&ctr.pod_id);
         let log_path = (!ctr.log_path.is_empty()).then(|| std::path::PathBuf::from(&ctr.log_path));
-        let argv: Vec<String> = ctr
-            .config
-            .command
-            .iter()
-            .chain(&ctr.config.args)
-            .cloned()
-            .collect();
-        let stdin = ctr.config.stdin;
-        (id, argv, ctr.env(pod), ctr.config.tty, stdin, log_path)
+        let argv = ctr.argv();
+        let stdin = (ctr.config.stdin, ctr.config.stdin_once);
+        let model = ctr.model.clone();
+        (
+            id,
+            argv,
+            ctr.env(pod),
+            ctr.config.tty,
+            stdin,
+            log_path,
+            model,
+        )
     };
+    let (stdin, stdin_once) = stdin;
     let log = match &log_path {
         Some(path) => Some(Log::open(path).map_err(|e| {
             Status::internal(format!(
@@ -162,30 +183,40 @@ pub(super) async fn start(
     }
     ctr.state = api::ContainerState::ContainerRunning;
     ctr.started_at = state::now();
+    // The one main process: attached clients share its stdin and see its output.
+    let (console, process_stdin) = Console::new(stdin, stdin_once, tty);
+    model.set_console(console.clone());
     if !argv.is_empty() {
         let io = CommandIo {
-            stdin: stdin.then(|| Box::new(OpenStdin) as crate::command::BoxRead),
-            stdout: Box::new(LogSink {
-                log: log.clone(),
-                stream: cri_log::Stream::Stdout,
-            }),
+            stdin: process_stdin,
+            stdout: console.tee(
+                Box::new(LogSink {
+                    log: log.clone(),
+                    stream: cri_log::Stream::Stdout,
+                }),
+                false,
+            ),
             // On a terminal both streams are one, and runtimes log it as stdout.
-            stderr: Box::new(LogSink {
-                log: log.clone(),
-                stream: if tty {
-                    cri_log::Stream::Stdout
-                } else {
-                    cri_log::Stream::Stderr
-                },
-            }),
+            stderr: console.tee(
+                Box::new(LogSink {
+                    log: log.clone(),
+                    stream: if tty {
+                        cri_log::Stream::Stdout
+                    } else {
+                        cri_log::Stream::Stderr
+                    },
+                }),
+                true,
+            ),
             tty,
             env,
         };
-        let run = rt.options().commands.run(argv, io);
+        let run = crate::command::dispatch(&rt.container_commands(model.clone()), argv, io);
         let runtime = rt.clone();
         let exited = id.clone();
         let task = tokio::spawn(async move {
             let code = run.await;
+            console.finish();
             runtime.process_exited(&exited, code);
         });
         ctr.process = Some(task.abort_handle());

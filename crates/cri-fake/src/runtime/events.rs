@@ -3,12 +3,15 @@
 //! `DATA_LOSS` and its stream ends).
 
 use cri_api_v1 as api;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use super::Reply;
+use std::sync::Arc;
+
 use crate::FakeRuntime;
+use crate::event_hub::Next;
 use crate::state;
 
 impl FakeRuntime {
@@ -20,7 +23,7 @@ impl FakeRuntime {
         pod_id: &str,
         kind: cri_api_v1::ContainerEventType,
     ) {
-        if self.inner.events.receiver_count() == 0 {
+        if !self.inner.events.has_subscribers() {
             return;
         }
         let (pod_sandbox_status, containers_statuses) = match state.pods.get(pod_id) {
@@ -33,7 +36,7 @@ impl FakeRuntime {
             ),
             None => (None, Vec::new()),
         };
-        let _ = self.inner.events.send(cri_api_v1::ContainerEventResponse {
+        self.inner.events.send(cri_api_v1::ContainerEventResponse {
             container_id: id.to_string(),
             container_event_type: kind as i32,
             created_at: state::now(),
@@ -47,9 +50,11 @@ pub(super) async fn subscribe(
     rt: &FakeRuntime,
     _: Request<api::GetEventsRequest>,
 ) -> Reply<BoxStream<api::ContainerEventResponse>> {
-    let mut events = rt.inner.events.subscribe();
+    let events = rt.inner.events.subscribe();
     let mut shutdown = rt.shutdown.clone();
-    let (tx, rx) = mpsc::channel(16);
+    // One event in the channel and one being sent: the subscriber's queue in the hub holds
+    // the rest, bounded (see `EventHub`).
+    let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
         let shut_down = async {
             match shutdown.as_mut() {
@@ -64,14 +69,13 @@ pub(super) async fn subscribe(
             let next = tokio::select! {
                 _ = tx.closed() => break,
                 _ = &mut shut_down => break,
-                next = events.recv() => next,
+                next = events.next() => next,
             };
             let item = match next {
-                Ok(event) => Ok(event),
-                Err(broadcast::error::RecvError::Lagged(lost)) => Err(Status::data_loss(format!(
+                Next::Event(event) => Ok(Arc::unwrap_or_clone(event)),
+                Next::Lost(lost) => Err(Status::data_loss(format!(
                     "the event stream fell behind and lost {lost} events"
                 ))),
-                Err(broadcast::error::RecvError::Closed) => break,
             };
             let last = item.is_err();
             if tx.send(item).await.is_err() || last {

@@ -29,12 +29,31 @@ impl FakeRuntime {
             return Err(Status::invalid_argument("cmd is empty"));
         }
         let id = self.running(id)?;
-        if io.env.is_empty() {
+        let model = {
             let state = self.read();
             let ctr = &state.containers[&id];
-            io.env = ctr.env(state.pods.get(&ctr.pod_id));
-        }
-        Ok(self.options().commands.run(argv, io))
+            if io.env.is_empty() {
+                io.env = ctr.env(state.pods.get(&ctr.pod_id));
+            }
+            ctr.model.clone()
+        };
+        Ok(crate::command::dispatch(
+            &self.container_commands(model),
+            argv,
+            io,
+        ))
+    }
+
+    /// The commands of a container: its model over the runtime's command handler.
+    pub(crate) fn container_commands(
+        &self,
+        model: std::sync::Arc<crate::model::Container>,
+    ) -> std::sync::Arc<crate::model::ContainerCommands> {
+        std::sync::Arc::new(crate::model::ContainerCommands {
+            model,
+            fallback: self.options().commands.clone(),
+            builtins: !self.options().custom_commands,
+        })
     }
 }
 
@@ -54,10 +73,14 @@ pub(super) async fn exec_sync(
         (Some(t), Some(d)) => Some(t.min(d)),
         (t, d) => t.or(d),
     };
-    let exit_code = match limit {
-        None => run.await,
-        Some(limit) => match tokio::time::timeout(limit, run).await {
-            Ok(code) => code,
+    // The command runs on a task of its own: its deadline is a timer of this task that no
+    // command can hold up, and stopping the command (at the deadline, or when the client
+    // goes away and this future is dropped) aborts that task.
+    let task = AbortOnDrop(tokio::spawn(run));
+    let joined = match limit {
+        None => task.wait().await,
+        Some(limit) => match tokio::time::timeout(limit, task.wait()).await {
+            Ok(joined) => joined,
             Err(_) => {
                 return Err(Status::deadline_exceeded(format!(
                     "command {:?} timed out after {limit:?}",
@@ -66,12 +89,29 @@ pub(super) async fn exec_sync(
             }
         },
     };
+    let exit_code =
+        joined.map_err(|e| Status::internal(format!("command {:?} failed: {e}", request.cmd)))?;
     let (stdout, stderr) = captured.take();
     Ok(Response::new(api::ExecSyncResponse {
         stdout,
         stderr,
         exit_code,
     }))
+}
+
+/// A task that is aborted when this handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub(super) async fn exec(

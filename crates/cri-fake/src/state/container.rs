@@ -28,6 +28,8 @@ pub(crate) struct Ctr {
     pub log: Option<crate::process::Log>,
     /// The main process of a started container with a command, while it runs.
     pub process: Option<tokio::task::AbortHandle>,
+    /// What the container's commands see: identity, files, processes, network.
+    pub model: std::sync::Arc<crate::model::Container>,
 }
 
 impl Ctr {
@@ -46,10 +48,12 @@ impl Ctr {
                 .to_string_lossy()
                 .into_owned()
         };
+        let model = std::sync::Arc::new(crate::model::Container::new(pod, &config, ""));
         Ctr {
             id,
             pod_id: pod.id.clone(),
             log_path,
+            model,
             config,
             image_id,
             state: api::ContainerState::ContainerCreated,
@@ -161,6 +165,23 @@ impl Ctr {
         (spec, image_ref)
     }
 
+    /// What the container runs: its `command` + `args`, else the image's default command
+    /// (which the fake's registry knows for the web servers of the validation suite).
+    pub fn argv(&self) -> Vec<String> {
+        let argv: Vec<String> = self
+            .config
+            .command
+            .iter()
+            .chain(&self.config.args)
+            .cloned()
+            .collect();
+        if argv.is_empty() {
+            self.model.image_command.clone()
+        } else {
+            argv
+        }
+    }
+
     pub fn metadata(&self) -> Option<api::ContainerMetadata> {
         self.config.metadata.clone()
     }
@@ -201,7 +222,7 @@ impl Ctr {
             log_path: self.log_path.clone(),
             resources: self.resources.clone(),
             image_id: self.image_id.clone(),
-            user: Some(self.user(images)),
+            user: Some(self.user()),
             stop_signal: self.config.stop_signal,
         }
     }
@@ -209,6 +230,9 @@ impl Ctr {
     /// Stops the main process, if it runs, and ends the log; whether there was one.
     pub fn kill(&mut self) -> bool {
         let running = self.process.take().map(|p| p.abort()).is_some();
+        if let Some(console) = self.model.console() {
+            console.finish();
+        }
         if let Some(log) = &self.log {
             log.finish();
         }
@@ -238,38 +262,15 @@ impl Ctr {
         env
     }
 
-    /// The user the container's processes run as: the config's `run_as_user`/`run_as_group`,
-    /// else the image's numeric user, else root.
-    fn user(&self, images: &BTreeMap<String, api::Image>) -> api::ContainerUser {
-        let security = self
-            .config
-            .linux
-            .as_ref()
-            .and_then(|l| l.security_context.as_ref());
-        let uid = security
-            .and_then(|s| s.run_as_user)
-            .map(|u| u.value)
-            .or_else(|| {
-                images
-                    .get(&self.image_id)
-                    .and_then(|i| i.uid)
-                    .map(|u| u.value)
-            })
-            .unwrap_or(0);
-        let gid = security.and_then(|s| s.run_as_group).map_or(0, |g| g.value);
-        let mut supplemental_groups = vec![gid];
-        if let Some(s) = security {
-            for g in &s.supplemental_groups {
-                if !supplemental_groups.contains(g) {
-                    supplemental_groups.push(*g);
-                }
-            }
-        }
+    /// The user the container's processes run as: its model's identity (the security
+    /// context, the image's user and groups; see `model::Identity`).
+    fn user(&self) -> api::ContainerUser {
+        let who = &self.model.identity;
         api::ContainerUser {
             linux: Some(api::LinuxContainerUser {
-                uid,
-                gid,
-                supplemental_groups,
+                uid: who.uid,
+                gid: who.gid,
+                supplemental_groups: who.groups.clone(),
             }),
         }
     }

@@ -14,12 +14,23 @@ pub(crate) struct Pod {
     pub ip: String,
 }
 
-fn ip_of(serial: u64) -> String {
+/// The pod's address: its own in 127.0.0.0/8 (outside 127.0.0.0/16, so never 127.0.0.1), where
+/// its containers' servers listen (see `model`); a host-network pod has the host's loopback.
+fn ip_of(serial: u64, config: &api::PodSandboxConfig) -> String {
+    let host_network = config
+        .linux
+        .as_ref()
+        .and_then(|l| l.security_context.as_ref())
+        .and_then(|s| s.namespace_options.as_ref())
+        .is_some_and(|n| n.network == api::NamespaceMode::Node as i32);
+    if host_network {
+        return "127.0.0.1".into();
+    }
     format!(
-        "10.{}.{}.{}",
-        88 + (serial >> 16) % 8,
+        "127.{}.{}.{}",
+        1 + (serial >> 16) % 254,
         (serial >> 8) % 256,
-        serial % 256
+        (serial % 255) + 1
     )
 }
 
@@ -32,11 +43,11 @@ impl Pod {
     ) -> Self {
         Pod {
             id,
+            ip: ip_of(serial, &config),
             config,
             runtime_handler,
             state: api::PodSandboxState::SandboxReady,
             created_at: now(),
-            ip: ip_of(serial),
         }
     }
 

@@ -2,16 +2,18 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::decode::Decoder;
+use super::reverse::tail_start;
 use super::tail::Tail;
 use super::{Error, Message, ReadOptions};
 
 /// Follows a log file as it grows, like `tail -F`: first what the file holds (with
-/// [`ReadOptions::tail`] and [`ReadOptions::since`] applied), then what is appended, across
+/// [`ReadOptions::tail`] and [`ReadOptions::since`] applied; streamed, not loaded), then
+/// what is appended, across
 /// rotations (the path renamed and a new file created, as `ReopenContainerLog` does) and
 /// truncations.
 ///
@@ -44,7 +46,7 @@ pub struct Follower {
     identity: Option<Identity>,
     position: u64,
     decoder: Decoder,
-    /// The history, read on open (with tail applied).
+    /// With tail: the last messages of what the file held on open.
     history: VecDeque<Result<Message, Error>>,
 }
 
@@ -71,37 +73,45 @@ fn identity(meta: &std::fs::Metadata) -> Option<Identity> {
 }
 
 impl Follower {
-    /// Opens the file at `path` and reads what it holds now (the history, to which
-    /// [`ReadOptions::tail`] applies); what is appended later follows.
+    /// Opens the file at `path`. What it holds now comes first, read as it is asked for (it
+    /// is not held in memory), then what is appended later. With [`ReadOptions::tail`], only
+    /// the last messages of what it holds now: their start is found reading backwards (see
+    /// [`read_file`](super::read_file)) and they are read at once, so memory is bounded by
+    /// their count.
     pub fn open(path: impl AsRef<Path>, options: ReadOptions) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = File::open(&path)?;
+        let mut file = File::open(&path)?;
         let meta = file.metadata()?;
+        let start = match options.tail {
+            Some(n) => {
+                let start = tail_start(&mut file, meta.len(), n, &options)?;
+                file.seek(SeekFrom::Start(start))?
+            }
+            None => 0,
+        };
         let mut follower = Follower {
             path,
             identity: identity(&meta),
             file: Some(file),
-            position: 0,
+            position: start,
             decoder: Decoder::new(ReadOptions {
                 tail: None,
                 ..options
             }),
             history: VecDeque::new(),
         };
-        // Read to the end now; a partial message or line at the end stays pending.
-        let mut tail = options.tail.map(Tail::new);
-        loop {
-            while let Some(item) = follower.decoder.pop() {
-                match tail.as_mut() {
-                    Some(tail) => tail.push(item),
-                    None => follower.history.push_back(item),
+        // With tail: read to the end now, keeping the last messages; a partial message or
+        // line at the end stays pending.
+        if let Some(n) = options.tail {
+            let mut tail = Tail::new(n);
+            loop {
+                while let Some(item) = follower.decoder.pop() {
+                    tail.push(item);
+                }
+                if follower.read_appended()? == 0 {
+                    break;
                 }
             }
-            if follower.read_appended()? == 0 {
-                break;
-            }
-        }
-        if let Some(tail) = tail {
             follower.history = tail.kept;
         }
         Ok(follower)

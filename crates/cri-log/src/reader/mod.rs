@@ -13,6 +13,7 @@ mod follow;
 mod join;
 mod options;
 mod read;
+mod reverse;
 mod split;
 mod tail;
 

@@ -66,8 +66,10 @@ impl ReadOptions {
     /// Only the last `n` messages (of the selected streams and time); `None`: all.
     ///
     /// Messages, not raw lines: a line split into partial lines counts once (the kubelet
-    /// counts the file's lines). The reader reads the whole input and keeps `n` messages,
-    /// so memory is bounded by `n` messages, not by the file.
+    /// counts the file's lines). Memory is bounded by `n` messages, not by the input. A
+    /// [`LogReader`](super::LogReader) of any reader reads the whole input and keeps `n`;
+    /// [`read_file`](super::read_file) and [`Follower`](super::Follower) find where the last
+    /// `n` start by reading the file backwards, and read only from there.
     pub fn tail(mut self, n: Option<usize>) -> Self {
         self.tail = n;
         self

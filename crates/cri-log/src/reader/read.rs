@@ -2,10 +2,11 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::decode::Decoder;
+use super::reverse::tail_start;
 use super::tail::Tail;
 use super::{Error, Message, ReadOptions};
 
@@ -103,11 +104,19 @@ impl<R: Read> Iterator for LogReader<R> {
     }
 }
 
-/// Reads the log file at `path` with `options` (see [`LogReader`]).
+/// Reads the log file at `path` with `options` (see [`LogReader`]). With
+/// [`ReadOptions::tail`] it reads only the end of the file: where the last messages start is
+/// found reading backwards, as `tail -n` does, so the time does not grow with the file (line
+/// numbers in errors then count from there).
 pub fn read_file(
     path: impl AsRef<Path>,
     options: ReadOptions,
 ) -> io::Result<LogReader<io::BufReader<File>>> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
+    if let Some(n) = options.tail {
+        let len = file.metadata()?.len();
+        let start = tail_start(&mut file, len, n, &options)?;
+        file.seek(SeekFrom::Start(start))?;
+    }
     Ok(LogReader::new(io::BufReader::new(file), options))
 }

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{WebSocketStream, tungstenite};
 
 use super::session::{exit_code_of, read_status_bytes};
@@ -22,7 +21,7 @@ use super::{
 };
 use crate::pipe::{ChannelReader, Outgoing};
 use crate::protocol::{channel, ws_protocols};
-use crate::ws::{End, Framing, Mux, MuxLimits, PortPrefix};
+use crate::ws::{self, End, Framing, Gated, Mux, MuxLimits, PortPrefix};
 
 fn limits() -> MuxLimits {
     MuxLimits {
@@ -30,6 +29,7 @@ fn limits() -> MuxLimits {
         idle_timeout: Duration::from_secs(365 * 24 * 3600),
         finish_timeout: Duration::from_secs(5),
         max_chunk: 128 << 10,
+        max_buffered: 1 << 20,
     }
 }
 
@@ -38,7 +38,7 @@ async fn connect(
     protocols: &[&str],
     max_message_size: usize,
     extra_query: &[(&str, String)],
-) -> Result<(WebSocketStream<tokio::net::TcpStream>, String), Error> {
+) -> Result<(WebSocketStream<Gated<tokio::net::TcpStream>>, String), Error> {
     let tcp = connect_tcp(target).await?;
     let mut url = target.url.clone();
     let _ = url.set_scheme("ws");
@@ -56,9 +56,8 @@ async fn connect(
         http::header::SEC_WEBSOCKET_PROTOCOL,
         http::HeaderValue::from_str(&protocols.join(", ")).expect("protocol names are ASCII"),
     );
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size));
+    let config = ws::config(max_message_size, limits().max_chunk);
+    let tcp = ws::gated(tcp, limits().max_chunk);
     let (ws, response) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
         .await
         .map_err(|error| match error {

@@ -26,6 +26,10 @@ pub struct Config {
     pub finish_timeout: Duration,
     /// The most sessions at once; more are answered 503 (default 256).
     pub max_sessions: usize,
+    /// The most connections still speaking HTTP (not yet a session) at once (default 256):
+    /// past it the oldest is closed to make room, so that idle connections cannot lock
+    /// clients out. With `max_sessions`, it bounds the file descriptors the server holds.
+    pub max_connections: usize,
     /// The most SPDY streams a client may have open on one connection (default 128); a
     /// port-forward session opens two per forwarded connection.
     pub max_streams_per_connection: usize,
@@ -33,6 +37,11 @@ pub struct Config {
     pub max_message_size: usize,
     /// The largest chunk the server puts in one message to a client (default 128 KiB).
     pub max_chunk: usize,
+    /// The most input one session holds for the runtime (received from the client, not yet
+    /// read), all its streams together (default 1 MiB): past it the server stops reading the
+    /// connection until the runtime reads. SPDY clients that honour flow control are given
+    /// that much connection window, so they never get that far.
+    pub max_buffered_per_connection: usize,
 }
 
 impl Default for Config {
@@ -46,9 +55,11 @@ impl Default for Config {
             stream_creation_timeout: Duration::from_secs(30),
             finish_timeout: Duration::from_secs(300),
             max_sessions: 256,
+            max_connections: 256,
             max_streams_per_connection: 128,
             max_message_size: 1 << 20,
             max_chunk: 128 << 10,
+            max_buffered_per_connection: 1 << 20,
         }
     }
 }

@@ -1,16 +1,14 @@
-//! The HTTP side of the server: accepting connections, then for each request [`route`],
-//! [`negotiate`], admit and [`switch`] to the session of the negotiated transport.
+//! The HTTP side of the server: for each request of a connection [`accept`](super::accept)
+//! took, [`route`], [`negotiate`], admit and [`switch`] to the session of the negotiated
+//! transport.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::rt::TokioIo;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Shared;
@@ -18,35 +16,7 @@ use super::cache::Cached;
 use super::{spdy, websocket};
 use crate::protocol::{spdy_protocols, ws_protocols};
 
-/// Accepts TCP connections and serves each as HTTP/1.1 with upgrades, until dropped.
-pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(conn) => conn,
-            Err(_) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(shared, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await;
-        });
-    }
-}
-
-type Body = Full<Bytes>;
+pub(super) type Body = Full<Bytes>;
 
 fn plain(status: StatusCode, text: impl Into<String>) -> Response<Body> {
     let mut text = text.into();
@@ -150,7 +120,7 @@ struct Admitted {
 
 /// One HTTP request: [`route`] it, [`negotiate`] the transport, spend its token, then
 /// [`switch`] protocols and run the session; or the answer that turns it down.
-async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<Body> {
     match admit(&shared, &req) {
         Ok(admitted) => switch(shared, &mut req, admitted),
         Err(refusal) => *refusal,

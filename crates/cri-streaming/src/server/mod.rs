@@ -8,10 +8,18 @@
 //! as `v4.channel.k8s.io` with a channel pair per port) or an SPDY/3.1 upgrade
 //! (`channel.k8s.io` to `v5.channel.k8s.io`, `portforward.k8s.io`). An unknown, used or
 //! expired token is a 404 and nothing runs.
+//!
+//! What a hostile client can cost the server, and the knobs that bound it: [`limits`].
 
+mod accept;
 mod cache;
 mod config;
+// Not part of the API: whole sessions over an in-memory connection, for the fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
+#[doc = include_str!("limits.md")]
+pub mod limits {}
 mod runtime;
 mod session;
 mod spdy;
@@ -114,7 +122,7 @@ impl Server {
             base_url,
             base_path,
         });
-        let accept = tokio::spawn(handler::accept_loop(listener, shared.clone()));
+        let accept = tokio::spawn(accept::accept_loop(listener, shared.clone()));
         Ok(Server {
             shared,
             local_addr,

@@ -16,6 +16,7 @@ fn limits(config: &super::Config) -> spdy::Limits {
         .idle_timeout(Some(config.idle_timeout))
         .max_frame_size(u32::try_from(config.max_message_size).unwrap_or(u32::MAX))
         .max_streams(config.max_streams_per_connection)
+        .max_buffered(config.max_buffered_per_connection)
 }
 
 /// An SPDY session: the client opens the streams, the server answers them.
@@ -114,6 +115,9 @@ async fn remote_command<F, Fut>(
             return;
         }
     }
+    // The session has its streams: any other the client opens is refused at once (queued,
+    // it would hold its headers and data for nobody).
+    drop(incoming);
     let streams = Streams {
         stdin: got.stdin.take().map(|s| Box::new(s) as super::BoxReader),
         stdout: got.stdout.take().map(|s| Box::new(s) as super::BoxWriter),

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::cache::Cached;
 use super::session::{spawn_resize_reader, status_of_attach, status_of_exec};
 use super::{Shared, Streams};
 use crate::pipe::{Duplex, Outgoing};
 use crate::protocol::{Status, channel};
-use crate::ws::{End, Framing, Mux, MuxLimits};
+use crate::ws::{self, End, Framing, Mux, MuxLimits};
 
 /// The ports of a WebSocket port forward: the request's, else the `port` query parameters.
 pub(super) fn forwarded_ports(
@@ -65,6 +65,7 @@ fn mux_limits(shared: &Shared) -> MuxLimits {
         idle_timeout: shared.config.idle_timeout,
         finish_timeout: shared.config.finish_timeout,
         max_chunk: shared.config.max_chunk,
+        max_buffered: shared.config.max_buffered_per_connection,
     }
 }
 
@@ -79,9 +80,8 @@ pub(super) async fn serve<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let framing = Framing::for_protocol(protocol).expect("a negotiated protocol");
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(shared.config.max_message_size))
-        .max_frame_size(Some(shared.config.max_message_size));
+    let config = ws::config(shared.config.max_message_size, shared.config.max_chunk);
+    let io = ws::gated(io, shared.config.max_chunk);
     let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     match request {
         Cached::Exec(exec) => {
@@ -155,7 +155,9 @@ async fn remote_command<IO, F, Fut>(
         channel::ERROR
     };
     let _ = mux.out.send(Outgoing::Data(ready, Bytes::new())).await;
-    let resize_reader = mux.readers.remove(&channel::RESIZE);
+    // Without a terminal nobody reads sizes: dropping the reader discards them (a reader
+    // held and never read would stop the connection once full).
+    let resize_reader = mux.readers.remove(&channel::RESIZE).filter(|_| tty);
     let streams = Streams {
         stdin: mux
             .readers
@@ -164,11 +166,7 @@ async fn remote_command<IO, F, Fut>(
         stdout: stdout.then(|| Box::new(mux.writer(channel::STDOUT)) as super::BoxWriter),
         stderr: stderr.then(|| Box::new(mux.writer(channel::STDERR)) as super::BoxWriter),
         tty,
-        resize: if tty {
-            resize_reader.map(spawn_resize_reader)
-        } else {
-            None
-        },
+        resize: resize_reader.map(spawn_resize_reader),
     };
     let mut ended = mux.ended.clone();
     let status = tokio::select! {

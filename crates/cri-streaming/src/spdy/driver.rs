@@ -14,11 +14,14 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use super::frame::{Frame, FrameDecoder, GoAwayStatus};
+use super::input::STALL_PROBE_INTERVAL;
 use super::state::Shared;
 use super::{Error, Limits};
 
 /// How much we read from the transport at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// The most frames the driver handles before it lets other tasks run.
+const FRAMES_PER_POLL: usize = 64;
 
 /// Owns the transport of one connection; runs as its own task until the connection ends.
 pub(super) struct Driver<IO> {
@@ -31,6 +34,9 @@ pub(super) struct Driver<IO> {
     read_closed: bool,
     idle: Option<Pin<Box<Sleep>>>,
     idle_timeout: Option<Duration>,
+    /// Armed while reading is paused for the application's input: when it fires, a PING
+    /// goes out (see [`STALL_PROBE_INTERVAL`]).
+    probe: Option<Pin<Box<Sleep>>>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
@@ -45,6 +51,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
             read_closed: false,
             idle: limits.idle_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             idle_timeout: limits.idle_timeout,
+            probe: None,
         }
     }
 
@@ -100,6 +107,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // Frames this call may still handle before it lets the other tasks run.
+        let mut budget = FRAMES_PER_POLL;
         loop {
             let mut progress = false;
             // Outbound: hand queued frames to the transport.
@@ -146,6 +155,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                         Some(frame) => {
                             self.shared.lock().recv_frame(frame)?;
                             progress = true;
+                            budget -= 1;
+                            if budget == 0 {
+                                break;
+                            }
                         }
                         None => {
                             if self.read_buf.capacity() - self.read_buf.len() < 4096 {
@@ -195,9 +208,31 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     return Poll::Ready(Ok(()));
                 }
             }
+            // Reading is paused for the application: probe the peer, which may have vanished
+            // behind the input nobody reads.
+            if !self.read_closed && self.shared.lock().input_full() {
+                let probe = self
+                    .probe
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(STALL_PROBE_INTERVAL)));
+                if probe.as_mut().poll(cx).is_ready() {
+                    probe.as_mut().reset(Instant::now() + STALL_PROBE_INTERVAL);
+                    self.shared.lock().probe()?;
+                    continue;
+                }
+            } else {
+                self.probe = None;
+            }
             if progress {
                 if let (Some(idle), Some(t)) = (self.idle.as_mut(), self.idle_timeout) {
                     idle.as_mut().reset(Instant::now() + t);
+                }
+                if budget == 0 {
+                    // A peer that sends without pause must not starve the other tasks (a
+                    // runtime on one thread serves its gRPC API beside this): come back
+                    // after them, once the runtime has polled its I/O.
+                    let yielded = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+                    debug_assert!(yielded.is_pending());
+                    return Poll::Pending;
                 }
                 continue;
             }

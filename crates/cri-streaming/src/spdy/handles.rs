@@ -99,6 +99,11 @@ impl Connection {
         inner
             .send(&settings)
             .expect("a SETTINGS frame always encodes");
+        if let Some(credit) = inner.initial_credit() {
+            inner
+                .send(&credit)
+                .expect("a WINDOW_UPDATE frame always encodes");
+        }
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             closed_rx,
@@ -264,7 +269,7 @@ impl Drop for Incoming {
         let mut inner = self.shared.lock();
         inner.incoming_alive = false;
         while let Some((id, _)) = inner.accept_queue.pop_front() {
-            inner.streams.remove(&id);
+            inner.remove_stream(id);
             let _ = inner.send(&Frame::RstStream {
                 stream_id: id,
                 status: RstStatus::REFUSED_STREAM,
@@ -411,9 +416,8 @@ impl Stream {
             return;
         }
         st.reset = Some(Error::LocalReset { id, status });
-        st.recv.clear();
-        st.recv_len = 0;
         st.wake_all();
+        inner.discard_input(id);
         if inner.closed.is_none() {
             let _ = inner.send(&Frame::RstStream {
                 stream_id: id,
@@ -429,13 +433,13 @@ impl Drop for Stream {
         let mut inner = self.shared.lock();
         let id = self.id;
         let alive = inner.closed.is_none();
-        let Some(st) = inner.streams.get_mut(&id) else {
+        if !inner.streams.contains_key(&id) {
             return;
-        };
-        st.recv.clear();
-        st.recv_len = 0;
+        }
+        inner.discard_input(id);
+        let st = inner.streams.get_mut(&id).expect("checked above");
         if !st.active() || !alive {
-            inner.streams.remove(&id);
+            inner.remove_stream(id);
             inner.wake_driver();
             return;
         }

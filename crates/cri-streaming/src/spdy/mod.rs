@@ -78,6 +78,7 @@ mod driver;
 mod error;
 mod handles;
 mod headers;
+mod input;
 mod limits;
 mod recv;
 mod state;

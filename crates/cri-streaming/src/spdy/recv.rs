@@ -14,14 +14,6 @@ impl Inner {
                 data,
             } => {
                 let len = data.len() as u32;
-                self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(len);
-                if self.conn_recv_unacked >= 32 * 1024 {
-                    let delta = std::mem::take(&mut self.conn_recv_unacked).min(0x7fff_ffff);
-                    self.send(&Frame::WindowUpdate {
-                        stream_id: 0,
-                        delta,
-                    })?;
-                }
                 let threshold = self.window_threshold();
                 let known_id = if self.is_local_id(stream_id) {
                     stream_id < self.next_local_id
@@ -29,6 +21,9 @@ impl Inner {
                     stream_id <= self.last_remote_id
                 };
                 let Some(st) = self.streams.get_mut(&stream_id) else {
+                    // Discarded: the bytes go back to the connection window at once (and
+                    // below, for every other case but data buffered for the application).
+                    self.credit(len as usize)?;
                     if !known_id {
                         self.send(&Frame::RstStream {
                             stream_id,
@@ -38,10 +33,13 @@ impl Inner {
                     return Ok(());
                 };
                 if st.reset.is_some() || st.recv_fin {
+                    self.credit(len as usize)?;
                     return Ok(());
                 }
                 st.recv_fin = fin;
                 if st.detached {
+                    self.credit(len as usize)?;
+                    let st = self.streams.get_mut(&stream_id).expect("present");
                     st.recv_unacked = st.recv_unacked.saturating_add(len);
                     if st.recv_unacked >= threshold && !fin {
                         let delta = std::mem::take(&mut st.recv_unacked).min(0x7fff_ffff);
@@ -50,13 +48,10 @@ impl Inner {
                     self.finish_stream_if_done(stream_id);
                     return Ok(());
                 }
-                if !data.is_empty() {
-                    st.recv_len += data.len();
-                    st.recv.push_back(data);
-                }
                 if let Some(w) = st.read_waker.take() {
                     w.wake();
                 }
+                self.buffer_input(stream_id, data);
             }
             Frame::SynStream {
                 stream_id,
@@ -73,14 +68,30 @@ impl Inner {
                     )));
                 }
                 self.last_remote_id = stream_id;
-                let active = self.streams.values().filter(|s| s.active()).count();
-                if self.go_away_sent || !self.incoming_alive || active >= self.limits.max_streams {
+                // Every stream the connection keeps counts: queued, open, half closed, or
+                // only waiting for the peer's FIN.
+                if self.go_away_sent
+                    || !self.incoming_alive
+                    || self.streams.len() >= self.limits.max_streams
+                {
+                    // A few refusals in a row are races (streams opened before our GOAWAY
+                    // arrived, or as others close); a peer that keeps opening streams it is
+                    // refused only costs us the work of refusing them.
+                    self.refused += 1;
+                    let tolerated = self.limits.max_streams.saturating_mul(4).max(16);
+                    if self.refused > tolerated {
+                        return Err(Error::Protocol(format!(
+                            "the peer kept opening streams after {tolerated} in a row were \
+                             refused"
+                        )));
+                    }
                     self.send(&Frame::RstStream {
                         stream_id,
                         status: RstStatus::REFUSED_STREAM,
                     })?;
                     return Ok(());
                 }
+                self.refused = 0;
                 let mut st = StreamState::new(false, self.peer_initial_window);
                 st.recv_fin = fin;
                 st.local_fin = unidirectional;

@@ -104,6 +104,10 @@ pub(super) struct Inner {
     pub(super) closed: Option<Result<(), Error>>,
     pub(super) next_ping_id: u32,
     pub(super) pings: HashMap<u32, oneshot::Sender<()>>,
+    /// The sum of the streams' `recv_len` (see `input.rs`).
+    pub(super) buffered: usize,
+    /// The peer's streams refused since the last one admitted.
+    pub(super) refused: usize,
 }
 
 impl Inner {
@@ -135,6 +139,8 @@ impl Inner {
             closed: None,
             next_ping_id: if role == Role::Client { 1 } else { 2 },
             pings: HashMap::new(),
+            buffered: 0,
+            refused: 0,
         }
     }
 
@@ -169,12 +175,10 @@ impl Inner {
         (self.limits.initial_window / 2).max(1)
     }
 
-    /// Whether the driver must stop reading: a stream's buffer is full, or the peer does
-    /// not read what we send.
+    /// Whether the driver must stop reading: the peer does not read what we send, or the
+    /// application does not read what the peer sent ([`Inner::input_full`]).
     pub(super) fn read_paused(&self) -> bool {
-        let cap = self.limits.initial_window as usize;
-        self.out.len() > self.limits.max_write_buffer + CONTROL_SLACK
-            || self.streams.values().any(|s| s.recv_len > cap)
+        self.out.len() > self.limits.max_write_buffer + CONTROL_SLACK || self.input_full()
     }
 
     pub(super) fn wait_for_room(&mut self, cx: &Context<'_>) {
@@ -194,7 +198,7 @@ impl Inner {
             && st.detached
             && !st.active()
         {
-            self.streams.remove(&id);
+            self.remove_stream(id);
         }
     }
 }

@@ -91,6 +91,8 @@ impl AsyncRead for Stream {
         if wake {
             inner.wake_driver();
         }
+        // Wakes the driver too if the connection's buffer was what paused it.
+        inner.consumed(copied);
         Poll::Ready(Ok(()))
     }
 }

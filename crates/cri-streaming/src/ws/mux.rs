@@ -3,20 +3,20 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frame::{Frame, Framing, decode, encode, encode_close};
-use crate::pipe::{ChannelReader, ChannelWriter, Outgoing};
+use crate::pipe::{Budget, ChannelReader, ChannelWriter, Outgoing, cost};
 
 /// Limits of one WebSocket connection.
 #[derive(Clone, Copy, Debug)]
@@ -27,19 +27,28 @@ pub(crate) struct MuxLimits {
     pub finish_timeout: Duration,
     /// The largest chunk one message carries.
     pub max_chunk: usize,
+    /// The most bytes received and not yet read by the application, all channels together:
+    /// past it the reading task waits (and TCP slows the peer down).
+    pub max_buffered: usize,
 }
+
+/// While the reading task waits for the application to read (the peer's input is
+/// back-pressured), the writing task sends a PING this often: a peer that vanished answers
+/// it with a TCP reset, which ends the connection, where waiting for its close could last
+/// forever (its FIN queues behind the input nobody reads).
+pub(crate) const STALL_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How a connection ended.
 #[derive(Debug, Clone)]
 pub(crate) enum End {
-    /// The peer closed it (a close frame or end of stream).
+    /// The peer closed it (a close frame or end of stream), or this side finished.
     Closed,
     /// It failed: a protocol error, an I/O error or the idle timeout.
     Failed(String),
 }
 
 /// A WebSocket connection split into channels: readers for the channels the peer writes,
-/// a sender for the channels this side writes, and a watch of how the reading side ended.
+/// a sender for the channels this side writes, and a watch of how the connection ended.
 pub(crate) struct Mux {
     pub readers: HashMap<u8, ChannelReader>,
     pub out: mpsc::Sender<Outgoing>,
@@ -64,36 +73,46 @@ impl Mux {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (sink, stream) = ws.split();
+        let budget = Budget::new(limits.max_buffered);
         let mut senders = HashMap::new();
         let mut readers = HashMap::new();
         for &ch in inbound {
             let (tx, rx) = mpsc::channel(16);
             senders.insert(ch, tx);
-            readers.insert(ch, ChannelReader::new(rx));
+            readers.insert(ch, ChannelReader::new(rx, budget.clone()));
         }
-        let started = Instant::now();
-        let activity = Arc::new(AtomicU64::new(0));
+        let clock = Clock {
+            started: Instant::now(),
+            activity: Arc::new(AtomicU64::new(0)),
+        };
+        let stalled = Arc::new(AtomicBool::new(false));
         let (ended_tx, ended) = watch::channel(None);
+        let (writer_done, writer_result) = oneshot::channel();
         let (out, out_rx) = mpsc::channel(32);
-        tokio::spawn(read_loop(
-            stream,
+        tokio::spawn(
+            ReadSide {
+                stream,
+                framing,
+                senders,
+                inbound: inbound.to_vec(),
+                idle_timeout: limits.idle_timeout,
+                clock: clock.clone(),
+                stalled: stalled.clone(),
+                budget,
+            }
+            .run(writer_result, ended_tx),
+        );
+        let write_side = WriteSide {
             framing,
-            senders,
-            inbound.to_vec(),
-            limits.idle_timeout,
-            started,
-            activity.clone(),
-            ended_tx,
-        ));
-        let writer = tokio::spawn(write_loop(
-            sink,
-            out_rx,
-            framing,
-            ended.clone(),
-            limits.finish_timeout,
-            started,
-            activity,
-        ));
+            ended: ended.clone(),
+            finish_timeout: limits.finish_timeout,
+            clock,
+            stalled,
+        };
+        let writer = tokio::spawn(async move {
+            let result = write_side.run(sink, out_rx).await;
+            let _ = writer_done.send(result.err());
+        });
         Mux {
             readers,
             out,
@@ -114,7 +133,7 @@ impl Mux {
         }
     }
 
-    /// Waits until the reading side ended; how.
+    /// Waits until the connection ended; how.
     pub async fn wait_end(ended: &mut watch::Receiver<Option<End>>) -> End {
         loop {
             if let Some(end) = ended.borrow_and_update().clone() {
@@ -149,125 +168,198 @@ impl Mux {
     }
 }
 
-fn touch(activity: &AtomicU64, started: Instant) {
-    activity.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+/// When a byte last moved, shared by both tasks, for the idle timeout.
+#[derive(Clone)]
+struct Clock {
+    started: Instant,
+    activity: Arc<AtomicU64>,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read_loop<S>(
-    mut stream: futures_util::stream::SplitStream<WebSocketStream<S>>,
+impl Clock {
+    fn touch(&self) {
+        self.activity
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_deadline(&self, idle_timeout: Duration) -> Instant {
+        self.started + Duration::from_millis(self.activity.load(Ordering::Relaxed)) + idle_timeout
+    }
+}
+
+struct ReadSide<S> {
+    stream: futures_util::stream::SplitStream<WebSocketStream<S>>,
     framing: Framing,
-    mut senders: HashMap<u8, mpsc::Sender<Bytes>>,
+    senders: HashMap<u8, mpsc::Sender<Bytes>>,
     inbound: Vec<u8>,
     idle_timeout: Duration,
-    started: Instant,
-    activity: Arc<AtomicU64>,
-    ended: watch::Sender<Option<End>>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let end = loop {
-        let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-        let deadline = started + last + idle_timeout;
-        let next = tokio::select! {
-            next = stream.next() => next,
-            () = tokio::time::sleep_until(deadline.into()) => {
-                let last = Duration::from_millis(activity.load(Ordering::Relaxed));
-                if started + last + idle_timeout <= Instant::now() {
-                    break End::Failed(format!(
-                        "idle timeout: nothing read or written for {idle_timeout:?}"
-                    ));
-                }
-                continue;
-            }
-        };
-        touch(&activity, started);
-        let message = match next {
-            None => break End::Closed,
-            Some(Err(error)) => break End::Failed(format!("WebSocket error: {error}")),
-            Some(Ok(Message::Close(_))) => break End::Closed,
-            Some(Ok(message)) => message,
-        };
-        match decode(message, framing) {
-            Ok(None) => {}
-            Ok(Some(Frame::Close(ch))) => {
-                if !inbound.contains(&ch) {
-                    break End::Failed(format!(
-                        "close signal for channel {ch}, which the peer does not write"
-                    ));
-                }
-                senders.remove(&ch);
-            }
-            Ok(Some(Frame::Data(ch, data))) => {
-                if !inbound.contains(&ch) {
-                    break End::Failed(format!(
-                        "message for channel {ch}, which the peer may not write \
-                         (it may write {inbound:?})"
-                    ));
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                if let Some(tx) = senders.get(&ch) {
-                    // Waits while the consumer is behind: a slow reader slows the peer
-                    // down through TCP instead of queueing without bound.
-                    if tx.send(data).await.is_err() {
-                        // Nobody reads this channel any more: what follows on it is
-                        // discarded, like upstream does for a closed read channel.
-                        senders.remove(&ch);
-                    }
-                }
-            }
-            Err(error) => break End::Failed(format!("malformed message: {error}")),
-        }
-    };
-    drop(senders);
-    let _ = ended.send(Some(end));
+    clock: Clock,
+    /// Raised while a message waits for the application to read.
+    stalled: Arc<AtomicBool>,
+    budget: Arc<Budget>,
 }
 
-async fn write_loop<S>(
-    mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
-    mut rx: mpsc::Receiver<Outgoing>,
-    framing: Framing,
-    mut ended: watch::Receiver<Option<End>>,
-    finish_timeout: Duration,
-    started: Instant,
-    activity: Arc<AtomicU64>,
-) where
+impl<S> ReadSide<S>
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    loop {
-        let item = tokio::select! {
-            item = rx.recv() => item,
-            end = Mux::wait_end(&mut ended) => {
-                // The peer is gone or broke the protocol: say why, best effort, and stop.
-                if let End::Failed(reason) = end {
-                    let frame = CloseFrame { code: CloseCode::Protocol, reason: truncate(&reason).into() };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+    /// Reads until the peer closes, the protocol breaks, the connection idles out or the
+    /// writing task ends (`writer`: its failure, if any), then says how on `ended`.
+    async fn run(
+        mut self,
+        mut writer: oneshot::Receiver<Option<String>>,
+        ended: watch::Sender<Option<End>>,
+    ) {
+        // A message read but not yet taken by its channel's reader (full, or over budget):
+        // nothing more is read meanwhile, but the writer's end and the idle timeout are
+        // still watched.
+        let mut pending: Option<(u8, Bytes)> = None;
+        let end = loop {
+            let deadline = self.clock.idle_deadline(self.idle_timeout);
+            self.stalled.store(pending.is_some(), Ordering::Relaxed);
+            let waiting = pending
+                .as_ref()
+                .and_then(|(ch, data)| Some((self.senders.get(ch)?.clone(), cost(data))));
+            if waiting.is_none() {
+                pending = None;
+            }
+            let budget = self.budget.clone();
+            let next = tokio::select! {
+                result = &mut writer => break match result {
+                    Ok(Some(error)) => End::Failed(error),
+                    // The writer finished (the session is over) or was stopped.
+                    _ => End::Closed,
+                },
+                Some(permit) = async {
+                    let (tx, cost) = waiting?;
+                    budget.room(cost).await;
+                    Some(tx.reserve_owned().await)
+                }, if pending.is_some() => {
+                    let (ch, data) = pending.take().expect("pending");
+                    match permit {
+                        Ok(permit) => {
+                            self.budget.charge(cost(&data));
+                            permit.send(data);
+                            self.clock.touch();
+                        }
+                        // Nobody reads this channel any more: what follows on it is
+                        // discarded, like upstream does for a closed read channel.
+                        Err(_) => {
+                            self.senders.remove(&ch);
+                        }
+                    }
+                    continue;
                 }
-                return;
+                next = self.stream.next(), if pending.is_none() => next,
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    if self.clock.idle_deadline(self.idle_timeout) <= Instant::now() {
+                        break End::Failed(format!(
+                            "idle timeout: nothing read or written for {:?}",
+                            self.idle_timeout
+                        ));
+                    }
+                    continue;
+                }
+            };
+            self.clock.touch();
+            let message = match next {
+                None => break End::Closed,
+                Some(Err(error)) => break End::Failed(format!("WebSocket error: {error}")),
+                Some(Ok(Message::Close(_))) => break End::Closed,
+                Some(Ok(message)) => message,
+            };
+            match decode(message, self.framing) {
+                Ok(None) => {}
+                Ok(Some(Frame::Close(ch))) => {
+                    if !self.inbound.contains(&ch) {
+                        break End::Failed(format!(
+                            "close signal for channel {ch}, which the peer does not write"
+                        ));
+                    }
+                    self.senders.remove(&ch);
+                }
+                Ok(Some(Frame::Data(ch, data))) => {
+                    if !self.inbound.contains(&ch) {
+                        break End::Failed(format!(
+                            "message for channel {ch}, which the peer may not write \
+                             (it may write {:?})",
+                            self.inbound
+                        ));
+                    }
+                    if !data.is_empty() && self.senders.contains_key(&ch) {
+                        pending = Some((ch, data));
+                    }
+                }
+                Err(error) => break End::Failed(format!("malformed message: {error}")),
             }
         };
-        let message = match item {
-            Some(Outgoing::Data(ch, data)) => Some(encode(ch, &data, framing)),
-            Some(Outgoing::Frame(message)) => Some(Message::Binary(message)),
-            Some(Outgoing::Close(ch)) => encode_close(ch, framing),
-            Some(Outgoing::End) | None => break,
-        };
-        if let Some(message) = message
-            && sink.feed(message).await.is_err()
-        {
-            return;
-        }
-        // Batch what is queued; flush once the queue is empty.
-        if rx.is_empty() && sink.flush().await.is_err() {
-            return;
-        }
-        touch(&activity, started);
+        self.stalled.store(false, Ordering::Relaxed);
+        drop(self.senders);
+        let _ = ended.send(Some(end));
     }
-    // Everything is written: close, and give the peer time to read it all and answer.
-    let _ = sink.send(Message::Close(None)).await;
-    let _ = tokio::time::timeout(finish_timeout, Mux::wait_end(&mut ended)).await;
+}
+
+struct WriteSide {
+    framing: Framing,
+    ended: watch::Receiver<Option<End>>,
+    finish_timeout: Duration,
+    clock: Clock,
+    stalled: Arc<AtomicBool>,
+}
+
+impl WriteSide {
+    /// Writes what the channel writers queue until the session's end (then a close frame),
+    /// the reading side's end, or a write error (returned).
+    async fn run<S>(
+        mut self,
+        mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+        mut rx: mpsc::Receiver<Outgoing>,
+    ) -> Result<(), String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let failed =
+            |e: tokio_tungstenite::tungstenite::Error| format!("WebSocket write error: {e}");
+        let mut probe = tokio::time::interval(STALL_PROBE_INTERVAL);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let item = tokio::select! {
+                item = rx.recv() => item,
+                end = Mux::wait_end(&mut self.ended) => {
+                    // The peer is gone or broke the protocol: say why, best effort, and stop.
+                    if let End::Failed(reason) = end {
+                        let frame = CloseFrame { code: CloseCode::Protocol, reason: truncate(&reason).into() };
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+                    }
+                    return Ok(());
+                }
+                _ = probe.tick() => {
+                    if self.stalled.load(Ordering::Relaxed) {
+                        // Not activity: a peer that only answers probes is idle.
+                        sink.send(Message::Ping(Bytes::new())).await.map_err(failed)?;
+                    }
+                    continue;
+                }
+            };
+            let message = match item {
+                Some(Outgoing::Data(ch, data)) => Some(encode(ch, &data, self.framing)),
+                Some(Outgoing::Frame(message)) => Some(Message::Binary(message)),
+                Some(Outgoing::Close(ch)) => encode_close(ch, self.framing),
+                Some(Outgoing::End) | None => break,
+            };
+            if let Some(message) = message {
+                sink.feed(message).await.map_err(failed)?;
+            }
+            // Batch what is queued; flush once the queue is empty.
+            if rx.is_empty() {
+                sink.flush().await.map_err(failed)?;
+            }
+            self.clock.touch();
+        }
+        // Everything is written: close, and give the peer time to read it all and answer.
+        let _ = sink.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(self.finish_timeout, Mux::wait_end(&mut self.ended)).await;
+        Ok(())
+    }
 }
 
 fn truncate(reason: &str) -> String {

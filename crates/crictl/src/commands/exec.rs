@@ -21,6 +21,12 @@ pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Res
             "no command given: crictl exec [--sync] CONTAINER-ID COMMAND [ARG...]",
         ));
     }
+    if args.timeout < 0 {
+        return Err(Failure::msg(format!(
+            "--timeout {}: give a number of seconds, or 0 for none",
+            args.timeout
+        )));
+    }
     if !args.sync {
         let transport = transport(args.transport.as_deref())?;
         let request = v1::ExecRequest {

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use cri_api_v1 as v1;
 use cri_client::Client;
+use cri_log::{Follower, ReadOptions, Stream, Streams, Timestamp};
 
 use super::rpc;
 use crate::cli::LogsArgs;
@@ -11,7 +12,6 @@ use crate::duration;
 use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
-    use cri_log::{Follower, LogReader, ReadOptions, Stream, Streams, Timestamp};
     if args.previous {
         return Err(Failure::msg(
             "--previous is not supported by this crictl: give the previous container's ID",
@@ -48,8 +48,8 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
         None => None,
         Some(text) => Some(match Timestamp::parse(text) {
             Ok(at) => at,
-            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|_| {
-                Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m)"))
+            Err(_) => Timestamp::now().saturating_sub(duration::parse_duration(text).map_err(|e| {
+                Failure::msg(format!("--since {text:?}: give an RFC 3339 time (2013-01-02T13:23:37Z) or a duration (42m): {e}"))
             })?),
         }),
     };
@@ -81,18 +81,58 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
         }
         Ok(!done)
     };
+    // Lines that do not read: the first few are shown, the rest counted (a garbage file
+    // would otherwise print a line for each of its lines).
+    let bad_lines = std::cell::Cell::new(0u64);
     let report = |error: cri_log::Error| -> Result<()> {
         if error.is_recoverable() {
-            eprintln!("crictl: {}: {error}", status.log_path);
+            bad_lines.set(bad_lines.get() + 1);
+            if bad_lines.get() <= SHOWN_ERRORS {
+                eprintln!("crictl: {}: {error}", status.log_path);
+            }
             Ok(())
         } else {
             Err(Failure::msg(format!("read {}: {error}", status.log_path)))
         }
     };
+    let result = print(
+        client,
+        args,
+        &status.log_path,
+        options,
+        out,
+        &mut emit,
+        &report,
+    )
+    .await;
+    if bad_lines.get() > SHOWN_ERRORS {
+        eprintln!(
+            "crictl: {}: {} lines could not be read (the first {SHOWN_ERRORS} are shown)",
+            status.log_path,
+            bad_lines.get()
+        );
+    }
+    result
+}
+
+/// How many unreadable lines `logs` shows before it only counts them.
+const SHOWN_ERRORS: u64 = 10;
+
+/// Prints the log at `path`, or follows it.
+async fn print(
+    client: &Client,
+    args: &LogsArgs,
+    path: &str,
+    options: ReadOptions,
+    out: &mut Out,
+    emit: &mut impl FnMut(cri_log::Message, &mut Out) -> Result<bool>,
+    report: &impl Fn(cri_log::Error) -> Result<()>,
+) -> Result<()> {
     if !args.follow {
-        let file = std::fs::File::open(&status.log_path)
-            .map_err(|e| Failure::msg(format!("open the log file {}: {e}", status.log_path)))?;
-        for message in LogReader::new(std::io::BufReader::new(file), options) {
+        // With --tail, read_file reads the file from near its end, not all of it.
+        let reader = cri_log::read_file(path, options)
+            .map_err(|e| Failure::msg(format!("open the log file {path}: {e}")))?;
+        for message in reader {
             match message {
                 Ok(message) => {
                     if !emit(message, out)? {
@@ -104,8 +144,8 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
         }
         return Ok(());
     }
-    let mut follower = Follower::open(&status.log_path, options)
-        .map_err(|e| Failure::msg(format!("open the log file {}: {e}", status.log_path)))?;
+    let mut follower = Follower::open(path, options)
+        .map_err(|e| Failure::msg(format!("open the log file {path}: {e}")))?;
     let poll = std::time::Duration::from_millis(100);
     let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -128,7 +168,7 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
                     .and_then(|r| r.status)
                     .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32);
                 if !running {
-                    follower.flush().map_err(|e| Failure::msg(format!("read {}: {e}", status.log_path)))?;
+                    follower.flush().map_err(|e| Failure::msg(format!("read {path}: {e}")))?;
                     while let Some(message) = follower.try_next() {
                         match message {
                             Ok(message) => {

@@ -24,9 +24,10 @@ struct Streams {
     tty: bool,
 }
 
-pub(super) struct Shell {
-    /// What runs the commands of a script (for `sh` of the built-ins, the built-ins).
-    commands: &'static dyn CommandHandler,
+pub(crate) struct Shell {
+    /// What runs the commands of a script (the handler that ran `sh`, so that every command
+    /// of a script goes through it).
+    commands: Arc<dyn CommandHandler>,
     vars: BTreeMap<String, String>,
     exported: Vec<String>,
     positional: Vec<String>,
@@ -37,8 +38,8 @@ pub(super) struct Shell {
 }
 
 impl Shell {
-    pub(super) fn new(
-        commands: &'static dyn CommandHandler,
+    pub(crate) fn new(
+        commands: Arc<dyn CommandHandler>,
         env: &[(String, String)],
         positional: Vec<String>,
     ) -> Self {
@@ -70,7 +71,7 @@ impl Shell {
         }
     }
 
-    pub(super) async fn run_script(&mut self, script: &str, io: CommandIo) -> i32 {
+    pub(crate) async fn run_script(&mut self, script: &str, io: CommandIo) -> i32 {
         let streams = Self::streams(io);
         self.run_text(script, &streams).await;
         self.status
@@ -78,7 +79,7 @@ impl Shell {
 
     /// `sh` without `-c`: runs stdin line by line (a line ending in `&&`, `||`, `|` or `\`
     /// waits for the next).
-    pub(super) async fn run_stdin(&mut self, io: CommandIo) -> i32 {
+    pub(crate) async fn run_stdin(&mut self, io: CommandIo) -> i32 {
         let Some(stdin) = io.stdin else {
             return 0;
         };
@@ -154,7 +155,7 @@ impl Shell {
     fn expand(&self, word: &Word) -> String {
         word.iter()
             .map(|part| match part {
-                Part::Lit(s) => s.clone(),
+                Part::Lit(s) | Part::Cmd(s) => s.clone(),
                 Part::Var(name) => match name.as_str() {
                     "?" => self.status.to_string(),
                     "#" => self.positional.len().saturating_sub(1).to_string(),
@@ -236,6 +237,7 @@ impl Shell {
         let alone = pipeline.len() == 1;
         let mut commands = Vec::new();
         for simple in &pipeline {
+            let simple = &self.substitute(simple, streams).await;
             let Some(argv) = self.prepare(simple, alone) else {
                 return self.status;
             };
@@ -258,7 +260,12 @@ impl Shell {
             for redirect in redirects {
                 match redirect {
                     Redirect::OutToErr => out = Box::new(streams.stderr.clone()),
-                    Redirect::ErrToOut => err = Box::new(streams.stdout.clone()),
+                    // `2>&1` goes where stdout goes now (the pipe, in a pipeline).
+                    Redirect::ErrToOut => {
+                        let shared = SharedWrite(Arc::new(Mutex::new(out)));
+                        out = Box::new(shared.clone());
+                        err = Box::new(shared);
+                    }
                     Redirect::OutNull => out = Box::new(Null),
                     Redirect::ErrNull => err = Box::new(Null),
                 }
@@ -273,7 +280,7 @@ impl Shell {
                 tty: streams.tty,
                 env,
             };
-            let handle = tasks.spawn(self.commands.run(argv, io));
+            let handle = tasks.spawn(super::dispatch(&*self.commands, argv, io));
             if i + 1 == count {
                 last = Some(handle.id());
             }
@@ -287,6 +294,49 @@ impl Shell {
             }
         }
         status
+    }
+}
+
+impl Shell {
+    /// Runs the `$(…)` of a command (in a shell of their own, with this one's variables and
+    /// handler) and puts their output, without its final newlines, in their place.
+    /// (Boxed: a script in a `$(…)` may hold a `$(…)`.)
+    fn substitute<'a>(
+        &'a mut self,
+        simple: &'a Simple,
+        streams: &'a Streams,
+    ) -> super::BoxFuture<'a, Simple> {
+        Box::pin(self.substitute_inner(simple, streams))
+    }
+
+    async fn substitute_inner(&mut self, simple: &Simple, streams: &Streams) -> Simple {
+        let mut words = Vec::with_capacity(simple.words.len());
+        for word in &simple.words {
+            let mut parts = Vec::with_capacity(word.len());
+            for part in word {
+                let Part::Cmd(script) = part else {
+                    parts.push(part.clone());
+                    continue;
+                };
+                let (mut io, captured) = CommandIo::capture(None);
+                io.env = self.env();
+                io.tty = streams.tty;
+                let mut sub = Shell::new(self.commands.clone(), &io.env, self.positional.clone());
+                self.status = sub.run_script(script, io).await;
+                let (out, err) = captured.take();
+                if !err.is_empty() {
+                    let mut stderr: BoxWrite = Box::new(streams.stderr.clone());
+                    write_all(&mut stderr, &err).await;
+                }
+                let text = String::from_utf8_lossy(&out);
+                parts.push(Part::Lit(text.trim_end_matches('\n').to_string()));
+            }
+            words.push(parts);
+        }
+        Simple {
+            words,
+            redirects: simple.redirects.clone(),
+        }
     }
 }
 

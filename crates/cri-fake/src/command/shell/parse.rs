@@ -6,6 +6,8 @@
 pub(super) enum Part {
     Lit(String),
     Var(String),
+    /// `$(…)`: the output of a script.
+    Cmd(String),
 }
 
 pub(super) type Word = Vec<Part>;
@@ -215,7 +217,25 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Part
             chars.next();
             Ok(Part::Var(c.to_string()))
         }
-        Some('(') => Err("command substitution is not supported".into()),
+        Some('(') => {
+            chars.next();
+            let mut depth = 1;
+            let mut text = String::new();
+            for c in chars.by_ref() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(Part::Cmd(text));
+                        }
+                    }
+                    _ => {}
+                }
+                text.push(c);
+            }
+            Err("unterminated command substitution: missing )".into())
+        }
         Some(c) if c == '_' || c.is_ascii_alphabetic() => {
             let mut name = String::new();
             while let Some(c) = chars.next_if(|c| *c == '_' || c.is_ascii_alphanumeric()) {

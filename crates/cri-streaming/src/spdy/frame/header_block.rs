@@ -83,6 +83,9 @@ impl HeaderBlockDecoder {
     }
 }
 
+/// The most headers one block may carry (Kubernetes sends at most five); more is an error.
+pub(crate) const MAX_HEADERS: usize = 256;
+
 fn parse_header_block(block: &[u8]) -> Result<Headers, FrameError> {
     let bad = |why: String| FrameError::InvalidHeaderBlock(why);
     let mut rest = block;
@@ -101,7 +104,15 @@ fn parse_header_block(block: &[u8]) -> Result<Headers, FrameError> {
             block.len()
         )));
     }
+    if count > MAX_HEADERS {
+        return Err(bad(format!(
+            "{count} headers in one block (at most {MAX_HEADERS})"
+        )));
+    }
     let mut headers = Headers::new();
+    // A set, not a look-up in `headers` per name: a block of thousands of names must not
+    // cost their square.
+    let mut seen = std::collections::HashSet::with_capacity(count);
     for _ in 0..count {
         let len = take_u32(&mut rest, "header name length")?;
         if len == 0 {
@@ -124,7 +135,7 @@ fn parse_header_block(block: &[u8]) -> Result<Headers, FrameError> {
         let value = std::str::from_utf8(&rest[..len])
             .map_err(|_| bad(format!("value of {name:?} is not UTF-8")))?;
         rest = &rest[len..];
-        if headers.get(&name).is_some() {
+        if !seen.insert(name.clone()) {
             return Err(bad(format!("header {name:?} appears twice")));
         }
         let values = value.split('\0').map(str::to_owned).collect();
