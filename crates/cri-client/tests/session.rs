@@ -101,8 +101,7 @@ async fn exec_session_with_stdin_terminal_resize_and_exit_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_and_port_forward_in_one_call() {
     let fake = fake().await;
-    // A container that prints a line and waits; attached, the fake runs its program on our
-    // streams.
+    // A container whose one program echoes its stdin: attached, a line in comes back out.
     let ctr = fake
         .client
         .create_container(v1::CreateContainerRequest {
@@ -116,7 +115,8 @@ async fn attach_and_port_forward_in_one_call() {
                     image: "busybox:1.36".into(),
                     ..Default::default()
                 }),
-                command: vec!["sh".into(), "-c".into(), "echo attached; sleep 3600".into()],
+                command: vec!["cat".into()],
+                stdin: true,
                 ..Default::default()
             }),
             sandbox_config: None,
@@ -131,12 +131,21 @@ async fn attach_and_port_forward_in_one_call() {
         .await
         .unwrap();
     for transport in TRANSPORTS {
-        let start = fake.client.attach(&ctr).transport(transport).start();
+        let start = fake
+            .client
+            .attach(&ctr)
+            .stdin(true)
+            .transport(transport)
+            .start();
         let mut session = bounded(start).await.unwrap();
-        let mut line = [0u8; 9];
+        let mut stdin = session.stdin.take().unwrap();
         let mut stdout = session.stdout.take().unwrap();
+        let sent = format!("attached over {transport}\n");
+        bounded(stdin.write_all(sent.as_bytes())).await.unwrap();
+        bounded(stdin.flush()).await.unwrap();
+        let mut line = vec![0u8; sent.len()];
         bounded(stdout.read_exact(&mut line)).await.unwrap();
-        assert_eq!(&line, b"attached\n", "{transport}");
+        assert_eq!(line, sent.as_bytes(), "{transport}");
     }
 
     // The fake's ports echo.
