@@ -2,6 +2,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod parity;
+pub use parity::*;
+
 /// Global options (given before the command, as with the Go crictl).
 #[derive(Parser, Debug)]
 #[command(
@@ -62,7 +65,7 @@ pub enum Output {
     Yaml,
     /// A table.
     Table,
-    /// A Go template (not supported by this crictl).
+    /// A Go template (`--template`).
     #[value(name = "go-template")]
     GoTemplate,
 }
@@ -82,11 +85,11 @@ pub enum Command {
     #[command(visible_aliases = ["image", "img"])]
     Images(ImagesArgs),
     /// Display the status of one or more containers.
-    Inspect(InspectArgs),
+    Inspect(InspectContainersArgs),
     /// Display the status of one or more pods.
-    Inspectp(InspectArgs),
+    Inspectp(InspectPodsArgs),
     /// Return the status of one or more images.
-    Inspecti(InspectArgs),
+    Inspecti(InspectImagesArgs),
     /// Return image filesystem info.
     Imagefsinfo(OutputArgs),
     /// List container(s) resource usage statistics.
@@ -113,7 +116,7 @@ pub enum Command {
     /// Stop one or more running containers.
     Stop(StopArgs),
     /// Remove one or more containers.
-    Rm(RemoveArgs),
+    Rm(RmArgs),
     /// Stop one or more running pods.
     Stopp(IdsArgs),
     /// Remove one or more pods.
@@ -132,14 +135,31 @@ pub enum Command {
     /// Stream the events of containers.
     #[command(visible_alias = "event")]
     Events(EventsArgs),
+    /// Update one or more running containers.
+    Update(UpdateArgs),
+    /// Update the runtime configuration.
+    #[command(name = "update-runtime-config")]
+    UpdateRuntimeConfig(UpdateRuntimeConfigArgs),
+    /// Checkpoint one or more running containers.
+    Checkpoint(CheckpointArgs),
+    /// List pod metrics (unstructured key/value pairs gathered by CRI).
+    Metricsp(MetricspArgs),
+    /// List metric descriptors: the metrics available through the CRI.
+    Metricdescs(MetricdescsArgs),
+    /// Output shell completion code.
+    Completion(CompletionArgs),
 }
 
 /// `-o` for commands that print documents.
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Output format, One of: json|yaml|table.
+    /// Output format, One of: json|yaml|go-template|table.
     #[arg(short, long, value_enum)]
     pub output: Option<Output>,
+    /// The template string is only used when output is go-template; The Template format is
+    /// golang template.
+    #[arg(long)]
+    pub template: Option<String>,
 }
 
 /// `info`.
@@ -267,6 +287,9 @@ pub struct ImagesArgs {
     /// Show whether the image is pinned or not.
     #[arg(long)]
     pub pinned: bool,
+    /// Filter by dangling=BOOL, reference=REGEX, before=IMAGE or since=IMAGE (repeatable).
+    #[arg(short, long)]
+    pub filter: Vec<String>,
 }
 
 /// `inspect`, `inspectp`, `inspecti`.
@@ -356,13 +379,15 @@ pub struct PullArgs {
     /// The image to pull.
     pub image: String,
     #[command(flatten)]
-    pub auth: AuthArgs,
+    pub auth: PullAuth,
     /// Use `pod-config.[json|yaml]` to override the pull context.
-    #[arg(short, long)]
+    #[arg(long)]
     pub pod_config: Option<String>,
     /// Annotation to be set on the pulled image (key=value).
     #[arg(short, long)]
     pub annotation: Vec<String>,
+    #[command(flatten)]
+    pub timeout: PullTimeout,
 }
 
 /// `rmi`.
@@ -374,7 +399,7 @@ pub struct RmiArgs {
     #[arg(short, long)]
     pub all: bool,
     /// Remove all unused images.
-    #[arg(short, long)]
+    #[arg(short = 'q', long)]
     pub prune: bool,
 }
 
@@ -386,6 +411,9 @@ pub struct RunpArgs {
     /// Runtime handler to use. Available options are defined by the container runtime.
     #[arg(short, long)]
     pub runtime: Option<String>,
+    /// Seconds to wait for a pod sandbox request to complete before cancelling it (e.g. 30s).
+    #[arg(short = 'T', long)]
+    pub cancel_timeout: Option<String>,
 }
 
 /// `create`.
@@ -406,6 +434,8 @@ pub struct CreateArgs {
     /// Pull the image on container creation (overrides pull-image-on-create=false in config).
     #[arg(long)]
     pub with_pull: bool,
+    #[command(flatten)]
+    pub timeouts: CreateTimeouts,
 }
 
 /// `run`.
@@ -426,6 +456,8 @@ pub struct RunArgs {
     /// Pull the image (overrides disable-pull-on-run=true in config).
     #[arg(long)]
     pub with_pull: bool,
+    #[command(flatten)]
+    pub timeouts: CreateTimeouts,
 }
 
 /// Commands taking IDs.
@@ -443,6 +475,9 @@ pub struct StopArgs {
     /// Seconds to wait to kill the container after a graceful stop is requested.
     #[arg(short, long, default_value_t = 0)]
     pub timeout: i64,
+    /// Stop all running containers.
+    #[arg(short, long)]
+    pub all: bool,
 }
 
 /// `rm` and `rmp`.
@@ -464,6 +499,10 @@ pub struct EventsArgs {
     /// Output format, One of: json|yaml|go-template.
     #[arg(short, long, value_enum, default_value = "json")]
     pub output: Output,
+    /// The template string is only used when output is go-template; The Template format is
+    /// golang template.
+    #[arg(long)]
+    pub template: Option<String>,
 }
 
 /// `logs`.
@@ -491,8 +530,11 @@ pub struct LogsArgs {
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pub limit_bytes: i64,
     /// Only print logs from stdout or stderr.
-    #[arg(long)]
+    #[arg(short, long)]
     pub stream: Option<String>,
+    /// Reopen the container logs for the provided container.
+    #[arg(short, long)]
+    pub reopen: bool,
 }
 
 /// `exec`.
@@ -515,9 +557,12 @@ pub struct ExecArgs {
     /// tries WebSocket first, then SPDY if the runtime refuses the upgrade).
     #[arg(short = 'r', long)]
     pub transport: Option<String>,
-    /// The container ID, then the command and its arguments.
+    /// The container ID, then the command and its arguments (only the command with a
+    /// selection flag).
     #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub select: ExecSelect,
 }
 
 /// `config`.
@@ -542,7 +587,7 @@ pub struct AttachArgs {
     /// The container ID.
     pub container: String,
     /// Keep STDIN open.
-    #[arg(short, long)]
+    #[arg(short = 'i', long)]
     pub stdin: bool,
     /// Stdin is a TTY.
     #[arg(short, long)]

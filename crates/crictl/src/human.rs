@@ -103,24 +103,48 @@ fn trim_fraction(text: &str) -> &str {
     }
 }
 
-/// Go's `time.Unix(0, nanos).UTC().Format(time.RFC3339Nano)`.
+/// Go's `time.Unix(0, nanos).Format(time.RFC3339Nano)` in local time (`Z` for a zero offset,
+/// else `+01:00`).
 pub fn rfc3339_nano(nanos: i64) -> String {
-    let mut text = date_time(nanos, 'T');
-    text.push('Z');
+    rfc3339_at(nanos, crate::localtime::offset_at(nanos).0)
+}
+
+/// RFC 3339 with nanoseconds at a UTC offset in seconds.
+fn rfc3339_at(nanos: i64, offset: i32) -> String {
+    let mut text = date_time(nanos.saturating_add(i64::from(offset) * 1_000_000_000), 'T');
+    if offset == 0 {
+        text.push('Z');
+    } else {
+        let sign = if offset < 0 { '-' } else { '+' };
+        let minutes = offset.unsigned_abs() / 60;
+        text.push_str(&format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60));
+    }
     text
 }
 
 /// Go's zero `time.Time` in RFC 3339 (what crictl prints for a time it does not set).
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// Go's `time.Time.String()` in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
+/// Go's `time.Time.String()` in local time: `2006-01-02 15:04:05.999999999 -0700 MST`.
 pub fn go_time_string(nanos: i64) -> String {
-    let mut text = date_time(nanos, ' ');
-    text.push_str(" +0000 UTC");
+    let (offset, abbreviation) = crate::localtime::offset_at(nanos);
+    go_time_string_at(nanos, offset, &abbreviation)
+}
+
+/// `time.Time.String()` at a UTC offset in seconds with its zone abbreviation.
+fn go_time_string_at(nanos: i64, offset: i32, abbreviation: &str) -> String {
+    let mut text = date_time(nanos.saturating_add(i64::from(offset) * 1_000_000_000), ' ');
+    let sign = if offset < 0 { '-' } else { '+' };
+    let minutes = offset.unsigned_abs() / 60;
+    text.push_str(&format!(
+        " {sign}{:02}{:02} {abbreviation}",
+        minutes / 60,
+        minutes % 60
+    ));
     text
 }
 
-/// `2006-01-02` `separator` `15:04:05.999999999` in UTC (no fraction for a whole second, no
+/// `2006-01-02` `separator` `15:04:05.999999999` of a wall clock (no fraction for a whole second, no
 /// trailing zeros), with cri-log's calendar.
 fn date_time(nanos: i64, separator: char) -> String {
     let utc = Timestamp::from_unix_nanos(i128::from(nanos)).to_utc();
@@ -178,21 +202,33 @@ mod tests {
     #[test]
     fn times_read_like_go() {
         assert_eq!(
-            rfc3339_nano(1_795_464_772_662_817_807),
+            rfc3339_at(1_795_464_772_662_817_807, 0),
             "2026-11-23T20:12:52.662817807Z"
         );
         assert_eq!(
-            rfc3339_nano(1_795_464_772_000_000_000),
+            rfc3339_at(1_795_464_772_000_000_000, 0),
             "2026-11-23T20:12:52Z"
         );
         assert_eq!(
-            rfc3339_nano(1_795_464_772_500_000_000),
+            rfc3339_at(1_795_464_772_500_000_000, 0),
             "2026-11-23T20:12:52.5Z"
         );
-        assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_at(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(
-            go_time_string(1_795_464_771_481_169_953),
+            go_time_string_at(1_795_464_771_481_169_953, 0, "UTC"),
             "2026-11-23 20:12:51.481169953 +0000 UTC"
+        );
+        assert_eq!(
+            rfc3339_at(1_795_464_772_500_000_000, 3600),
+            "2026-11-23T21:12:52.5+01:00"
+        );
+        assert_eq!(
+            rfc3339_at(1_795_464_772_000_000_000, -3 * 3600 - 1800),
+            "2026-11-23T16:42:52-03:30"
+        );
+        assert_eq!(
+            go_time_string_at(1_795_464_771_000_000_000, 3600, "CET"),
+            "2026-11-23 21:12:51 +0100 CET"
         );
     }
 

@@ -26,6 +26,7 @@ mod connect;
 mod duration;
 mod failure;
 mod human;
+mod localtime;
 mod output;
 mod proto;
 mod telemetry;

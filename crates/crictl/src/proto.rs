@@ -16,6 +16,12 @@ pub fn to_value<M: JsonMessage>(message: &M) -> Result<Value, Failure> {
     serde_json::to_value(view(message)).map_err(|e| Failure::msg(format!("encode JSON: {e}")))
 }
 
+/// `message` as a JSON value with other options (what crictl's `encoding/json` calls print).
+pub fn to_value_with<M: JsonMessage>(message: &M, options: JsonOptions) -> Result<Value, Failure> {
+    serde_json::to_value(json::with_options(message, options))
+        .map_err(|e| Failure::msg(format!("encode JSON: {e}")))
+}
+
 /// Reads one of crictl's config files (JSON or YAML; proto field names, enums as numbers,
 /// unknown fields ignored as Go's `encoding/json` ignores them).
 pub fn from_config_file<M: JsonMessage>(path: &str) -> Result<M, Failure> {

@@ -501,7 +501,9 @@ fn exec_sync_prints_the_output_and_exits_with_the_code() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&output.stderr), "err\n");
     assert_eq!(output.status.code(), Some(3));
-    assert_eq!(ok(e, &["exec", "-s", &id, "echo", "-n", "x"]), "x");
+    // Success: crictl's layout, stdout, a newline, stderr, a newline, all on stdout.
+    assert_eq!(ok(e, &["exec", "-s", &id, "echo", "-n", "x"]), "x\n\n");
+    assert_eq!(ok(e, &["exec", "-s", &id, "echo", "hi"]), "hi\n\n\n");
 }
 
 #[test]

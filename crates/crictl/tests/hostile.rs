@@ -216,8 +216,12 @@ fn overflowing_and_negative_durations_are_errors_not_panics() {
 /// `logs -f` streams the history instead of reading it all into memory first.
 #[test]
 fn logs_follow_streams_a_big_history_in_bounded_memory() {
+    // 128 Ki lines, 130 MiB: reading the history whole would pass the budget at once, while
+    // the streamed history's peak (32-76 MiB measured on a loaded 2-core machine: allocator
+    // arenas and the pipe's pace) stays under it.
+    let lines = 128 << 10;
     let fake = fake(0, 0);
-    let log = big_log(64 << 10, 1000);
+    let log = big_log(lines, 1000);
     let size = log.len();
     let (id, _) = container_with_log(&fake, &log, r#"["sleep","2"]"#);
     let mut command = crictl();
@@ -242,11 +246,11 @@ fn logs_follow_streams_a_big_history_in_bounded_memory() {
     );
     assert_eq!(
         output.stdout.len(),
-        size - (64 << 10) * 40,
+        size - lines * 40,
         "every message printed"
     );
     assert!(
-        peak < 48 << 10,
+        peak < 96 << 10,
         "logs -f of a {} MiB log peaked at {peak} KiB",
         size >> 20
     );

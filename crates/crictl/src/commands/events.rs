@@ -15,6 +15,9 @@ use crate::proto::{self, to_value};
 
 pub(super) async fn events(client: &Client, args: &EventsArgs, out: &mut Out) -> Result<()> {
     use tokio_stream::StreamExt;
+    if args.output == Output::GoTemplate {
+        crate::output::template::check(args.template.as_deref().unwrap_or(""))?;
+    }
     let mut stream = rpc(
         "get container events",
         client.get_container_events(v1::GetEventsRequest {}).await,
@@ -31,6 +34,13 @@ pub(super) async fn events(client: &Client, args: &EventsArgs, out: &mut Out) ->
             Output::Yaml => {
                 write_yaml(out, &to_value(&event)?)?;
                 writeln!(out)?;
+            }
+            Output::GoTemplate => {
+                let text = crate::output::template::render(
+                    args.template.as_deref().unwrap_or(""),
+                    to_value(&event)?,
+                )?;
+                writeln!(out, "{text}")?;
             }
             other => return Err(unsupported(other)),
         }

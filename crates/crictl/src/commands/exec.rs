@@ -12,10 +12,24 @@ use crate::cli::ExecArgs;
 use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Result<()> {
+    if args.select.any() {
+        return super::exec_many::exec_many(client, args, out).await;
+    }
     let (id, cmd) = args
         .args
         .split_first()
         .expect("clap requires the container ID");
+    exec_one(client, args, id, cmd, out).await
+}
+
+/// `exec` in one container.
+pub(super) async fn exec_one(
+    client: &Client,
+    args: &ExecArgs,
+    id: &String,
+    cmd: &[String],
+    out: &mut Out,
+) -> Result<()> {
     if cmd.is_empty() {
         return Err(Failure::msg(
             "no command given: crictl exec [--sync] CONTAINER-ID COMMAND [ARG...]",
@@ -54,13 +68,20 @@ pub(super) async fn exec(client: &Client, args: &ExecArgs, out: &mut Out) -> Res
             })
             .await,
     )?;
+    if response.exit_code == 0 {
+        // crictl prints the output, a newline, the error output and a newline, all on stdout.
+        out.write_all(&response.stdout)?;
+        out.write_all(b"\n")?;
+        out.write_all(&response.stderr)?;
+        out.write_all(b"\n")?;
+        return Ok(());
+    }
+    // A failed command: crictl reports only "exited with N" and exits 1, losing the output;
+    // this one keeps stdout and stderr apart and exits with the command's code.
     out.write_all(&response.stdout)?;
     out.flush()?;
     std::io::stderr().write_all(&response.stderr)?;
-    if response.exit_code != 0 {
-        return Err(Failure::Exit(
-            u8::try_from(response.exit_code).unwrap_or(1).max(1),
-        ));
-    }
-    Ok(())
+    Err(Failure::Exit(
+        u8::try_from(response.exit_code).unwrap_or(1).max(1),
+    ))
 }

@@ -7,13 +7,13 @@ use std::io::Write;
 use cri_api_v1 as v1;
 use cri_client::Client;
 
-use super::{clear_progress, need_ids, rpc};
-use crate::cli::{AuthArgs, ImagesArgs, InspectArgs, Output, OutputArgs, PullArgs, RmiArgs};
+use super::{clear_progress, rpc};
+use crate::cli::{AuthArgs, ImagesArgs, InspectImagesArgs, Output, OutputArgs, PullArgs, RmiArgs};
 use crate::failure::{Failure, Out, Result};
 use crate::human::{human_size, truncate_id};
 use crate::output::json;
 use crate::output::table::Table;
-use crate::output::{documents, status_document, write_document, write_list};
+use crate::output::{documents, status_document, write_document_or_template, write_list};
 use crate::proto::{self, to_value};
 
 /// crictl's `normalizeRepoDigest`: the name and digest of the first repo digest.
@@ -61,19 +61,26 @@ pub(super) async fn image_id_of(client: &Client, image: &str) -> Result<Option<S
     Ok(response.image.map(|i| i.id))
 }
 
-pub(super) async fn images(client: &Client, args: &ImagesArgs, out: &mut Out) -> Result<()> {
-    let filter = args.image.as_ref().map(|image| v1::ImageFilter {
+/// crictl's `ListImages`: the images the runtime lists for `name` (all when empty), sorted by
+/// their first tag, digest or ID, then narrowed by `--filter` conditions in order.
+pub(super) async fn list_images(
+    client: &Client,
+    name: Option<&str>,
+    filters: &[String],
+) -> Result<Vec<v1::Image>> {
+    let filter = name.map(|image| v1::ImageFilter {
         image: Some(v1::ImageSpec {
-            image: image.clone(),
+            image: image.to_string(),
             ..Default::default()
         }),
     });
-    let response = rpc(
-        "listing images",
-        client.list_images(v1::ListImagesRequest { filter }).await,
-    )?;
+    let mut pages = super::listing::images(client, filter).await?;
+    let mut images = Vec::new();
+    while let Some(page) = pages.next().await? {
+        images.extend(page);
+    }
     clear_progress();
-    let mut images = response.images;
+    super::debug_list_path(pages.rpc);
     images.sort_by(|a, b| {
         if let (Some(x), Some(y)) = (a.repo_tags.first(), b.repo_tags.first()) {
             return x.cmp(y);
@@ -83,6 +90,85 @@ pub(super) async fn images(client: &Client, args: &ImagesArgs, out: &mut Out) ->
         }
         a.id.cmp(&b.id)
     });
+    if !images.is_empty() {
+        for condition in filters {
+            images = filter_images(images, condition)?;
+        }
+    }
+    Ok(images)
+}
+
+/// One `--filter` condition of crictl's `filterImagesList`.
+fn filter_images(images: Vec<v1::Image>, condition: &str) -> Result<Vec<v1::Image>> {
+    if let Some(value) = condition.strip_prefix("before=") {
+        let mut reversed = images;
+        reversed.reverse();
+        let mut kept = before_since(value, reversed);
+        kept.reverse();
+        return Ok(kept);
+    }
+    if let Some(value) = condition.strip_prefix("since=") {
+        return Ok(before_since(value, images));
+    }
+    if let Some(value) = condition.strip_prefix("dangling=") {
+        return Ok(images
+            .into_iter()
+            .filter(|image| match value {
+                "true" => image.repo_tags.is_empty(),
+                "false" => !image.repo_tags.is_empty(),
+                _ => false,
+            })
+            .collect());
+    }
+    if let Some(value) = condition.strip_prefix("reference=") {
+        let re = regex::Regex::new(value).map_err(|e| {
+            Failure::msg(format!(
+                "filter images: reference={value}: invalid regular expression: {e}"
+            ))
+        })?;
+        return Ok(images
+            .into_iter()
+            .filter(|image| {
+                let (name, _) = normalize_repo_digest(&image.repo_digests);
+                re.is_match(&name) || name == value
+            })
+            .collect());
+    }
+    Err(Failure::msg(format!(
+        "filter images: unknown filter flag: {condition} (use dangling=, reference=, before= or since=)"
+    )))
+}
+
+/// crictl's `filterByBeforeSince`: the images up to (not including) the one `value` names.
+fn before_since(value: &str, images: Vec<v1::Image>) -> Vec<v1::Image> {
+    let by_tag = value.contains(':') && !value.contains('@');
+    let by_id = !value.contains(':') && !value.contains('@');
+    let mut kept = Vec::new();
+    for image in images {
+        if by_tag {
+            let (name, _) = normalize_repo_digest(&image.repo_digests);
+            let (repo, tag) = normalize_repo_tags(&image.repo_tags, &name).remove(0);
+            if format!("{repo}:{tag}") == value {
+                break;
+            }
+        } else if by_id {
+            if image.id.starts_with(value) {
+                break;
+            }
+        } else {
+            match image.repo_digests.first() {
+                Some(digest) if digest.starts_with(value) => break,
+                Some(_) => {}
+                None => continue,
+            }
+        }
+        kept.push(image);
+    }
+    kept
+}
+
+pub(super) async fn images(client: &Client, args: &ImagesArgs, out: &mut Out) -> Result<()> {
+    let images = list_images(client, args.image.as_deref(), &args.filter).await?;
     match args.output {
         Output::Table => {}
         other => return write_list(out, "images", &images, other),
@@ -170,12 +256,30 @@ pub(super) async fn images(client: &Client, args: &ImagesArgs, out: &mut Out) ->
     Ok(())
 }
 
-pub(super) async fn inspecti(client: &Client, args: &InspectArgs, out: &mut Out) -> Result<()> {
-    need_ids(&args.ids)?;
+pub(super) async fn inspecti(
+    client: &Client,
+    args: &InspectImagesArgs,
+    out: &mut Out,
+) -> Result<()> {
+    let ids: Vec<String> = if args.inspect.ids.is_empty() {
+        list_images(client, args.name.as_deref(), &args.filter)
+            .await?
+            .into_iter()
+            .map(|image| image.id)
+            .collect()
+    } else {
+        args.inspect.ids.clone()
+    };
+    if ids.is_empty() {
+        return Err(Failure::msg(
+            "no IDs provided or nothing found per filter: give image IDs or filter flags",
+        ));
+    }
+    let args = &args.inspect;
     let output = args.output.unwrap_or(Output::Json);
     let verbose = !args.quiet;
     let mut docs = Vec::new();
-    for id in &args.ids {
+    for id in &ids {
         let response = rpc(
             "image status request",
             client
@@ -214,7 +318,7 @@ pub(super) async fn inspecti(client: &Client, args: &InspectArgs, out: &mut Out)
     if output == Output::Table {
         return Ok(());
     }
-    write_document(out, &documents(docs), output)
+    write_document_or_template(out, &documents(docs), output, args.template.as_deref())
 }
 
 pub(super) async fn imagefsinfo(client: &Client, args: &OutputArgs, out: &mut Out) -> Result<()> {
@@ -225,7 +329,7 @@ pub(super) async fn imagefsinfo(client: &Client, args: &OutputArgs, out: &mut Ou
     let output = args.output.unwrap_or(Output::Json);
     if output != Output::Table {
         let document = status_document(to_value(&response)?, &BTreeMap::new(), Vec::new())?;
-        return write_document(out, &document, output);
+        return write_document_or_template(out, &document, output, args.template.as_deref());
     }
     let print = |out: &mut Out, title: &str, list: &[v1::FilesystemUsage]| -> Result<()> {
         writeln!(out, "{title} ")?;
@@ -254,43 +358,42 @@ pub(super) async fn imagefsinfo(client: &Client, args: &OutputArgs, out: &mut Ou
 }
 
 pub(super) fn auth_config(args: &AuthArgs) -> Result<Option<v1::AuthConfig>> {
-    if let Some(auth) = &args.auth {
+    // crictl's order: --username (the password read from the terminal) first, then --creds or
+    // --auth, never both.
+    if let Some(username) = args.username.as_deref().filter(|u| !u.is_empty()) {
+        let password = super::password::read("Enter Password:")?;
         return Ok(Some(v1::AuthConfig {
-            auth: auth.clone(),
+            username: username.to_string(),
+            password,
             ..Default::default()
         }));
     }
-    if let Some(creds) = &args.creds {
-        let (username, password) = match creds.split_once(':') {
-            Some((u, p)) => (u.to_string(), p.to_string()),
-            None => (creds.clone(), String::new()),
-        };
+    let creds = args.creds.as_deref().filter(|c| !c.is_empty());
+    let auth = args.auth.as_deref().filter(|a| !a.is_empty());
+    if creds.is_some() && auth.is_some() {
+        return Err(Failure::msg("both `--creds` and `--auth` are specified"));
+    }
+    if let Some(creds) = creds {
+        let (username, password) = creds.split_once(':').unwrap_or((creds, ""));
         if username.is_empty() {
             return Err(Failure::msg(
                 "--creds: the username is empty (use --creds USERNAME[:PASSWORD])",
             ));
         }
-        if password.is_empty() {
-            return Err(Failure::msg(
-                "--creds: no password given (use --creds USERNAME:PASSWORD or --auth)",
-            ));
-        }
         return Ok(Some(v1::AuthConfig {
-            username,
-            password,
+            username: username.to_string(),
+            password: password.to_string(),
             ..Default::default()
         }));
     }
-    if let Some(username) = &args.username {
-        return Err(Failure::msg(format!(
-            "--username {username}: reading a password from the terminal is not supported; use --creds USERNAME:PASSWORD or --auth"
-        )));
-    }
-    Ok(None)
+    Ok(auth.map(|auth| v1::AuthConfig {
+        auth: auth.to_string(),
+        ..Default::default()
+    }))
 }
 
 pub(super) async fn pull(client: &Client, args: &PullArgs, out: &mut Out) -> Result<()> {
-    let auth = auth_config(&args.auth)?;
+    let auth = auth_config(&args.auth.to_auth())?;
     let sandbox_config: Option<v1::PodSandboxConfig> = match &args.pod_config {
         Some(path) => Some(proto::from_config_file(path)?),
         None => None,

@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::rpc;
 use crate::cli::{InfoArgs, Output};
 use crate::failure::{Out, Result};
-use crate::output::{status_document, write_document};
-use crate::proto::to_value;
+use crate::output::{status_document, write_document, write_document_or_template};
+use crate::proto::{to_value, to_value_with};
+use cri_api_v1::json::JsonOptions;
 
 pub(super) async fn version(client: &Client, out: &mut Out) -> Result<()> {
     let version = rpc(
@@ -41,22 +42,25 @@ pub(super) async fn info(client: &Client, args: &InfoArgs, out: &mut Out) -> Res
         Some(s) => to_value(s)?,
         None => Value::Null,
     };
+    // crictl marshals these two with Go's `encoding/json` (the structs' tags): proto field
+    // names, default values left out.
+    let go_json = JsonOptions::new().proto_field_names(true);
     let mut extra = Vec::new();
     if !status.runtime_handlers.is_empty() {
         let handlers: Vec<Value> = status
             .runtime_handlers
             .iter()
-            .map(to_value)
+            .map(|handler| to_value_with(handler, go_json))
             .collect::<Result<_>>()?;
         extra.push(("runtimeHandlers", Value::Array(handlers)));
     }
     if let Some(features) = &status.features {
-        extra.push(("features", to_value(features)?));
+        extra.push(("features", to_value_with(features, go_json)?));
     }
     let document = status_document(status_value, &status.info, extra)?;
     match args.output {
         Output::Table => write_document(out, &document, Output::Json),
-        other => write_document(out, &document, other),
+        other => write_document_or_template(out, &document, other, args.template.as_deref()),
     }
 }
 

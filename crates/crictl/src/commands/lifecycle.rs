@@ -29,6 +29,10 @@ pub(super) trait Resource {
     ) -> std::result::Result<(), cri_client::Error>;
     /// Removes it.
     async fn remove(client: &Client, id: &str) -> std::result::Result<(), cri_client::Error>;
+    /// Its log file, which `rm` deletes with its rotations unless `--keep-logs` (containers).
+    async fn log_path(_client: &Client, _id: &str) -> Option<String> {
+        None
+    }
     /// The line printed once it is stopped.
     fn stopped(id: &str) -> String;
     /// The line printed once it is removed.
@@ -58,6 +62,7 @@ pub(super) async fn stop<R: Resource>(
 pub(super) async fn remove<R: Resource>(
     client: &Client,
     args: &RemoveArgs,
+    keep_logs: bool,
     out: &mut Out,
 ) -> Result<()> {
     let ids = if args.all {
@@ -83,11 +88,49 @@ pub(super) async fn remove<R: Resource>(
                 R::stop(client, id, 0).await,
             )?;
         }
+        let log = if keep_logs {
+            None
+        } else {
+            R::log_path(client, id).await
+        };
         rpc(
             &format!("removing the {} {id:?}", R::NOUN),
             R::remove(client, id).await,
         )?;
+        if let Some(log) = log.filter(|l| !l.is_empty()) {
+            remove_log(&log, id);
+        }
         writeln!(out, "{}", R::removed(id))?;
     }
     Ok(())
+}
+
+/// Deletes a removed container's log file and its rotations (`PATH.*`), as crictl's `rm` does;
+/// a file that cannot be deleted is reported on stderr, not fatal.
+fn remove_log(path: &str, id: &str) {
+    let path = std::path::Path::new(path);
+    let mut files = vec![path.to_path_buf()];
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        let prefix = format!("{name}.");
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix))
+                {
+                    files.push(entry.path());
+                }
+            }
+        }
+    }
+    for file in files {
+        match std::fs::remove_file(&file) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => eprintln!(
+                "crictl: removing log file {} for container {id:?} failed: {error}",
+                file.display()
+            ),
+            _ => {}
+        }
+    }
 }

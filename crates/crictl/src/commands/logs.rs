@@ -12,10 +12,16 @@ use crate::duration;
 use crate::failure::{Failure, Out, Result};
 
 pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Result<()> {
-    if args.previous {
-        return Err(Failure::msg(
-            "--previous is not supported by this crictl: give the previous container's ID",
-        ));
+    if args.reopen {
+        rpc(
+            "reopen container logs",
+            client
+                .reopen_container_log(v1::ReopenContainerLogRequest {
+                    container_id: args.container.clone(),
+                })
+                .await,
+        )?;
+        eprintln!("Container logs reopened");
     }
     let status = rpc(
         "get container status",
@@ -34,6 +40,11 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, out: &mut Out) -> Res
             args.container
         )));
     }
+    let status = if args.previous {
+        super::logs_previous::previous(status)?
+    } else {
+        status
+    };
     let streams = match args.stream.as_deref() {
         None | Some("") => Streams::Both,
         Some("stdout") => Streams::Stdout,
@@ -168,18 +179,25 @@ async fn print(
                     .and_then(|r| r.status)
                     .is_some_and(|s| s.state == v1::ContainerState::ContainerRunning as i32);
                 if !running {
-                    follower.flush().map_err(|e| Failure::msg(format!("read {path}: {e}")))?;
-                    while let Some(message) = follower.try_next() {
-                        match message {
-                            Ok(message) => {
+                    // Drain the rest a read at a time (try_next reads as it goes), and only
+                    // then end the last partial line: flushing first would read all that is
+                    // left into memory at once.
+                    let mut flushed = false;
+                    loop {
+                        match follower.try_next() {
+                            Some(Ok(message)) => {
                                 if !emit(message, out)? {
                                     return Ok(());
                                 }
                             }
-                            Err(error) => report(error)?,
+                            Some(Err(error)) => report(error)?,
+                            None if !flushed => {
+                                follower.flush().map_err(|e| Failure::msg(format!("read {path}: {e}")))?;
+                                flushed = true;
+                            }
+                            None => return Ok(()),
                         }
                     }
-                    return Ok(());
                 }
             }
             _ = tokio::signal::ctrl_c() => return Ok(()),

@@ -2,18 +2,27 @@
 //! helpers they share.
 
 mod attach;
+mod completion;
 mod config;
 mod container;
 mod events;
 mod exec;
+mod exec_many;
 mod image;
 mod info;
 mod lifecycle;
+mod listing;
 mod logs;
+mod logs_previous;
+mod metrics;
+mod password;
+mod pods;
 mod port_forward;
+mod ps;
 mod sandbox;
 mod session;
 mod stats;
+mod update;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,6 +55,28 @@ fn rpc<T>(what: &str, result: std::result::Result<T, cri_client::Error>) -> Resu
     result.map_err(|error| Failure::msg(format!("{what}: {error}")))
 }
 
+/// `-D`: say which paths were taken (set once, before the command runs).
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn debug() -> bool {
+    DEBUG.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// With `-D`, which RPC a list came through (the streaming one or the unary fallback).
+fn debug_list_path(rpc: &str) {
+    if debug() {
+        eprintln!("crictl: listed through {rpc}");
+    }
+}
+
+/// The list progress line on a terminal's stderr.
+fn report_progress(rpc: &str, received: usize) {
+    use std::io::IsTerminal;
+    if received > 0 && std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K{rpc}: {received} received…");
+    }
+}
+
 /// Clears the list progress line cri-client's callback wrote on a terminal's stderr.
 fn clear_progress() {
     use std::io::IsTerminal;
@@ -54,18 +85,32 @@ fn clear_progress() {
     }
 }
 
+/// The Go crictl release whose commands and output this one follows (what `--version` reports,
+/// as a drop-in must; `-D` names this crate's own version).
+pub const GO_CRICTL_VERSION: &str = "1.36.0";
+
 /// Runs the command line.
 pub async fn run(cli: Cli, out: &mut Out) -> Result<()> {
     if cli.print_version {
-        writeln!(out, "crictl version v{}", env!("CARGO_PKG_VERSION"))?;
+        writeln!(out, "crictl version v{GO_CRICTL_VERSION}")?;
         return Ok(());
     }
     let Some(command) = &cli.command else {
         return Err(Failure::msg("no command given: see crictl --help"));
     };
+    if cli.debug {
+        DEBUG.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "crictl: the Rust crictl {}, following crictl v{GO_CRICTL_VERSION}",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
     let explicit_config = cli.config != "/etc/crictl.yaml";
     if let Command::Config(args) = command {
         return config::config_command(&cli.config, args, out);
+    }
+    if let Command::Completion(args) = command {
+        return completion::completion(args, out);
     }
     let config = read_config(&cli.config, explicit_config)?;
     let connection = connect::connect(&cli, &config).await?;
@@ -84,8 +129,8 @@ async fn dispatch(
     match command {
         Command::Version => info::version(client, out).await,
         Command::Info(args) => info::info(client, args, out).await,
-        Command::Pods(args) => sandbox::pods(client, args, out).await,
-        Command::Ps(args) => container::ps(client, args, out).await,
+        Command::Pods(args) => pods::pods(client, args, out).await,
+        Command::Ps(args) => ps::ps(client, args, out).await,
         Command::Images(args) => image::images(client, args, out).await,
         Command::Inspect(args) => container::inspect(client, args, out).await,
         Command::Inspectp(args) => sandbox::inspectp(client, args, out).await,
@@ -94,57 +139,136 @@ async fn dispatch(
         Command::Stats(args) => stats::stats(client, args, out).await,
         Command::Statsp(args) => stats::statsp(client, args, out).await,
         Command::RuntimeConfig => info::runtime_config(client, out).await,
-        Command::Pull(args) => image::pull(client, args, out).await,
+        Command::Pull(args) => {
+            let pull = image::pull(client, args, out);
+            within(
+                args.timeout.pull_timeout.as_deref(),
+                "--pull-timeout",
+                "pulling image",
+                pull,
+            )
+            .await
+        }
         Command::Rmi(args) => image::rmi(client, args, out).await,
         Command::Runp(args) => {
-            let id = sandbox::runp(client, &args.config, args.runtime.as_deref()).await?;
+            let runp = sandbox::runp(client, &args.config, args.runtime.as_deref());
+            let limit = args.cancel_timeout.as_deref();
+            let id = within(limit, "--cancel-timeout", "run pod sandbox", runp).await?;
             writeln!(out, "{id}")?;
             Ok(())
         }
         Command::Create(args) => {
             let pull = (config.pull_image_on_create || args.with_pull) && !args.no_pull;
-            let id = container::create(
+            let create = container::create(
                 client,
                 &args.pod_id,
                 &args.container_config,
                 &args.pod_config,
                 pull,
                 &args.auth,
-            )
-            .await?;
+                args.timeouts.pull_timeout.as_deref(),
+            );
+            let limit = args.timeouts.cancel_timeout.as_deref();
+            let id = within(limit, "--cancel-timeout", "creating container", create).await?;
             writeln!(out, "{id}")?;
             Ok(())
         }
         Command::Start(args) => container::start(client, &args.ids, out).await,
         Command::Run(args) => {
             let pull = (!config.disable_pull_on_run || args.with_pull) && !args.no_pull;
-            let pod = sandbox::runp(client, &args.pod_config, args.runtime.as_deref()).await?;
-            let id = container::create(
-                client,
-                &pod,
-                &args.container_config,
-                &args.pod_config,
-                pull,
-                &args.auth,
-            )
-            .await?;
+            let limit = args.timeouts.cancel_timeout.as_deref();
+            let run = async {
+                let pod = sandbox::runp(client, &args.pod_config, args.runtime.as_deref()).await?;
+                container::create(
+                    client,
+                    &pod,
+                    &args.container_config,
+                    &args.pod_config,
+                    pull,
+                    &args.auth,
+                    args.timeouts.pull_timeout.as_deref(),
+                )
+                .await
+            };
+            let id = within(limit, "--cancel-timeout", "run container", run).await?;
             container::start(client, &[id], out).await
         }
         Command::Stop(args) => {
-            lifecycle::stop::<container::Containers>(client, &args.ids, args.timeout, out).await
+            let mut ids = args.ids.clone();
+            if args.all {
+                if !ids.is_empty() {
+                    return Err(Failure::msg(
+                        "cannot specify CONTAINER-ID(s) when using --all",
+                    ));
+                }
+                let running = crate::cli::ContainerSelect {
+                    state: "running".into(),
+                    ..Default::default()
+                };
+                ids = ps::select(client, &running).await?;
+                if ids.is_empty() {
+                    writeln!(out, "No running containers found.")?;
+                    return Ok(());
+                }
+            }
+            lifecycle::stop::<container::Containers>(client, &ids, args.timeout, out).await
         }
-        Command::Rm(args) => lifecycle::remove::<container::Containers>(client, args, out).await,
+        Command::Rm(args) => {
+            lifecycle::remove::<container::Containers>(client, &args.remove, args.keep_logs, out)
+                .await
+        }
         Command::Stopp(args) => {
             lifecycle::stop::<sandbox::PodSandboxes>(client, &args.ids, 0, out).await
         }
-        Command::Rmp(args) => lifecycle::remove::<sandbox::PodSandboxes>(client, args, out).await,
+        Command::Rmp(args) => {
+            lifecycle::remove::<sandbox::PodSandboxes>(client, args, true, out).await
+        }
         Command::Events(args) => events::events(client, args, out).await,
         Command::Logs(args) => logs::logs(client, args, out).await,
         Command::Exec(args) => exec::exec(client, args, out).await,
         Command::Attach(args) => attach::attach(client, args, out).await,
         Command::PortForward(args) => port_forward::port_forward(client, args, out).await,
-        Command::Config(_) => Err(Failure::msg("config is handled before connecting")),
+        Command::Update(args) => update::update(client, args, out).await,
+        Command::UpdateRuntimeConfig(args) => update::update_runtime_config(client, args).await,
+        Command::Checkpoint(args) => update::checkpoint(client, args, out).await,
+        Command::Metricsp(args) => metrics::metricsp(client, args, out).await,
+        Command::Metricdescs(args) => metrics::metricdescs(client, args, out).await,
+        Command::Config(_) | Command::Completion(_) => Err(Failure::msg(
+            "config and completion are handled before connecting",
+        )),
     }
+}
+
+/// Runs `work` within the duration `limit` (a flag's text; none or zero: unbounded), failing
+/// with one line naming the flag when it runs out.
+async fn within<T>(
+    limit: Option<&str>,
+    flag: &str,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let limit = match limit {
+        Some(text) if text.trim_start().starts_with('-') => {
+            return Err(Failure::msg(format!(
+                "{flag} {text}: timeout should be bigger than 0"
+            )));
+        }
+        Some(text) => Some(
+            crate::duration::parse_duration(text)
+                .map_err(|e| Failure::msg(format!("{flag} {text}: {e}")))?,
+        )
+        .filter(|d| !d.is_zero()),
+        None => None,
+    };
+    let Some(limit) = limit else {
+        return work.await;
+    };
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(Failure::msg(format!(
+            "{what}: cancelled after {} ({flag})",
+            crate::duration::format_duration(limit)
+        )))
+    })
 }
 
 /// `--label key=value` flags as a label selector.
@@ -189,8 +313,12 @@ fn count(total: usize, latest: bool, last: usize) -> usize {
     n.min(total)
 }
 
-/// A `Labels:`/`Annotations:` block of verbose output.
+/// A `Labels:`/`Annotations:` block of verbose output; none for an empty map (which Go's
+/// protobuf decodes as nil, and crictl prints only a non-nil one).
 fn print_labels(out: &mut Out, title: &str, map: &BTreeMap<String, String>) -> Result<()> {
+    if map.is_empty() {
+        return Ok(());
+    }
     writeln!(out, "{title}:")?;
     for (k, v) in map {
         writeln!(out, "\t{k} -> {v}")?;

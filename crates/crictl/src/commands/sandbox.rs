@@ -1,4 +1,4 @@
-//! Pod sandboxes: `pods`, `inspectp`, `runp`, `stopp` and `rmp`.
+//! Pod sandboxes: `inspectp`, `runp`, `stopp` and `rmp` (`pods` is in `pods`).
 
 use std::io::Write;
 
@@ -7,156 +7,30 @@ use cri_client::Client;
 use serde_json::Value;
 
 use super::lifecycle::Resource;
-use super::{
-    clear_progress, count, matches, need_ids, now, parse_labels, print_labels, regex, rpc,
-};
-use crate::cli::{InspectArgs, Output, PodsArgs};
+use super::{now, print_labels, rpc};
+use crate::cli::{InspectPodsArgs, Output};
 use crate::failure::{Failure, Out, Result};
-use crate::human::{self, ago, truncate_id};
+use crate::human;
 use crate::output::json;
-use crate::output::table::Table;
-use crate::output::{documents, status_document, write_document, write_list};
+use crate::output::{documents, status_document, write_document_or_template};
 use crate::proto::{self, fill_nulls, to_value};
 
-fn pod_state_name(state: i32) -> &'static str {
-    match v1::PodSandboxState::try_from(state) {
-        Ok(v1::PodSandboxState::SandboxReady) => "Ready",
-        Ok(v1::PodSandboxState::SandboxNotready) => "NotReady",
-        _ => "Unknown",
-    }
-}
-
-pub(super) async fn pods(client: &Client, args: &PodsArgs, out: &mut Out) -> Result<()> {
-    let mut filter = v1::PodSandboxFilter {
-        id: args.id.clone(),
-        ..Default::default()
+pub(super) async fn inspectp(client: &Client, args: &InspectPodsArgs, out: &mut Out) -> Result<()> {
+    let ids = if args.inspect.ids.is_empty() {
+        super::pods::select(client, args).await?
+    } else {
+        args.inspect.ids.clone()
     };
-    if !args.state.is_empty() {
-        let state = match args.state.to_lowercase().as_str() {
-            "ready" => v1::PodSandboxState::SandboxReady,
-            "notready" => v1::PodSandboxState::SandboxNotready,
-            _ => {
-                return Err(Failure::msg(format!(
-                    "--state should be ready or notready, not {:?}",
-                    args.state
-                )));
-            }
-        };
-        filter.state = Some(v1::PodSandboxStateValue {
-            state: state as i32,
-        });
+    if ids.is_empty() {
+        return Err(Failure::msg(
+            "no IDs provided or nothing found per filter: give pod IDs or filter flags",
+        ));
     }
-    filter.label_selector = parse_labels(&args.label)?;
-    let name = regex(&args.name)?;
-    let namespace = regex(&args.namespace)?;
-    let response = rpc(
-        "list pod sandboxes",
-        client
-            .list_pod_sandbox(v1::ListPodSandboxRequest {
-                filter: Some(filter),
-            })
-            .await,
-    )?;
-    clear_progress();
-    let mut items: Vec<v1::PodSandbox> = response
-        .items
-        .into_iter()
-        .filter(|p| {
-            let meta = p.metadata.as_ref();
-            matches(&name, meta.map_or("", |m| &m.name))
-                && matches(&namespace, meta.map_or("", |m| &m.namespace))
-        })
-        .collect();
-    items.sort_by_key(|item| std::cmp::Reverse(item.created_at));
-    items.truncate(count(items.len(), args.latest, args.last));
-    match args.output {
-        Output::Table => {}
-        other => return write_list(out, "items", &items, other),
-    }
-    if args.quiet {
-        for pod in &items {
-            writeln!(out, "{}", pod.id)?;
-        }
-        return Ok(());
-    }
-    let now = now();
-    if args.verbose {
-        for pod in &items {
-            writeln!(out, "ID: {}", pod.id)?;
-            if let Some(meta) = &pod.metadata {
-                if !meta.name.is_empty() {
-                    writeln!(out, "Name: {}", meta.name)?;
-                }
-                if !meta.uid.is_empty() {
-                    writeln!(out, "UID: {}", meta.uid)?;
-                }
-                if !meta.namespace.is_empty() {
-                    writeln!(out, "Namespace: {}", meta.namespace)?;
-                }
-                if meta.attempt != 0 {
-                    writeln!(out, "Attempt: {}", meta.attempt)?;
-                }
-            }
-            writeln!(out, "Status: {}", pod_state_name(pod.state))?;
-            writeln!(out, "Created: {}", human::go_time_string(pod.created_at))?;
-            print_labels(out, "Labels", &pod.labels)?;
-            print_labels(out, "Annotations", &pod.annotations)?;
-            if !pod.runtime_handler.is_empty() {
-                writeln!(out, "Runtime handler: {}", pod.runtime_handler)?;
-            }
-            writeln!(out)?;
-        }
-        return Ok(());
-    }
-    let row = |pod: &v1::PodSandbox| -> [String; 7] {
-        let meta = pod.metadata.clone().unwrap_or_default();
-        let id = if args.no_trunc {
-            pod.id.clone()
-        } else {
-            truncate_id(&pod.id, "").to_string()
-        };
-        let handler = if pod.runtime_handler.is_empty() {
-            "(default)".to_string()
-        } else {
-            pod.runtime_handler.clone()
-        };
-        [
-            id,
-            ago(now, pod.created_at),
-            pod_state_name(pod.state).into(),
-            meta.name,
-            meta.namespace,
-            meta.attempt.to_string(),
-            handler,
-        ]
-    };
-    let header = [
-        "POD ID",
-        "CREATED",
-        "STATE",
-        "NAME",
-        "NAMESPACE",
-        "ATTEMPT",
-        "RUNTIME",
-    ];
-    let mut table = Table::new();
-    table.measure(&header);
-    for pod in &items {
-        table.measure(&row(pod));
-    }
-    table.write(out, &header)?;
-    for pod in &items {
-        table.write(out, &row(pod))?;
-    }
-    Ok(())
-}
-
-pub(super) async fn inspectp(client: &Client, args: &InspectArgs, out: &mut Out) -> Result<()> {
-    need_ids(&args.ids)?;
+    let args = &args.inspect;
     let output = args.output.unwrap_or(Output::Json);
     let verbose = !args.quiet;
     let mut docs = Vec::new();
-    for id in &args.ids {
+    for id in &ids {
         let response = rpc(
             "get the status of pod sandboxes: get pod sandbox status",
             client
@@ -214,7 +88,7 @@ pub(super) async fn inspectp(client: &Client, args: &InspectArgs, out: &mut Out)
     if output == Output::Table {
         return Ok(());
     }
-    write_document(out, &documents(docs), output)
+    write_document_or_template(out, &documents(docs), output, args.template.as_deref())
 }
 
 fn random_uid() -> String {

@@ -1,7 +1,7 @@
 //! JSON as crictl prints it.
 //!
 //! crictl prints two kinds of JSON: list responses straight from Go's `protojson` (indent of
-//! two spaces, fields in proto order, `"key":  value` with two spaces), and `inspect*`/`info`
+//! two spaces, fields in proto order, `"key": value`), and `inspect*`/`info`
 //! documents that went through Go's `encoding/json` maps (keys sorted, `<`, `>`, `&` escaped,
 //! numbers as float64). The proto3 JSON itself comes from `cri_api_v1::json`; this module only
 //! lays it out.
@@ -10,8 +10,9 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Number, Value};
 
-/// A `serde_json` formatter with protojson's layout: two-space indent, `":  "` between a key
-/// and its value, starting at a given depth so list items can be streamed one by one.
+/// A `serde_json` formatter with protojson's layout: two-space indent, `": "` between a key
+/// and its value (Go's protojson writes one or two spaces there, chosen at random per build by
+/// its `detrand`; one is stable, and what `encoding/json` writes for `inspect`), starting at a given depth so list items can be streamed one by one.
 pub struct ProtojsonFormatter {
     depth: usize,
     has_value: bool,
@@ -74,7 +75,7 @@ impl serde_json::ser::Formatter for ProtojsonFormatter {
         indent(out, self.depth)
     }
     fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
-        out.write_all(b":  ")
+        out.write_all(b": ")
     }
     fn end_object_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
         self.has_value = true;
@@ -118,7 +119,7 @@ pub fn go_numbers(value: &mut Value) {
 }
 
 /// Go's `encoding/json` text of a float64.
-fn go_float(value: f64) -> String {
+pub(crate) fn go_float(value: f64) -> String {
     let abs = value.abs();
     if abs == 0.0 || (1e-6..1e21).contains(&abs) {
         return format!("{value}");
@@ -145,7 +146,7 @@ pub(super) fn number_text(number: &Number) -> String {
     }
 }
 
-fn go_string(out: &mut impl Write, text: &str) -> io::Result<()> {
+pub(crate) fn go_string(out: &mut impl Write, text: &str) -> io::Result<()> {
     out.write_all(b"\"")?;
     let mut start = 0;
     for (at, ch) in text.char_indices() {
@@ -242,12 +243,12 @@ mod tests {
     }
 
     #[test]
-    fn protojson_layout_has_two_spaces_after_colons() {
+    fn protojson_layout_has_one_space_after_colons() {
         let mut out = Vec::new();
         write_protojson(&mut out, &json!({"a": [1], "b": {}}), 0).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\n  \"a\":  [\n    1\n  ],\n  \"b\":  {}\n}"
+            "{\n  \"a\": [\n    1\n  ],\n  \"b\": {}\n}"
         );
     }
 

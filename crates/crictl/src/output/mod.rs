@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod table;
+pub mod template;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -20,52 +21,105 @@ use crate::proto::{self, to_value};
 pub fn unsupported(output: Output) -> Failure {
     Failure::msg(match output {
         Output::GoTemplate => {
-            "output format go-template is not supported by this crictl: use -o json and jq"
+            "output format go-template is only supported by info, inspect, inspectp, inspecti, imagefsinfo and events"
                 .to_string()
         }
         other => format!("unsupported output format {other:?}"),
     })
 }
 
-/// A list response `{"key": [items]}` streamed item by item, as crictl prints it.
+/// A list response `{"key": [items]}` written item by item, as crictl prints it (protojson
+/// of the whole response, or its YAML), so that a command need not hold the decoded list.
+pub struct ListWriter {
+    key: &'static str,
+    output: Output,
+    count: usize,
+}
+
+impl ListWriter {
+    /// A writer of `{"key": [...]}`; fails for an output format other than JSON and YAML.
+    pub fn new(key: &'static str, output: Output) -> Result<Self> {
+        match output {
+            Output::Json | Output::Yaml => Ok(ListWriter {
+                key,
+                output,
+                count: 0,
+            }),
+            other => Err(unsupported(other)),
+        }
+    }
+
+    /// Writes the next item.
+    pub fn item<T: cri_api_v1::json::JsonMessage>(
+        &mut self,
+        out: &mut Out,
+        item: &T,
+    ) -> Result<()> {
+        let key = self.key;
+        match self.output {
+            Output::Json => {
+                if self.count == 0 {
+                    write!(out, "{{\n  \"{key}\": [\n    ")?;
+                } else {
+                    out.write_all(b",\n    ")?;
+                }
+                write_protojson(out, &proto::view(item), 2)?;
+            }
+            _ => {
+                if self.count == 0 {
+                    writeln!(out, "{key}:")?;
+                }
+                write_yaml_item(out, &to_value(item)?)?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the list.
+    pub fn finish(self, out: &mut Out) -> Result<()> {
+        let key = self.key;
+        match (self.output, self.count) {
+            (Output::Json, 0) => writeln!(out, "{{\n  \"{key}\": []\n}}")?,
+            (Output::Json, _) => writeln!(out, "\n  ]\n}}")?,
+            (_, 0) => writeln!(out, "{key}: []\n")?,
+            _ => writeln!(out)?,
+        }
+        Ok(())
+    }
+}
+
+/// A list response `{"key": [items]}`, as crictl prints it.
 pub fn write_list<T: cri_api_v1::json::JsonMessage>(
     out: &mut Out,
-    key: &str,
+    key: &'static str,
     items: &[T],
     output: Output,
 ) -> Result<()> {
-    match output {
-        Output::Json => {
-            if items.is_empty() {
-                writeln!(out, "{{\n  \"{key}\":  []\n}}")?;
-                return Ok(());
-            }
-            write!(out, "{{\n  \"{key}\":  [")?;
-            for (index, item) in items.iter().enumerate() {
-                out.write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
-                write_protojson(out, &proto::view(item), 2)?;
-            }
-            writeln!(out, "\n  ]\n}}")?;
-        }
-        Output::Yaml => {
-            if items.is_empty() {
-                writeln!(out, "{key}: []\n")?;
-                return Ok(());
-            }
-            writeln!(out, "{key}:")?;
-            for item in items {
-                write_yaml_item(out, &to_value(item)?)?;
-            }
-            writeln!(out)?;
-        }
-        other => return Err(unsupported(other)),
+    let mut writer = ListWriter::new(key, output)?;
+    for item in items {
+        writer.item(out, item)?;
     }
-    Ok(())
+    writer.finish(out)
 }
 
 /// A document through Go maps (sorted keys) in JSON or YAML, as `inspect*`/`info` print it.
 pub fn write_document(out: &mut Out, document: &Value, output: Output) -> Result<()> {
+    write_document_or_template(out, document, output, None)
+}
+
+/// [`write_document`], or with `-o go-template` the template run on the document.
+pub fn write_document_or_template(
+    out: &mut Out,
+    document: &Value,
+    output: Output,
+    template: Option<&str>,
+) -> Result<()> {
     match output {
+        Output::GoTemplate => {
+            let text = template::render(template.unwrap_or(""), document.clone())?;
+            writeln!(out, "{text}")?;
+        }
         Output::Json => {
             write_go_json(out, document, 0)?;
             writeln!(out)?;
