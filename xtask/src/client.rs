@@ -40,6 +40,9 @@ const DEADLINES: &[(&str, &str, &str)] = &[
 /// cri-client's `validate` module)`.
 const VALIDATED: &[(&str, &str)] = &[
     ("Version", "validate::version"),
+    ("Status", "validate::status"),
+    ("RunPodSandbox", "validate::run_pod_sandbox"),
+    ("CreateContainer", "validate::create_container"),
     ("PodSandboxStatus", "validate::pod_sandbox_status"),
     ("ContainerStatus", "validate::container_status"),
     ("ImageStatus", "validate::image_status"),

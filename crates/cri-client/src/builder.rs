@@ -124,6 +124,9 @@ impl ClientBuilder {
     /// | RPC | required |
     /// |---|---|
     /// | `Version` | `version`, `runtime_name`, `runtime_version`, `runtime_api_version` |
+    /// | `Status` | `status` with at least two `conditions` (the kubelet's `RuntimeReady` and `NetworkReady`) |
+    /// | `RunPodSandbox` | `pod_sandbox_id` |
+    /// | `CreateContainer` | `container_id` |
     /// | `PodSandboxStatus` | if a status is returned: `id`, `metadata` with `name`, `namespace` and `uid`, `created_at` |
     /// | `ContainerStatus` | if a status is returned: `id`, `metadata` with `name`, `created_at`, `image.image`, `image_ref` |
     /// | `ImageStatus` | if an image is returned: `id`, `size` |

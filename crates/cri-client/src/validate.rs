@@ -41,6 +41,40 @@ pub(crate) fn version(response: &v1::VersionResponse) -> Missing {
     missing
 }
 
+pub(crate) fn status(response: &v1::StatusResponse) -> Missing {
+    let mut missing = Vec::new();
+    match &response.status {
+        None => missing.push("status"),
+        // The kubelet counts them (its `RuntimeReady` and `NetworkReady`), as here.
+        Some(status) => require(
+            &mut missing,
+            status.conditions.len() >= 2,
+            "status.conditions",
+        ),
+    }
+    missing
+}
+
+pub(crate) fn run_pod_sandbox(response: &v1::RunPodSandboxResponse) -> Missing {
+    let mut missing = Vec::new();
+    require(
+        &mut missing,
+        !response.pod_sandbox_id.is_empty(),
+        "pod_sandbox_id",
+    );
+    missing
+}
+
+pub(crate) fn create_container(response: &v1::CreateContainerResponse) -> Missing {
+    let mut missing = Vec::new();
+    require(
+        &mut missing,
+        !response.container_id.is_empty(),
+        "container_id",
+    );
+    missing
+}
+
 pub(crate) fn pod_sandbox_status(response: &v1::PodSandboxStatusResponse) -> Missing {
     let mut missing = Vec::new();
     let Some(status) = &response.status else {
@@ -148,6 +182,38 @@ mod tests {
             runtime_api_version: "v1".into(),
         };
         assert_eq!(version(&response), ["runtime_name", "runtime_version"]);
+    }
+
+    #[test]
+    fn created_ids_and_the_runtimes_two_conditions() {
+        assert_eq!(
+            run_pod_sandbox(&v1::RunPodSandboxResponse::default()),
+            ["pod_sandbox_id"]
+        );
+        assert_eq!(
+            create_container(&v1::CreateContainerResponse::default()),
+            ["container_id"]
+        );
+        assert_eq!(status(&v1::StatusResponse::default()), ["status"]);
+        let condition = |kind: &str| v1::RuntimeCondition {
+            r#type: kind.into(),
+            status: true,
+            ..Default::default()
+        };
+        let mut response = v1::StatusResponse {
+            status: Some(v1::RuntimeStatus {
+                conditions: vec![condition("RuntimeReady")],
+            }),
+            ..Default::default()
+        };
+        assert_eq!(status(&response), ["status.conditions"]);
+        response
+            .status
+            .as_mut()
+            .unwrap()
+            .conditions
+            .push(condition("NetworkReady"));
+        assert!(status(&response).is_empty());
     }
 
     #[test]

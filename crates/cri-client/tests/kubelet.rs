@@ -130,6 +130,28 @@ async fn incomplete_answers_are_invalid_responses_naming_the_missing_fields() {
         "/runtime.v1.RuntimeService/Exec",
         v1::ExecResponse::default().encode_to_vec(),
     );
+    canned.insert(
+        "/runtime.v1.RuntimeService/Status",
+        v1::StatusResponse {
+            status: Some(v1::RuntimeStatus {
+                conditions: vec![v1::RuntimeCondition {
+                    r#type: "RuntimeReady".into(),
+                    status: true,
+                    ..Default::default()
+                }],
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
+    canned.insert(
+        "/runtime.v1.RuntimeService/RunPodSandbox",
+        v1::RunPodSandboxResponse::default().encode_to_vec(),
+    );
+    canned.insert(
+        "/runtime.v1.RuntimeService/CreateContainer",
+        v1::CreateContainerResponse::default().encode_to_vec(),
+    );
     let _seen = serve(&runtime, &socket, Arc::new(canned));
 
     // Connecting accepts any answer to its version check, as the kubelet's does.
@@ -185,6 +207,33 @@ async fn incomplete_answers_are_invalid_responses_naming_the_missing_fields() {
         missing(error),
         ("ImageService/PullImage", vec!["image_ref"])
     );
+    let error = client
+        .status(v1::StatusRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing(error),
+        ("RuntimeService/Status", vec!["status.conditions"])
+    );
+    let error = client
+        .run_pod_sandbox(v1::RunPodSandboxRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing(error),
+        ("RuntimeService/RunPodSandbox", vec!["pod_sandbox_id"])
+    );
+    let error = client
+        .create_container(v1::CreateContainerRequest {
+            pod_sandbox_id: seeded.pod_ids[0].clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing(error),
+        ("RuntimeService/CreateContainer", vec!["container_id"])
+    );
     let error = client.exec(&ctr, ["true"]).url().await.unwrap_err();
     assert_eq!(missing(error), ("RuntimeService/Exec", vec!["url"]));
 
@@ -199,5 +248,7 @@ async fn incomplete_answers_are_invalid_responses_naming_the_missing_fields() {
         .await
         .unwrap();
     assert_eq!(version.runtime_name, "half");
+    let status = lenient.status(v1::StatusRequest::default()).await.unwrap();
+    assert_eq!(status.status.unwrap().conditions.len(), 1);
     assert_eq!(lenient.exec(&ctr, ["true"]).url().await.unwrap(), "");
 }

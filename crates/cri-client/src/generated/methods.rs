@@ -30,7 +30,7 @@ impl Client {
     /// (twice the client's timeout).
     pub async fn run_pod_sandbox(&self, request: v1::RunPodSandboxRequest) -> Result<v1::RunPodSandboxResponse, Error> {
         const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/RunPodSandbox", operation: "run_podsandbox" };
-        self.unary(OP, Deadline::Double, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
+        self.unary(OP, Deadline::Double, String::new(), validate::run_pod_sandbox, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -153,7 +153,7 @@ impl Client {
     /// (the client's timeout).
     pub async fn create_container(&self, request: v1::CreateContainerRequest) -> Result<v1::CreateContainerResponse, Error> {
         const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/CreateContainer", operation: "create_container" };
-        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::create_container, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -556,7 +556,7 @@ impl Client {
     /// (the client's timeout).
     pub async fn status(&self, request: v1::StatusRequest) -> Result<v1::StatusResponse, Error> {
         const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/Status", operation: "status" };
-        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
+        self.unary(OP, Deadline::Default, String::new(), validate::status, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
