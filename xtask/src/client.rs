@@ -34,6 +34,11 @@ const DEADLINES: &[(&str, &str, &str)] = &[
         "Deadline::PlusUnlessZero(request.timeout)",
         "the request's timeout plus the client's, none when the request's is 0",
     ),
+    (
+        "CheckpointContainer",
+        "Deadline::AtLeast(request.timeout)",
+        "the request's timeout when longer than the client's, else the client's",
+    ),
 ];
 
 /// RPCs whose responses are checked as the kubelet checks them: `(rpc, validator in

@@ -111,8 +111,8 @@ impl ClientBuilder {
 
     /// Whether RPCs get the kubelet's own deadlines (default: on): `RunPodSandbox` twice the
     /// timeout; `StopContainer` its grace period plus the timeout; `ExecSync` its `timeout`
-    /// plus the timeout, none when its `timeout` is 0; `PullImage` none (cancel it by dropping
-    /// the future). Off, every unary call gets [`timeout`](Self::timeout) alone.
+    /// plus the timeout, none when its `timeout` is 0; `CheckpointContainer` its `timeout` when
+    /// longer than the timeout; `PullImage` none (cancel it by dropping the future). Off, every unary call gets [`timeout`](Self::timeout) alone.
     pub fn kubelet_deadlines(mut self, on: bool) -> Self {
         self.kubelet_deadlines = on;
         self

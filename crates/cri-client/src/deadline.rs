@@ -10,7 +10,8 @@
 //!    re-verification of the negotiated version after a re-dial. As the kubelet:
 //!    `RunPodSandbox` twice that; `StopContainer` the request's grace period (`timeout`, in
 //!    seconds) plus `timeout`; `ExecSync` the request's `timeout` plus `timeout`, and none
-//!    when the request's is 0; `PullImage` none (the caller cancels by dropping the future).
+//!    when the request's is 0; `CheckpointContainer` the request's `timeout` (seconds) when
+//!    longer than `timeout`; `PullImage` none (the caller cancels by dropping the future).
 //!    With `ClientBuilder::kubelet_deadlines(false)` every unary call gets `timeout` alone.
 //! 3. **Lists through `Stream*`.** The whole stream (the call and every page) under one
 //!    deadline, `timeout`; the `Stream*` request carries it as `grpc-timeout`. When the runtime
@@ -47,6 +48,9 @@ pub(crate) enum Deadline {
     /// The client's timeout plus the request's, in seconds, and none when the request's is 0
     /// (`ExecSync`).
     PlusUnlessZero(i64),
+    /// The request's, in seconds, when longer than the client's timeout, else the client's
+    /// (`CheckpointContainer`).
+    AtLeast(i64),
 }
 
 impl Deadline {
@@ -63,6 +67,10 @@ impl Deadline {
             Deadline::Plus(seconds) => plus(seconds),
             Deadline::PlusUnlessZero(0) => None,
             Deadline::PlusUnlessZero(seconds) => plus(seconds),
+            Deadline::AtLeast(seconds) => {
+                let asked = Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+                Some(Due::start(timeout.max(asked)))
+            }
         }
     }
 }

@@ -114,7 +114,7 @@
 //!   through `Stream*` by one such deadline for the whole stream, except where the kubelet
 //!   says otherwise ([`ClientBuilder::kubelet_deadlines`], on by default): `RunPodSandbox`
 //!   twice that, `StopContainer` its grace period more, `ExecSync` its own timeout more (none
-//!   when that is 0), `PullImage` none. The `stream_*` methods and `get_container_events`
+//!   when that is 0), `CheckpointContainer` its own timeout when longer, `PullImage` none. The `stream_*` methods and `get_container_events`
 //!   have none.
 //! - The runtime is told each deadline as `grpc-timeout`, also through the v1alpha2 adapter.
 //! - Whoever notices the deadline first (this client, tonic's channel, the runtime), the

@@ -58,6 +58,16 @@ async fn the_kubelets_deadlines_are_told_to_the_runtime_and_can_be_turned_off() 
         told(&seen, "/runtime.v1.RuntimeService/StopContainer"),
         130.0
     ));
+    let checkpoint = |timeout| v1::CheckpointContainerRequest {
+        container_id: ctr.clone(),
+        location: "/tmp/checkpoint.tar".into(),
+        timeout,
+    };
+    const CHECKPOINT: &str = "/runtime.v1.RuntimeService/CheckpointContainer";
+    let _ = client.checkpoint_container(checkpoint(300)).await;
+    assert!(within(told(&seen, CHECKPOINT), 300.0), "{seen:?}");
+    let _ = client.checkpoint_container(checkpoint(10)).await;
+    assert!(within(told(&seen, CHECKPOINT), 100.0), "{seen:?}");
 
     let plain = builder(&socket)
         .timeout(Duration::from_secs(100))
@@ -69,7 +79,7 @@ async fn the_kubelets_deadlines_are_told_to_the_runtime_and_can_be_turned_off() 
     assert!(within(told(&seen, EXEC_SYNC), 100.0), "{seen:?}");
     let _ = plain
         .stop_container(v1::StopContainerRequest {
-            container_id: ctr,
+            container_id: ctr.clone(),
             timeout: 30,
         })
         .await;
@@ -77,6 +87,8 @@ async fn the_kubelets_deadlines_are_told_to_the_runtime_and_can_be_turned_off() 
         told(&seen, "/runtime.v1.RuntimeService/StopContainer"),
         100.0
     ));
+    let _ = plain.checkpoint_container(checkpoint(300)).await;
+    assert!(within(told(&seen, CHECKPOINT), 100.0), "{seen:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -570,10 +570,10 @@ impl Client {
     }
 
     /// Calls `RuntimeService/CheckpointContainer` on the runtime, in whatever CRI version was negotiated
-    /// (the client's timeout).
+    /// (the request's timeout when longer than the client's, else the client's).
     pub async fn checkpoint_container(&self, request: v1::CheckpointContainerRequest) -> Result<v1::CheckpointContainerResponse, Error> {
         const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/CheckpointContainer", operation: "checkpoint_container" };
-        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
+        self.unary(OP, Deadline::AtLeast(request.timeout), request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
