@@ -72,6 +72,26 @@ impl LogReduction {
             last.remove(&(rpc, subject.to_string()));
         }
     }
+
+    /// Forgets every error remembered for `subject`, whatever the RPC: the container is being
+    /// stopped or removed (the kubelet's client clears its id then too), so what is said of
+    /// it next is news, and a removed container's entries do not linger.
+    pub(crate) fn forget(&self, subject: &str) {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last.retain(|(_, remembered), _| remembered != subject);
+    }
+}
+
+/// Whether a call of `rpc` makes the log reduction forget its subject before it is sent: the
+/// RPCs that stop or remove a container, as the kubelet's client.
+pub(crate) fn forgets_subject(rpc: &str) -> bool {
+    matches!(
+        rpc,
+        "RuntimeService/StopContainer" | "RuntimeService/RemoveContainer"
+    )
 }
 
 #[cfg(test)]
@@ -101,6 +121,23 @@ mod tests {
         reduction.clear(STATUS, "c2");
         assert!(reduction.should_log_at(STATUS, "c2", "unavailable", at(62)));
         assert!(!reduction.should_log_at(STATS, "c1", "unavailable", at(62)));
+    }
+
+    #[test]
+    fn stopping_or_removing_forgets_the_container() {
+        let reduction = LogReduction::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert!(reduction.should_log_at(STATUS, "c1", "not found", start));
+        assert!(reduction.should_log_at(STATS, "c1", "not found", start));
+        assert!(reduction.should_log_at(STATUS, "c2", "not found", start));
+        assert!(forgets_subject("RuntimeService/StopContainer"));
+        assert!(forgets_subject("RuntimeService/RemoveContainer"));
+        assert!(!forgets_subject(STATUS));
+        reduction.forget("c1");
+        let soon = start + Duration::from_secs(1);
+        assert!(reduction.should_log_at(STATUS, "c1", "not found", soon));
+        assert!(reduction.should_log_at(STATS, "c1", "not found", soon));
+        assert!(!reduction.should_log_at(STATUS, "c2", "not found", soon));
     }
 
     #[test]

@@ -48,7 +48,9 @@
 //! A failed call is logged as a `tracing` event at `ERROR` level inside its span (the error is
 //! also returned), except that an identical error of the same RPC for the same container or
 //! sandbox (the request's `container_id`, else its `pod_sandbox_id`) is logged once a minute,
-//! as the kubelet does, so that a relist loop does not flood the log; a success forgets it.
+//! as the kubelet does, so that a relist loop does not flood the log; a success forgets it,
+//! and stopping or removing a container (`StopContainer`, `RemoveContainer`) forgets every
+//! error remembered for it, as the kubelet's client does.
 //! The period is [`ClientBuilder::identical_error_log_period`](crate::ClientBuilder::identical_error_log_period).
 
 use std::future::Future;
@@ -182,6 +184,9 @@ impl Client {
             cri.status = Empty,
             cri.duration_ms = Empty,
         );
+        if !subject.is_empty() && crate::logreduce::forgets_subject(op.rpc) {
+            self.log_reduction.forget(subject);
+        }
         let start = Instant::now();
         let outcome = work.instrument(span.clone()).await;
         let elapsed = start.elapsed();

@@ -168,6 +168,19 @@ fn a_span_and_the_kubelets_metrics_per_rpc_and_identical_errors_logged_once() {
                 .await
                 .unwrap_err();
         }
+        // Removing it forgets what was logged of it: the same failure is news again.
+        let _ = client
+            .remove_container(v1::RemoveContainerRequest {
+                container_id: "also-gone".into(),
+            })
+            .await;
+        client
+            .container_status(v1::ContainerStatusRequest {
+                container_id: "also-gone".into(),
+                verbose: false,
+            })
+            .await
+            .unwrap_err();
         // Without reduction, every one.
         let chatty = builder(&socket)
             .identical_error_log_period(Duration::ZERO)
@@ -189,7 +202,7 @@ fn a_span_and_the_kubelets_metrics_per_rpc_and_identical_errors_logged_once() {
     // methods), each with its fields.
     let spans = recorder.closed.lock().unwrap().clone();
     let rpcs: Vec<&str> = spans.iter().map(|s| s["cri.rpc"].as_str()).collect();
-    assert_eq!(rpcs.len(), 1 + 1 + 10 + 3 + 2, "{rpcs:?}");
+    assert_eq!(rpcs.len(), 1 + 1 + 10 + 3 + 2 + 2, "{rpcs:?}");
     let version = &spans[0];
     assert_eq!(version["otel.name"], "RuntimeService/Version");
     assert_eq!(version["rpc.service"], "runtime.v1.RuntimeService");
@@ -208,9 +221,10 @@ fn a_span_and_the_kubelets_metrics_per_rpc_and_identical_errors_logged_once() {
     assert_eq!(failed["rpc.grpc.status_code"], "5");
     assert_eq!(failed["otel.status_code"], "ERROR");
 
-    // Logs: the ten identical failures once, the three once, the two unreduced twice.
+    // Logs: the ten identical failures once, the three once and once more after the removal,
+    // the two unreduced twice.
     let errors = recorder.errors.lock().unwrap().clone();
-    assert_eq!(errors.len(), 1 + 1 + 2, "{errors:?}");
+    assert_eq!(errors.len(), 1 + 1 + 1 + 2, "{errors:?}");
     assert!(
         errors[0].contains("RuntimeService/ContainerStatus"),
         "{errors:?}"
@@ -219,10 +233,15 @@ fn a_span_and_the_kubelets_metrics_per_rpc_and_identical_errors_logged_once() {
     // Metrics, by the kubelet's names and operation types.
     assert_eq!(counter(&metrics, OPERATIONS_TOTAL, "version"), 1);
     assert_eq!(counter(&metrics, OPERATIONS_TOTAL, "list_containers"), 1);
-    assert_eq!(counter(&metrics, OPERATIONS_TOTAL, "container_status"), 15);
+    assert_eq!(counter(&metrics, OPERATIONS_TOTAL, "container_status"), 16);
     assert_eq!(
         counter(&metrics, OPERATIONS_ERRORS_TOTAL, "container_status"),
-        15
+        16
+    );
+    assert_eq!(counter(&metrics, OPERATIONS_TOTAL, "remove_container"), 1);
+    assert_eq!(
+        counter(&metrics, OPERATIONS_ERRORS_TOTAL, "remove_container"),
+        0
     );
     assert_eq!(counter(&metrics, OPERATIONS_ERRORS_TOTAL, "version"), 0);
     let durations = metrics
@@ -236,5 +255,5 @@ fn a_span_and_the_kubelets_metrics_per_rpc_and_identical_errors_logged_once() {
             _ => None,
         })
         .expect("the duration histogram of container_status");
-    assert_eq!(durations, 15);
+    assert_eq!(durations, 16);
 }
