@@ -13,6 +13,10 @@ use std::path::PathBuf;
 
 pub mod binaries;
 pub mod pki;
+/// The examples of the project's README (`cri-api-v1` with tonic), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadmeDoctests;
 
 /// The project's root directory (the parent of `tests/`).
 pub fn project_root() -> PathBuf {

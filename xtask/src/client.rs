@@ -15,11 +15,60 @@ use crate::names::{field, field_ident, message_path};
 /// Directory the generator owns inside `cri-client`.
 pub const GENERATED_DIR: &str = "crates/cri-client/src/generated";
 
-/// RPCs whose deadline is not the default one (the kubelet's rules).
-const DEADLINES: &[(&str, &str)] = &[
-    ("RunPodSandbox", "Deadline::Double"),
-    ("PullImage", "Deadline::None"),
+/// RPCs whose deadline is not the default one (the kubelet's rules), with how the method's
+/// doc says it.
+const DEADLINES: &[(&str, &str, &str)] = &[
+    (
+        "RunPodSandbox",
+        "Deadline::Double",
+        "twice the client's timeout",
+    ),
+    ("PullImage", "Deadline::None", "no deadline, as the kubelet"),
+    (
+        "StopContainer",
+        "Deadline::Plus(request.timeout)",
+        "the request's grace period plus the client's timeout",
+    ),
+    (
+        "ExecSync",
+        "Deadline::PlusUnlessZero(request.timeout)",
+        "the request's timeout plus the client's, none when the request's is 0",
+    ),
+    (
+        "CheckpointContainer",
+        "Deadline::AtLeast(request.timeout)",
+        "the request's timeout when longer than the client's, else the client's",
+    ),
 ];
+
+/// RPCs whose responses are checked as the kubelet checks them: `(rpc, validator in
+/// cri-client's `validate` module)`.
+const VALIDATED: &[(&str, &str)] = &[
+    ("Version", "validate::version"),
+    ("Status", "validate::status"),
+    ("RunPodSandbox", "validate::run_pod_sandbox"),
+    ("CreateContainer", "validate::create_container"),
+    ("PodSandboxStatus", "validate::pod_sandbox_status"),
+    ("ContainerStatus", "validate::container_status"),
+    ("ImageStatus", "validate::image_status"),
+    ("PullImage", "validate::pull_image"),
+    ("Exec", "validate::exec"),
+    ("Attach", "validate::attach"),
+    ("PortForward", "validate::port_forward"),
+];
+
+/// The RPCs whose method is named apart from the RPC: the one-call streaming sessions
+/// (`Client::exec`, `attach`, `port_forward`) take the RPC's name, the RPC that only returns
+/// the URL is `*_url`.
+const RENAMED: &[(&str, &str)] = &[
+    ("Exec", "exec_url"),
+    ("Attach", "attach_url"),
+    ("PortForward", "port_forward_url"),
+];
+
+/// The kubelet's `operation_type` where it is not the RPC in snake case with `podsandbox` in
+/// one word (`pkg/kubelet/kuberuntime/instrumented_services.go`).
+const OPERATIONS: &[(&str, &str)] = &[("UpdateContainerResources", "update_container")];
 
 /// The list RPCs that the kubelet sends to their streaming counterparts when list streaming is
 /// on: `(unary, streaming, the variant of cri-client's `List` enum)`.
@@ -50,7 +99,7 @@ pub fn generate(v1: &DescriptorPool, header: &str) -> Result<(PathBuf, Vec<u8>)>
     out.push_str(
         "\nuse cri_api_v1 as v1;\nuse cri_api_v1::image_service_server::ImageService as _;\n\
          use cri_api_v1::runtime_service_server::RuntimeService as _;\n\n\
-         use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Service};\n\nimpl Client {\n",
+         use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Op, Service, validate};\n\nimpl Client {\n",
     );
     let mut errors = Vec::new();
     let mut seen_lists = Vec::new();
@@ -89,7 +138,7 @@ pub fn generate(v1: &DescriptorPool, header: &str) -> Result<(PathBuf, Vec<u8>)>
                         Some(streaming) => {
                             seen_lists.push(unary);
                             if let Err(why) =
-                                write_list(&mut out, service.name(), &method, &streaming, kind)
+                                write_list(&mut out, svc, service.name(), &method, &streaming, kind)
                             {
                                 errors.push(format!("{unary} / {stream}: {why}"));
                             }
@@ -120,11 +169,61 @@ pub fn generate(v1: &DescriptorPool, header: &str) -> Result<(PathBuf, Vec<u8>)>
     ))
 }
 
-fn deadline(method: &MethodDescriptor) -> &'static str {
+fn deadline(method: &MethodDescriptor) -> (&'static str, &'static str) {
     DEADLINES
         .iter()
+        .find(|(name, ..)| *name == method.name())
+        .map_or(
+            ("Deadline::Default", "the client's timeout"),
+            |(_, d, when)| (d, when),
+        )
+}
+
+fn validator(method: &MethodDescriptor) -> &'static str {
+    VALIDATED
+        .iter()
         .find(|(name, _)| *name == method.name())
-        .map_or("Deadline::Default", |(_, d)| d)
+        .map_or("validate::nothing", |(_, v)| v)
+}
+
+/// The method's name in cri-client.
+fn method_ident(method: &MethodDescriptor) -> String {
+    RENAMED
+        .iter()
+        .find(|(name, _)| *name == method.name())
+        .map_or_else(|| field_ident(method.name()), |(_, n)| n.to_string())
+}
+
+/// The kubelet's `operation_type` of an RPC.
+pub fn operation(rpc: &str) -> String {
+    OPERATIONS
+        .iter()
+        .find(|(name, _)| *name == rpc)
+        .map_or_else(
+            || field_ident(rpc).replace("pod_sandbox", "podsandbox"),
+            |(_, op)| op.to_string(),
+        )
+}
+
+/// The `Op` constant of an RPC, counted as `operation`.
+fn op(svc: &str, service: &str, m: &MethodDescriptor, operation: &str) -> String {
+    format!(
+        "Op {{ service: {svc}, rpc: \"{service}/{}\", operation: \"{operation}\" }}",
+        m.name()
+    )
+}
+
+/// What the log reduction keys a failure on: the container, else the sandbox, the request
+/// names.
+fn subject(m: &MethodDescriptor) -> &'static str {
+    let input = m.input();
+    if input.get_field_by_name("container_id").is_some() {
+        "request.container_id.clone()"
+    } else if input.get_field_by_name("pod_sandbox_id").is_some() {
+        "request.pod_sandbox_id.clone()"
+    } else {
+        "String::new()"
+    }
 }
 
 fn write_unary(
@@ -138,7 +237,7 @@ fn write_unary(
     let ident = field_ident(m.name());
     let (req, resp) = (message_path(&m.input()), message_path(&m.output()));
     let client = format!("v1::{client_mod}::{service}Client");
-    let deadline = deadline(m);
+    let (deadline, when) = deadline(m);
     let (vis, name, doc) = if is_list {
         (
             "",
@@ -149,14 +248,9 @@ fn write_unary(
             ),
         )
     } else {
-        let when = match deadline {
-            "Deadline::Double" => "twice the client's timeout",
-            "Deadline::None" => "no deadline, as the kubelet",
-            _ => "the client's timeout",
-        };
         (
             "pub ",
-            ident.clone(),
+            method_ident(m),
             format!(
                 "    /// Calls `{service}/{}` on the runtime, in whatever CRI version was negotiated\n    \
                  /// ({when}).\n",
@@ -167,7 +261,8 @@ fn write_unary(
     let _ = write!(
         out,
         "\n{doc}    {vis}async fn {name}(&self, request: v1::{req}) -> Result<v1::{resp}, Error> {{\n        \
-         self.invoke({svc}, \"{service}/{m}\", {deadline}.start(self.timeout), move |backend, request_timeout, limits| match backend {{\n            \
+         const OP: Op = {op};\n        \
+         self.unary(OP, {deadline}, {subject}, {validator}, move |backend, request_timeout, limits| match backend {{\n            \
          Backend::V1(channel) => Box::pin(async move {{\n                \
          {client}::new(channel.clone())\n                    \
          .max_decoding_message_size(limits.max_response)\n                    \
@@ -176,7 +271,9 @@ fn write_unary(
          .await\n            }}),\n            \
          Backend::V1alpha2(adapter) => adapter.{ident}(crate::request(request, request_timeout)),\n        \
          }})\n        .await\n    }}\n",
-        m = m.name(),
+        op = op(svc, service, m, &operation(m.name())),
+        subject = subject(m),
+        validator = validator(m),
     );
 }
 
@@ -195,10 +292,10 @@ fn write_streaming(
         "\n    /// Calls the server-streaming `{service}/{m}`; the stream has no deadline of its own.\n    \
          /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.\n    \
          pub async fn {ident}(&self, request: v1::{req}) -> Result<BoxStream<v1::{resp}>, Error> {{\n        \
-         self.{ident}_within(request, None).await\n    }}\n\n    \
+         self.observe({op}, \"\", self.{ident}_within(request, None)).await\n    }}\n\n    \
          /// `{service}/{m}`, its start bounded by `due` and the request carrying it (`grpc-timeout`).\n    \
          pub(crate) async fn {ident}_within(&self, request: v1::{req}, due: Option<Due>) -> Result<BoxStream<v1::{resp}>, Error> {{\n        \
-         self.invoke({svc}, \"{service}/{m}\", due, move |backend, request_timeout, limits| match backend {{\n            \
+         self.invoke({op}, due, move |backend, request_timeout, limits| match backend {{\n            \
          Backend::V1(channel) => Box::pin(async move {{\n                \
          let response = {client}::new(channel.clone())\n                    \
          .max_decoding_message_size(limits.max_response)\n                    \
@@ -210,6 +307,7 @@ fn write_streaming(
          Backend::V1alpha2(adapter) => adapter.{ident}(crate::request(request, request_timeout)),\n        \
          }})\n        .await\n    }}\n",
         m = m.name(),
+        op = op(svc, service, m, &operation(m.name())),
     );
 }
 
@@ -217,6 +315,7 @@ fn write_streaming(
 /// request fields and that each response is one repeated field of the same items.
 fn write_list(
     out: &mut String,
+    svc: &str,
     service: &str,
     unary: &MethodDescriptor,
     stream: &MethodDescriptor,
@@ -268,7 +367,7 @@ fn write_list(
          let v1::{req} {{ {fields} }} = &request;\n            \
          let stream_request = v1::{stream_req} {{ {clones}}};\n            \
          let collected = self\n                \
-         .collect(List::{kind}, \"{service}/{s}\", |due| self.{stream_ident}_within(stream_request, due), |page| page.{stream_item})\n                \
+         .collect(List::{kind}, {op}, |due| self.{stream_ident}_within(stream_request, due), |page| page.{stream_item})\n                \
          .await?;\n            \
          if let Some({item}) = collected {{\n                \
          return Ok(v1::{resp} {{ {item} }});\n            }}\n        }}\n        \
@@ -276,6 +375,32 @@ fn write_list(
         u = unary.name(),
         s = stream.name(),
         stream_ident = field_ident(stream.name()),
+        // Counted as the kubelet counts the list, whichever RPC carries it.
+        op = op(svc, service, stream, &operation(unary.name())),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation;
+
+    #[test]
+    fn operations_are_the_kubelets() {
+        for (rpc, expected) in [
+            ("Version", "version"),
+            ("RunPodSandbox", "run_podsandbox"),
+            ("PodSandboxStatus", "podsandbox_status"),
+            ("ListPodSandboxStats", "list_podsandbox_stats"),
+            ("ListPodSandboxMetrics", "list_podsandbox_metrics"),
+            ("ContainerStatus", "container_status"),
+            ("UpdateContainerResources", "update_container"),
+            ("ExecSync", "exec_sync"),
+            ("PortForward", "port_forward"),
+            ("ImageFsInfo", "image_fs_info"),
+            ("GetContainerEvents", "get_container_events"),
+        ] {
+            assert_eq!(operation(rpc), expected, "{rpc}");
+        }
+    }
 }

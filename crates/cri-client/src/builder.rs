@@ -9,8 +9,8 @@ use crate::deadline::Due;
 use crate::endpoint::redact;
 use crate::negotiate::open;
 use crate::{
-    Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_TIMEOUT, Endpoint, Error,
-    Limits, ListProgress, Service, VersionPolicy,
+    Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDENTICAL_ERROR_LOG_PERIOD, DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_TIMEOUT, Endpoint, Error, Limits, ListProgress, LogReduction, Service, VersionPolicy,
 };
 
 /// Configures and connects a [`Client`].
@@ -22,6 +22,9 @@ pub struct ClientBuilder {
     list_streaming: bool,
     timeout: Duration,
     connect_timeout: Duration,
+    kubelet_deadlines: bool,
+    validate_responses: bool,
+    identical_error_log_period: Duration,
     limits: Limits,
     progress: Option<ListProgress>,
 }
@@ -40,6 +43,12 @@ impl fmt::Debug for ClientBuilder {
             .field("list_streaming", &self.list_streaming)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("kubelet_deadlines", &self.kubelet_deadlines)
+            .field("validate_responses", &self.validate_responses)
+            .field(
+                "identical_error_log_period",
+                &self.identical_error_log_period,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +62,9 @@ impl ClientBuilder {
             list_streaming: false,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            kubelet_deadlines: true,
+            validate_responses: true,
+            identical_error_log_period: DEFAULT_IDENTICAL_ERROR_LOG_PERIOD,
             limits: Limits {
                 max_response: DEFAULT_MAX_MESSAGE_SIZE,
                 max_request: DEFAULT_MAX_MESSAGE_SIZE,
@@ -90,9 +102,48 @@ impl ClientBuilder {
     }
 
     /// The deadline of a call (default 2 minutes; `RunPodSandbox` gets twice this, `PullImage`
-    /// none). See [Deadlines](crate#deadlines).
+    /// none, ...: see [`kubelet_deadlines`](Self::kubelet_deadlines)). See
+    /// [Deadlines](crate#deadlines).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Whether RPCs get the kubelet's own deadlines (default: on): `RunPodSandbox` twice the
+    /// timeout; `StopContainer` its grace period plus the timeout; `ExecSync` its `timeout`
+    /// plus the timeout, none when its `timeout` is 0; `CheckpointContainer` its `timeout` when
+    /// longer than the timeout; `PullImage` none (cancel it by dropping the future). Off, every unary call gets [`timeout`](Self::timeout) alone.
+    pub fn kubelet_deadlines(mut self, on: bool) -> Self {
+        self.kubelet_deadlines = on;
+        self
+    }
+
+    /// Whether responses are checked as the kubelet checks them (default: on). A response
+    /// lacking a required field is then [`Error::InvalidResponse`], naming the fields:
+    ///
+    /// | RPC | required |
+    /// |---|---|
+    /// | `Version` | `version`, `runtime_name`, `runtime_version`, `runtime_api_version` |
+    /// | `Status` | `status` with at least two `conditions` (the kubelet's `RuntimeReady` and `NetworkReady`) |
+    /// | `RunPodSandbox` | `pod_sandbox_id` |
+    /// | `CreateContainer` | `container_id` |
+    /// | `PodSandboxStatus` | if a status is returned: `id`, `metadata` with `name`, `namespace` and `uid`, `created_at` |
+    /// | `ContainerStatus` | if a status is returned: `id`, `metadata` with `name`, `created_at`, `image.image`, `image_ref` |
+    /// | `ImageStatus` | if an image is returned: `id`, `size` |
+    /// | `PullImage` | `image_ref` |
+    /// | `Exec`, `Attach`, `PortForward` | `url` |
+    ///
+    /// The version check while connecting accepts any answer, as the kubelet's does.
+    pub fn validate_responses(mut self, on: bool) -> Self {
+        self.validate_responses = on;
+        self
+    }
+
+    /// How often an identical failure of the same RPC for the same container or sandbox is
+    /// logged (default: once a minute, as the kubelet; `Duration::ZERO` logs every one). See
+    /// [`observe`](crate::observe#logs).
+    pub fn identical_error_log_period(mut self, period: Duration) -> Self {
+        self.identical_error_log_period = period;
         self
     }
 
@@ -145,6 +196,9 @@ impl ClientBuilder {
             image,
             list_streaming: self.list_streaming,
             timeout: self.timeout,
+            kubelet_deadlines: self.kubelet_deadlines,
+            validate_responses: self.validate_responses,
+            log_reduction: LogReduction::new(self.identical_error_log_period),
             limits: self.limits,
             progress: self.progress,
             streams_unsupported: Default::default(),

@@ -17,7 +17,9 @@ use crate::deadline::{self, Deadline, Due, REQUEST_SIZE};
 use crate::error::ListStreaming;
 use crate::failure::failure;
 use crate::negotiate::{Backend, Connection};
-use crate::{BoxStream, Client, Error, Limits, List, RefusedBy, Service};
+use crate::observe::{Collected, Op};
+use crate::validate::Missing;
+use crate::{BoxStream, Client, Error, Limits, List, RefusedBy};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -93,14 +95,55 @@ impl Client {
         }
     }
 
+    /// When a call of `deadline`'s class started now must end: the kubelet's rule for the RPC,
+    /// or the plain timeout when the kubelet's deadlines are off.
+    fn due(&self, deadline: Deadline) -> Option<Due> {
+        if self.kubelet_deadlines {
+            deadline.start(self.timeout)
+        } else {
+            Deadline::Default.start(self.timeout)
+        }
+    }
+
+    /// A unary call of `op` for `subject` (the container or sandbox the request names, or
+    /// empty), observed (span, metrics, log), under its deadline class, its response checked
+    /// by `validate` unless validation is off.
+    pub(crate) async fn unary<'a, R>(
+        &'a self,
+        op: Op,
+        deadline: Deadline,
+        subject: String,
+        validate: fn(&R) -> Missing,
+        call: impl FnOnce(
+            &'a Backend,
+            Option<Duration>,
+            Limits,
+        ) -> BoxFuture<'a, Result<tonic::Response<R>, Status>>,
+    ) -> Result<R, Error> {
+        let due = self.due(deadline);
+        let work = async {
+            let response = self.invoke(op, due, call).await?;
+            if self.validate_responses {
+                let missing = validate(&response);
+                if !missing.is_empty() {
+                    return Err(Error::InvalidResponse {
+                        rpc: op.rpc,
+                        missing,
+                    });
+                }
+            }
+            Ok(response)
+        };
+        self.observe(op, &subject, work).await
+    }
+
     /// A call, unary or the start of a server-streaming one, under `due`: for a unary call its
     /// deadline class started now, for a stream the caller's (none, or the deadline of the
     /// list being collected, which then also bounds the reading). The re-dial check and the
     /// call share the deadline, and the request tells the runtime what is left of it.
     pub(crate) async fn invoke<'a, R>(
         &'a self,
-        service: Service,
-        rpc: &'static str,
+        op: Op,
         due: Option<Due>,
         call: impl FnOnce(
             &'a Backend,
@@ -108,7 +151,7 @@ impl Client {
             Limits,
         ) -> BoxFuture<'a, Result<tonic::Response<R>, Status>>,
     ) -> Result<R, Error> {
-        let connection = self.connection(service);
+        let (connection, rpc) = (self.connection(op.service), op.rpc);
         let work = async {
             self.ready(connection, due).await?;
             // `request` notes the request's size, when the call is made (the V1alpha2
@@ -137,9 +180,24 @@ impl Client {
         deadline::bound(due, work, Self::missed(connection, rpc)).await
     }
 
-    /// Collects a list stream under one deadline. `Ok(None)` means the runtime lacks the RPC
-    /// (`UNIMPLEMENTED` at the call or on the first receive), which is remembered.
+    /// Collects a list stream under one deadline, observed as one call of `op` (the `Stream*`
+    /// RPC, counted as the kubelet's list operation). `Ok(None)` means the runtime lacks the
+    /// RPC (`UNIMPLEMENTED` at the call or on the first receive), which is remembered.
     pub(crate) async fn collect<S, I, F>(
+        &self,
+        list: List,
+        op: Op,
+        start: impl FnOnce(Option<Due>) -> F,
+        items: impl Fn(S) -> Vec<I>,
+    ) -> Result<Option<Vec<I>>, Error>
+    where
+        F: Future<Output = Result<BoxStream<S>, Error>>,
+    {
+        let work = async { Collected(self.collect_unobserved(list, op.rpc, start, items).await) };
+        self.observe(op, "", work).await.0
+    }
+
+    async fn collect_unobserved<S, I, F>(
         &self,
         list: List,
         rpc: &'static str,
@@ -150,7 +208,7 @@ impl Client {
         F: Future<Output = Result<BoxStream<S>, Error>>,
     {
         let connection = self.connection(list.service());
-        let due = Deadline::Default.start(self.timeout);
+        let due = self.due(Deadline::Default);
         let work = async {
             let mut stream = match start(due).await {
                 Ok(stream) => stream,

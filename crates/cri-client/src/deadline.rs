@@ -7,8 +7,12 @@
 //!    runtime what is left of the budget (`grpc-timeout`). The channel's later re-dials are
 //!    bounded by `connect_timeout` as well, and by the deadline of the call that needs them.
 //! 2. **Unary calls.** `timeout` (default 2 minutes) from the start of the call, including the
-//!    re-verification of the negotiated version after a re-dial; `RunPodSandbox` twice that;
-//!    `PullImage` none (as the kubelet).
+//!    re-verification of the negotiated version after a re-dial. As the kubelet:
+//!    `RunPodSandbox` twice that; `StopContainer` the request's grace period (`timeout`, in
+//!    seconds) plus `timeout`; `ExecSync` the request's `timeout` plus `timeout`, and none
+//!    when the request's is 0; `CheckpointContainer` the request's `timeout` (seconds) when
+//!    longer than `timeout`; `PullImage` none (the caller cancels by dropping the future).
+//!    With `ClientBuilder::kubelet_deadlines(false)` every unary call gets `timeout` alone.
 //! 3. **Lists through `Stream*`.** The whole stream (the call and every page) under one
 //!    deadline, `timeout`; the `Stream*` request carries it as `grpc-timeout`. When the runtime
 //!    lacks the streaming RPC, the unary fallback is a new call with its own deadline.
@@ -39,15 +43,34 @@ pub(crate) enum Deadline {
     Double,
     /// None (`PullImage`).
     None,
+    /// The client's timeout plus the request's, in seconds (`StopContainer`'s grace period).
+    Plus(i64),
+    /// The client's timeout plus the request's, in seconds, and none when the request's is 0
+    /// (`ExecSync`).
+    PlusUnlessZero(i64),
+    /// The request's, in seconds, when longer than the client's timeout, else the client's
+    /// (`CheckpointContainer`).
+    AtLeast(i64),
 }
 
 impl Deadline {
     /// When a call of this class started now must be done.
     pub(crate) fn start(self, timeout: Duration) -> Option<Due> {
+        let plus = |seconds: i64| {
+            let extra = Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+            Some(Due::start(timeout.saturating_add(extra)))
+        };
         match self {
             Deadline::Default => Some(Due::start(timeout)),
             Deadline::Double => Some(Due::start(timeout.saturating_mul(2))),
             Deadline::None => None,
+            Deadline::Plus(seconds) => plus(seconds),
+            Deadline::PlusUnlessZero(0) => None,
+            Deadline::PlusUnlessZero(seconds) => plus(seconds),
+            Deadline::AtLeast(seconds) => {
+                let asked = Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+                Some(Due::start(timeout.max(asked)))
+            }
         }
     }
 }
@@ -122,7 +145,8 @@ tokio::task_local! {
     pub(crate) static REQUEST_SIZE: std::sync::Arc<std::sync::atomic::AtomicUsize>;
 }
 
-/// A request carrying what is left of the call's deadline to the server (`grpc-timeout`).
+/// A request carrying what is left of the call's deadline to the server (`grpc-timeout`),
+/// and with the `otel` feature the trace context of the current span (the RPC's).
 pub(crate) fn request<T: cri_api_v1::prost::Message>(
     message: T,
     timeout: Option<Duration>,
@@ -133,6 +157,8 @@ pub(crate) fn request<T: cri_api_v1::prost::Message>(
     if let Some(timeout) = timeout {
         request.set_timeout(timeout);
     }
+    #[cfg(feature = "otel")]
+    crate::otel::inject(request.metadata_mut());
     request
 }
 
@@ -155,6 +181,22 @@ mod tests {
         assert!(passed.missed(&Status::deadline_exceeded("deadline exceeded")));
         assert!(passed.missed(&Status::cancelled("Timeout expired")));
         assert!(!passed.missed(&Status::cancelled("client went away")));
+    }
+
+    #[tokio::test]
+    async fn the_kubelet_classes() {
+        let timeout = Duration::from_secs(120);
+        let after = |deadline: Deadline| deadline.start(timeout).map(|due| due.after());
+        assert_eq!(after(Deadline::Default), Some(timeout));
+        assert_eq!(after(Deadline::Double), Some(Duration::from_secs(240)));
+        assert_eq!(after(Deadline::None), None);
+        assert_eq!(after(Deadline::Plus(30)), Some(Duration::from_secs(150)));
+        assert_eq!(after(Deadline::Plus(-5)), Some(timeout));
+        assert_eq!(after(Deadline::PlusUnlessZero(0)), None);
+        assert_eq!(
+            after(Deadline::PlusUnlessZero(10)),
+            Some(Duration::from_secs(130))
+        );
     }
 
     #[tokio::test]

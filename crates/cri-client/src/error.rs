@@ -124,6 +124,26 @@ pub enum Error {
         /// The status.
         status: Status,
     },
+    /// The runtime's answer lacks fields the kubelet requires of it (the checks are listed
+    /// under [`ClientBuilder::validate_responses`](crate::ClientBuilder::validate_responses)).
+    #[non_exhaustive]
+    InvalidResponse {
+        /// `Service/Method`.
+        rpc: &'static str,
+        /// The missing fields, by their proto paths (`runtime_name`, `status.image_ref`).
+        missing: Vec<&'static str>,
+    },
+    /// The streaming session (exec, attach, port forward) at the URL the runtime gave could
+    /// not start, or broke.
+    #[cfg(feature = "streaming")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "streaming")))]
+    #[non_exhaustive]
+    Streaming {
+        /// The RPC that gave the URL (`RuntimeService/Exec`, ...).
+        rpc: &'static str,
+        /// What went wrong.
+        source: cri_streaming::client::Error,
+    },
 }
 
 /// What a peer that is not a CRI runtime did, as seen in the first bytes it sent.
@@ -203,7 +223,11 @@ impl Error {
             | Error::VersionChanged { status, .. } => Some(status.code()),
             Error::DeadlineExceeded { .. } => Some(Code::DeadlineExceeded),
             Error::Connect { .. } | Error::NotCri { .. } => Some(Code::Unavailable),
-            Error::InvalidEndpoint { .. } | Error::NoSupportedVersion { .. } => None,
+            Error::InvalidEndpoint { .. }
+            | Error::NoSupportedVersion { .. }
+            | Error::InvalidResponse { .. } => None,
+            #[cfg(feature = "streaming")]
+            Error::Streaming { .. } => None,
         }
     }
 
@@ -386,6 +410,15 @@ impl fmt::Display for Error {
                 status_text(status)
             ),
             Error::Rpc { rpc, status } => write!(f, "{rpc}: {}", status_text(status)),
+            Error::InvalidResponse { rpc, missing } => write!(
+                f,
+                "{rpc}: the runtime's response is incomplete: {} not set",
+                missing.join(", ")
+            ),
+            #[cfg(feature = "streaming")]
+            Error::Streaming { rpc, source } => {
+                write!(f, "{rpc}: the streaming session failed: {source}")
+            }
         }
     }
 }

@@ -21,13 +21,25 @@
 //!   `UNIMPLEMENTED` (containerd 1.6 does) the client falls back to the unary RPC and remembers
 //!   that for the connection. A unary response over the size limit fails with
 //!   [`Error::ResponseTooLarge`], which says whether streaming would help.
+//! - **What the kubelet's client does around each call.** A `tracing` span per RPC (method,
+//!   endpoint, negotiated version, status, duration), the kubelet's metrics
+//!   (`kubelet_runtime_operations_total`, `…_duration_seconds`, `…_errors_total` by
+//!   `operation_type`) through the `metrics` facade, an identical failure for the same
+//!   container logged once a minute (all in [`observe`]); with feature `otel`, OTLP export and
+//!   W3C trace context sent to the runtime ([`otel`](crate#features)). The kubelet's per-RPC
+//!   deadlines and its checks of what the runtime answers ([`Error::InvalidResponse`]), each
+//!   on by default and switchable on [`ClientBuilder`].
+//! - **Exec, attach and port forward in one call** ([`Client::exec`], with feature
+//!   `streaming`; see [below](#exec-attach-and-port-forward-in-one-call)).
 //! - **Errors that say what happened.** A missed deadline is always [`Error::DeadlineExceeded`]
 //!   (see [Deadlines](#deadlines)); a peer that is not a CRI runtime (a web server, an SSH
 //!   server, a socket that closes at once) is [`Error::NotCri`], naming the endpoint and what
 //!   the peer did; each cause is printed once; endpoints with credentials are refused and never
 //!   echoed (see [`Endpoint`]).
 //!
-//! Every RPC of both services is a method of [`Client`] taking and returning `cri_api_v1` types.
+//! Every RPC of both services is a method of [`Client`] taking and returning `cri_api_v1` types
+//! (`Exec`, `Attach` and `PortForward`, which only return a URL, are `exec_url`, `attach_url`
+//! and `port_forward_url`: the names without `_url` open the session).
 //!
 //! ```no_run
 //! use cri_client::{Client, VersionPolicy};
@@ -50,6 +62,47 @@
 //! ```
 
 //!
+//! # Exec, attach and port forward in one call
+//!
+//! With feature `streaming`, [`Client::exec`] asks the runtime for the session (`Exec`) and
+//! opens it at the URL it answers, with [`cri-streaming`](https://docs.rs/cri-streaming)'s
+//! client (SPDY/3.1 by default, as crictl; WebSocket on request): stdin, stdout, stderr,
+//! terminal resizes and the exit code are on the returned `session::ExecSession`.
+//! [`Client::attach`] and [`Client::port_forward`] work the same way. The whole of it, against
+//! the fake runtime here; five lines after the connect (against containerd they are the same,
+//! as `tests/tests/client_containerd.rs` shows):
+//!
+//! ```
+//! # #[cfg(feature = "streaming")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let runtime = cri_fake::FakeRuntime::new();
+//! # let id = runtime.seed(1, 1).container_ids[0].clone();
+//! # let fake = runtime.serve_unix(dir.path().join("cri.sock")).await?;
+//! # let endpoint = fake.endpoint();
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let client = cri_client::Client::builder(endpoint).connect().await?;
+//! // Run a command to its end: stdin in; stdout ("hi\n"), stderr and the exit code (3) out.
+//! let output = client.exec(&id, ["sh", "-c", "cat; exit 3"]).output(b"hi\n").await?;
+//! # assert_eq!((output.stdout.as_slice(), output.exit_code), (&b"hi\n"[..], 3));
+//! // Or interactively, on a terminal.
+//! let mut session = client.exec(&id, ["sh"]).stdin(true).tty(true).start().await?;
+//! session.resizer().unwrap().resize(120, 40).await?;
+//! session.stdin.take().unwrap().write_all(b"echo hello; exit 7\n").await?;
+//! # let mut out = String::new();
+//! # session.stdout.take().unwrap().read_to_string(&mut out).await?;
+//! # assert_eq!(out, "hello\n");
+//! assert_eq!(session.wait().await?, 7); // the end of stdin, then the exit code
+//! # Ok(()) }
+//! # #[cfg(not(feature = "streaming"))]
+//! # fn main() {}
+//! ```
+//!
+//! Without the feature, [`session::ExecBuilder::url`] returns the URL for a streaming client
+//! of your choice.
+//!
 //! # Deadlines
 //!
 //! All the rules live in one module (`src/deadline.rs`); in short:
@@ -58,9 +111,12 @@
 //!   check) is bounded by [`ClientBuilder::connect_timeout`] (default 10 s): against a socket
 //!   that accepts and never answers, `connect_timeout(Duration::from_secs(2))` fails after
 //!   about 2 s with [`Error::DeadlineExceeded`] naming the endpoint.
-//! - Each call is bounded by [`ClientBuilder::timeout`] (default 2 minutes; `RunPodSandbox`
-//!   twice that, `PullImage` none), and a list through `Stream*` by one such deadline for
-//!   the whole stream. The `stream_*` methods and `get_container_events` have none.
+//! - Each call is bounded by [`ClientBuilder::timeout`] (default 2 minutes), and a list
+//!   through `Stream*` by one such deadline for the whole stream, except where the kubelet
+//!   says otherwise ([`ClientBuilder::kubelet_deadlines`], on by default): `RunPodSandbox`
+//!   twice that, `StopContainer` its grace period more, `ExecSync` its own timeout more (none
+//!   when that is 0), `CheckpointContainer` its own timeout when longer, `PullImage` none. The `stream_*` methods and `get_container_events`
+//!   have none.
 //! - The runtime is told each deadline as `grpc-timeout`, also through the v1alpha2 adapter.
 //! - Whoever notices the deadline first (this client, tonic's channel, the runtime), the
 //!   error is [`Error::DeadlineExceeded`], and [`Error::code`] is `DEADLINE_EXCEEDED`.
@@ -69,6 +125,14 @@
 //!
 //! - `serde`: turns on `cri-api-v1/serde`, proto3 JSON for every message, so a program that
 //!   depends only on this crate can print what it receives (`serde_json::to_string(&response)`).
+//! - `streaming`: `start` and `output` on [`Client::exec`], [`Client::attach`] and
+//!   [`Client::port_forward`] (adds `cri-streaming`'s client).
+//! - `otel`: the `otel` module: the RPC spans exported over OTLP/gRPC
+//!   (`opentelemetry-otlp`, `tracing-opentelemetry`) and each RPC's W3C trace context sent to
+//!   the runtime in the request's metadata; `OtelConfig` takes crictl's tracing flags.
+//!
+//! Without features the crate adds only `tracing` and `metrics` (two small facades) to what it
+//! needs anyway; `otel` brings the OpenTelemetry SDK and its exporter.
 //!
 //! # Allocators: what a binary should do
 //!
@@ -120,14 +184,23 @@ mod dial;
 mod endpoint;
 mod error;
 mod failure;
+mod logreduce;
 mod negotiate;
+pub mod observe;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub mod otel;
+pub mod session;
+mod validate;
 
 pub use builder::ClientBuilder;
 pub use endpoint::Endpoint;
 pub use error::{Error, ListStreaming, Peer, RefusedBy};
 
 use deadline::{Deadline, Due, request};
+use logreduce::LogReduction;
 use negotiate::{Backend, Connection};
+use observe::Op;
 
 #[allow(clippy::needless_question_mark)]
 mod generated {
@@ -136,6 +209,11 @@ mod generated {
 
 pub use cri_api_v1;
 pub use tonic;
+
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, feature = "streaming"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// A stream of responses of a server-streaming RPC.
 pub type BoxStream<T> = tonic::codegen::BoxStream<T>;
@@ -146,6 +224,9 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long connecting (dialling and the version check) may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an identical error of the same RPC for the same container is logged by default:
+/// once a minute, as the kubelet.
+pub const DEFAULT_IDENTICAL_ERROR_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 /// Size limits applied to every call.
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +317,9 @@ pub struct Client {
     image: Option<Connection>,
     list_streaming: bool,
     timeout: Duration,
+    kubelet_deadlines: bool,
+    validate_responses: bool,
+    log_reduction: LogReduction,
     limits: Limits,
     progress: Option<ListProgress>,
     streams_unsupported: [AtomicBool; 6],
@@ -248,6 +332,8 @@ impl fmt::Debug for Client {
             .field("image", &self.image)
             .field("list_streaming", &self.list_streaming)
             .field("timeout", &self.timeout)
+            .field("kubelet_deadlines", &self.kubelet_deadlines)
+            .field("validate_responses", &self.validate_responses)
             .finish_non_exhaustive()
     }
 }

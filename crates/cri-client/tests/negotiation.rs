@@ -274,7 +274,7 @@ async fn prefer_v1_negotiates_v1alpha2_and_every_shared_rpc_works() {
     call("RuntimeService/Exec");
     assert!(
         !client
-            .exec(v1::ExecRequest {
+            .exec_url(v1::ExecRequest {
                 container_id: container_id.clone(),
                 cmd: vec!["sh".into()],
                 stdout: true,
@@ -288,7 +288,7 @@ async fn prefer_v1_negotiates_v1alpha2_and_every_shared_rpc_works() {
     call("RuntimeService/Attach");
     assert!(
         !client
-            .attach(v1::AttachRequest {
+            .attach_url(v1::AttachRequest {
                 container_id: container_id.clone(),
                 stdout: true,
                 ..Default::default()
@@ -301,7 +301,7 @@ async fn prefer_v1_negotiates_v1alpha2_and_every_shared_rpc_works() {
     call("RuntimeService/PortForward");
     assert!(
         !client
-            .port_forward(v1::PortForwardRequest {
+            .port_forward_url(v1::PortForwardRequest {
                 pod_sandbox_id: pod_id.clone(),
                 port: vec![80]
             })

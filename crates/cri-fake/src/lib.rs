@@ -150,6 +150,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;

@@ -106,6 +106,8 @@ fn a_garbage_line_is_reported_and_following_goes_on() {
     assert_eq!(ok.content, b"ok");
 }
 
+/// `Follower::next_async` exists with the `tokio` feature (`cargo test -p cri-log --features tokio`).
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn follows_on_tokio() {
     let dir = tempfile::tempdir().unwrap();

@@ -95,6 +95,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, feature = "server", feature = "client"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod protocol;
 pub mod spdy;
 #[cfg(any(feature = "server", feature = "client"))]

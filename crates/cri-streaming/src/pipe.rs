@@ -201,6 +201,7 @@ pub(crate) enum Outgoing {
     Frame(Bytes),
     /// The session is over: close the connection after what is queued (what comes later
     /// is discarded).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // sent by the server's sessions
     End,
 }
 
@@ -291,6 +292,7 @@ impl AsyncWrite for ChannelWriter {
 
 /// A read half and a write half as one duplex stream (a forwarded port over WebSocket).
 #[derive(Debug)]
+#[cfg_attr(not(feature = "server"), allow(dead_code))] // the server's port streams
 pub struct Duplex<R, W> {
     pub(crate) reader: R,
     pub(crate) writer: W,

@@ -42,6 +42,16 @@ pub struct Cli {
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     pub print_version: bool,
+    /// Export a trace of the command's CRI calls over OpenTelemetry (OTLP/gRPC), and send
+    /// its context to the runtime.
+    #[arg(long)]
+    pub enable_tracing: bool,
+    /// How many traces in a million to keep; 1000000 or a negative number keeps every one.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tracing_sampling_rate_per_million: i64,
+    /// Where the OpenTelemetry collector listens for spans (host:port, OTLP over gRPC).
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    pub tracing_endpoint: String,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

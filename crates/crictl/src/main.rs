@@ -29,6 +29,7 @@ mod human;
 mod localtime;
 mod output;
 mod proto;
+mod telemetry;
 mod yaml_input;
 
 /// mimalloc: listing is decode-heavy and allocator-bound (measured 2–3x faster than glibc's
@@ -91,7 +92,15 @@ fn main() -> ExitCode {
         }
     };
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let result = runtime.block_on(commands::run(cli, &mut out));
+    let result = runtime.block_on(async {
+        use tracing::Instrument as _;
+        let tracing = telemetry::start(&cli)?;
+        let result = commands::run(cli, &mut out)
+            .instrument(tracing::info_span!("crictl"))
+            .await;
+        tracing.finish().await;
+        result
+    });
     // `exec -i`/`attach` read stdin on a thread of their own, which may stay blocked in a
     // read of the terminal after the session ended: it is not waited for, nor are tasks
     // still running; the process exits.

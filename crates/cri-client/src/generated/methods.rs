@@ -5,14 +5,15 @@ use cri_api_v1 as v1;
 use cri_api_v1::image_service_server::ImageService as _;
 use cri_api_v1::runtime_service_server::RuntimeService as _;
 
-use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Service};
+use crate::{Backend, BoxStream, Client, Deadline, Due, Error, List, Op, Service, validate};
 
 impl Client {
 
     /// Calls `RuntimeService/Version` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn version(&self, request: v1::VersionRequest) -> Result<v1::VersionResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/Version", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/Version", operation: "version" };
+        self.unary(OP, Deadline::Default, String::new(), validate::version, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -28,7 +29,8 @@ impl Client {
     /// Calls `RuntimeService/RunPodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (twice the client's timeout).
     pub async fn run_pod_sandbox(&self, request: v1::RunPodSandboxRequest) -> Result<v1::RunPodSandboxResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/RunPodSandbox", Deadline::Double.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/RunPodSandbox", operation: "run_podsandbox" };
+        self.unary(OP, Deadline::Double, String::new(), validate::run_pod_sandbox, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -44,7 +46,8 @@ impl Client {
     /// Calls `RuntimeService/StopPodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn stop_pod_sandbox(&self, request: v1::StopPodSandboxRequest) -> Result<v1::StopPodSandboxResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StopPodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/StopPodSandbox", operation: "stop_podsandbox" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -60,7 +63,8 @@ impl Client {
     /// Calls `RuntimeService/RemovePodSandbox` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_pod_sandbox(&self, request: v1::RemovePodSandboxRequest) -> Result<v1::RemovePodSandboxResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/RemovePodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/RemovePodSandbox", operation: "remove_podsandbox" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -76,7 +80,8 @@ impl Client {
     /// Calls `RuntimeService/PodSandboxStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn pod_sandbox_status(&self, request: v1::PodSandboxStatusRequest) -> Result<v1::PodSandboxStatusResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/PodSandboxStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/PodSandboxStatus", operation: "podsandbox_status" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::pod_sandbox_status, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -91,7 +96,8 @@ impl Client {
 
     /// `RuntimeService/ListPodSandbox`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_unary(&self, request: v1::ListPodSandboxRequest) -> Result<v1::ListPodSandboxResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListPodSandbox", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListPodSandbox", operation: "list_podsandbox" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -112,7 +118,7 @@ impl Client {
             let v1::ListPodSandboxRequest { filter } = &request;
             let stream_request = v1::StreamPodSandboxesRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::PodSandboxes, "RuntimeService/StreamPodSandboxes", |due| self.stream_pod_sandboxes_within(stream_request, due), |page| page.pod_sandboxes)
+                .collect(List::PodSandboxes, Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxes", operation: "list_podsandbox" }, |due| self.stream_pod_sandboxes_within(stream_request, due), |page| page.pod_sandboxes)
                 .await?;
             if let Some(items) = collected {
                 return Ok(v1::ListPodSandboxResponse { items });
@@ -124,12 +130,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxes`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandboxes(&self, request: v1::StreamPodSandboxesRequest) -> Result<BoxStream<v1::StreamPodSandboxesResponse>, Error> {
-        self.stream_pod_sandboxes_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxes", operation: "stream_podsandboxes" }, "", self.stream_pod_sandboxes_within(request, None)).await
     }
 
     /// `RuntimeService/StreamPodSandboxes`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandboxes_within(&self, request: v1::StreamPodSandboxesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxesResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxes", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxes", operation: "stream_podsandboxes" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -146,7 +152,8 @@ impl Client {
     /// Calls `RuntimeService/CreateContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn create_container(&self, request: v1::CreateContainerRequest) -> Result<v1::CreateContainerResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/CreateContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/CreateContainer", operation: "create_container" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::create_container, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -162,7 +169,8 @@ impl Client {
     /// Calls `RuntimeService/StartContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn start_container(&self, request: v1::StartContainerRequest) -> Result<v1::StartContainerResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StartContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/StartContainer", operation: "start_container" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -176,9 +184,10 @@ impl Client {
     }
 
     /// Calls `RuntimeService/StopContainer` on the runtime, in whatever CRI version was negotiated
-    /// (the client's timeout).
+    /// (the request's grace period plus the client's timeout).
     pub async fn stop_container(&self, request: v1::StopContainerRequest) -> Result<v1::StopContainerResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StopContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/StopContainer", operation: "stop_container" };
+        self.unary(OP, Deadline::Plus(request.timeout), request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -194,7 +203,8 @@ impl Client {
     /// Calls `RuntimeService/RemoveContainer` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_container(&self, request: v1::RemoveContainerRequest) -> Result<v1::RemoveContainerResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/RemoveContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/RemoveContainer", operation: "remove_container" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -209,7 +219,8 @@ impl Client {
 
     /// `RuntimeService/ListContainers`, the unary RPC, whatever the streaming setting.
     async fn list_containers_unary(&self, request: v1::ListContainersRequest) -> Result<v1::ListContainersResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListContainers", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListContainers", operation: "list_containers" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -230,7 +241,7 @@ impl Client {
             let v1::ListContainersRequest { filter } = &request;
             let stream_request = v1::StreamContainersRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::Containers, "RuntimeService/StreamContainers", |due| self.stream_containers_within(stream_request, due), |page| page.containers)
+                .collect(List::Containers, Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainers", operation: "list_containers" }, |due| self.stream_containers_within(stream_request, due), |page| page.containers)
                 .await?;
             if let Some(containers) = collected {
                 return Ok(v1::ListContainersResponse { containers });
@@ -242,12 +253,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamContainers`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_containers(&self, request: v1::StreamContainersRequest) -> Result<BoxStream<v1::StreamContainersResponse>, Error> {
-        self.stream_containers_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainers", operation: "stream_containers" }, "", self.stream_containers_within(request, None)).await
     }
 
     /// `RuntimeService/StreamContainers`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_containers_within(&self, request: v1::StreamContainersRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainersResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StreamContainers", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainers", operation: "stream_containers" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -264,7 +275,8 @@ impl Client {
     /// Calls `RuntimeService/ContainerStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn container_status(&self, request: v1::ContainerStatusRequest) -> Result<v1::ContainerStatusResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ContainerStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ContainerStatus", operation: "container_status" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::container_status, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -280,7 +292,8 @@ impl Client {
     /// Calls `RuntimeService/UpdateContainerResources` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_container_resources(&self, request: v1::UpdateContainerResourcesRequest) -> Result<v1::UpdateContainerResourcesResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/UpdateContainerResources", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/UpdateContainerResources", operation: "update_container" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -296,7 +309,8 @@ impl Client {
     /// Calls `RuntimeService/ReopenContainerLog` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn reopen_container_log(&self, request: v1::ReopenContainerLogRequest) -> Result<v1::ReopenContainerLogResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ReopenContainerLog", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ReopenContainerLog", operation: "reopen_container_log" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -310,9 +324,10 @@ impl Client {
     }
 
     /// Calls `RuntimeService/ExecSync` on the runtime, in whatever CRI version was negotiated
-    /// (the client's timeout).
+    /// (the request's timeout plus the client's, none when the request's is 0).
     pub async fn exec_sync(&self, request: v1::ExecSyncRequest) -> Result<v1::ExecSyncResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ExecSync", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ExecSync", operation: "exec_sync" };
+        self.unary(OP, Deadline::PlusUnlessZero(request.timeout), request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -327,8 +342,9 @@ impl Client {
 
     /// Calls `RuntimeService/Exec` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
-    pub async fn exec(&self, request: v1::ExecRequest) -> Result<v1::ExecResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/Exec", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+    pub async fn exec_url(&self, request: v1::ExecRequest) -> Result<v1::ExecResponse, Error> {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/Exec", operation: "exec" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::exec, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -343,8 +359,9 @@ impl Client {
 
     /// Calls `RuntimeService/Attach` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
-    pub async fn attach(&self, request: v1::AttachRequest) -> Result<v1::AttachResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/Attach", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+    pub async fn attach_url(&self, request: v1::AttachRequest) -> Result<v1::AttachResponse, Error> {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/Attach", operation: "attach" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::attach, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -359,8 +376,9 @@ impl Client {
 
     /// Calls `RuntimeService/PortForward` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
-    pub async fn port_forward(&self, request: v1::PortForwardRequest) -> Result<v1::PortForwardResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/PortForward", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+    pub async fn port_forward_url(&self, request: v1::PortForwardRequest) -> Result<v1::PortForwardResponse, Error> {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/PortForward", operation: "port_forward" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::port_forward, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -376,7 +394,8 @@ impl Client {
     /// Calls `RuntimeService/ContainerStats` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn container_stats(&self, request: v1::ContainerStatsRequest) -> Result<v1::ContainerStatsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ContainerStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ContainerStats", operation: "container_stats" };
+        self.unary(OP, Deadline::Default, request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -391,7 +410,8 @@ impl Client {
 
     /// `RuntimeService/ListContainerStats`, the unary RPC, whatever the streaming setting.
     async fn list_container_stats_unary(&self, request: v1::ListContainerStatsRequest) -> Result<v1::ListContainerStatsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListContainerStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListContainerStats", operation: "list_container_stats" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -412,7 +432,7 @@ impl Client {
             let v1::ListContainerStatsRequest { filter } = &request;
             let stream_request = v1::StreamContainerStatsRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::ContainerStats, "RuntimeService/StreamContainerStats", |due| self.stream_container_stats_within(stream_request, due), |page| page.container_stats)
+                .collect(List::ContainerStats, Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainerStats", operation: "list_container_stats" }, |due| self.stream_container_stats_within(stream_request, due), |page| page.container_stats)
                 .await?;
             if let Some(stats) = collected {
                 return Ok(v1::ListContainerStatsResponse { stats });
@@ -424,12 +444,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamContainerStats`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_container_stats(&self, request: v1::StreamContainerStatsRequest) -> Result<BoxStream<v1::StreamContainerStatsResponse>, Error> {
-        self.stream_container_stats_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainerStats", operation: "stream_container_stats" }, "", self.stream_container_stats_within(request, None)).await
     }
 
     /// `RuntimeService/StreamContainerStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_container_stats_within(&self, request: v1::StreamContainerStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamContainerStatsResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StreamContainerStats", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/StreamContainerStats", operation: "stream_container_stats" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -446,7 +466,8 @@ impl Client {
     /// Calls `RuntimeService/PodSandboxStats` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn pod_sandbox_stats(&self, request: v1::PodSandboxStatsRequest) -> Result<v1::PodSandboxStatsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/PodSandboxStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/PodSandboxStats", operation: "podsandbox_stats" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -461,7 +482,8 @@ impl Client {
 
     /// `RuntimeService/ListPodSandboxStats`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_stats_unary(&self, request: v1::ListPodSandboxStatsRequest) -> Result<v1::ListPodSandboxStatsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListPodSandboxStats", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListPodSandboxStats", operation: "list_podsandbox_stats" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -482,7 +504,7 @@ impl Client {
             let v1::ListPodSandboxStatsRequest { filter } = &request;
             let stream_request = v1::StreamPodSandboxStatsRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::PodSandboxStats, "RuntimeService/StreamPodSandboxStats", |due| self.stream_pod_sandbox_stats_within(stream_request, due), |page| page.pod_sandbox_stats)
+                .collect(List::PodSandboxStats, Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxStats", operation: "list_podsandbox_stats" }, |due| self.stream_pod_sandbox_stats_within(stream_request, due), |page| page.pod_sandbox_stats)
                 .await?;
             if let Some(stats) = collected {
                 return Ok(v1::ListPodSandboxStatsResponse { stats });
@@ -494,12 +516,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxStats`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandbox_stats(&self, request: v1::StreamPodSandboxStatsRequest) -> Result<BoxStream<v1::StreamPodSandboxStatsResponse>, Error> {
-        self.stream_pod_sandbox_stats_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxStats", operation: "stream_podsandbox_stats" }, "", self.stream_pod_sandbox_stats_within(request, None)).await
     }
 
     /// `RuntimeService/StreamPodSandboxStats`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandbox_stats_within(&self, request: v1::StreamPodSandboxStatsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxStatsResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxStats", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxStats", operation: "stream_podsandbox_stats" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -516,7 +538,8 @@ impl Client {
     /// Calls `RuntimeService/UpdateRuntimeConfig` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_runtime_config(&self, request: v1::UpdateRuntimeConfigRequest) -> Result<v1::UpdateRuntimeConfigResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/UpdateRuntimeConfig", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/UpdateRuntimeConfig", operation: "update_runtime_config" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -532,7 +555,8 @@ impl Client {
     /// Calls `RuntimeService/Status` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn status(&self, request: v1::StatusRequest) -> Result<v1::StatusResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/Status", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/Status", operation: "status" };
+        self.unary(OP, Deadline::Default, String::new(), validate::status, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -546,9 +570,10 @@ impl Client {
     }
 
     /// Calls `RuntimeService/CheckpointContainer` on the runtime, in whatever CRI version was negotiated
-    /// (the client's timeout).
+    /// (the request's timeout when longer than the client's, else the client's).
     pub async fn checkpoint_container(&self, request: v1::CheckpointContainerRequest) -> Result<v1::CheckpointContainerResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/CheckpointContainer", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/CheckpointContainer", operation: "checkpoint_container" };
+        self.unary(OP, Deadline::AtLeast(request.timeout), request.container_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -564,12 +589,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/GetContainerEvents`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn get_container_events(&self, request: v1::GetEventsRequest) -> Result<BoxStream<v1::ContainerEventResponse>, Error> {
-        self.get_container_events_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/GetContainerEvents", operation: "get_container_events" }, "", self.get_container_events_within(request, None)).await
     }
 
     /// `RuntimeService/GetContainerEvents`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn get_container_events_within(&self, request: v1::GetEventsRequest, due: Option<Due>) -> Result<BoxStream<v1::ContainerEventResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/GetContainerEvents", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/GetContainerEvents", operation: "get_container_events" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -586,7 +611,8 @@ impl Client {
     /// Calls `RuntimeService/ListMetricDescriptors` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn list_metric_descriptors(&self, request: v1::ListMetricDescriptorsRequest) -> Result<v1::ListMetricDescriptorsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListMetricDescriptors", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListMetricDescriptors", operation: "list_metric_descriptors" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -601,7 +627,8 @@ impl Client {
 
     /// `RuntimeService/ListPodSandboxMetrics`, the unary RPC, whatever the streaming setting.
     async fn list_pod_sandbox_metrics_unary(&self, request: v1::ListPodSandboxMetricsRequest) -> Result<v1::ListPodSandboxMetricsResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/ListPodSandboxMetrics", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/ListPodSandboxMetrics", operation: "list_podsandbox_metrics" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -622,7 +649,7 @@ impl Client {
             let v1::ListPodSandboxMetricsRequest {  } = &request;
             let stream_request = v1::StreamPodSandboxMetricsRequest { };
             let collected = self
-                .collect(List::PodSandboxMetrics, "RuntimeService/StreamPodSandboxMetrics", |due| self.stream_pod_sandbox_metrics_within(stream_request, due), |page| page.pod_sandbox_metrics)
+                .collect(List::PodSandboxMetrics, Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxMetrics", operation: "list_podsandbox_metrics" }, |due| self.stream_pod_sandbox_metrics_within(stream_request, due), |page| page.pod_sandbox_metrics)
                 .await?;
             if let Some(pod_metrics) = collected {
                 return Ok(v1::ListPodSandboxMetricsResponse { pod_metrics });
@@ -634,12 +661,12 @@ impl Client {
     /// Calls the server-streaming `RuntimeService/StreamPodSandboxMetrics`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_pod_sandbox_metrics(&self, request: v1::StreamPodSandboxMetricsRequest) -> Result<BoxStream<v1::StreamPodSandboxMetricsResponse>, Error> {
-        self.stream_pod_sandbox_metrics_within(request, None).await
+        self.observe(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxMetrics", operation: "stream_podsandbox_metrics" }, "", self.stream_pod_sandbox_metrics_within(request, None)).await
     }
 
     /// `RuntimeService/StreamPodSandboxMetrics`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_pod_sandbox_metrics_within(&self, request: v1::StreamPodSandboxMetricsRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamPodSandboxMetricsResponse>, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/StreamPodSandboxMetrics", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Runtime, rpc: "RuntimeService/StreamPodSandboxMetrics", operation: "stream_podsandbox_metrics" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -656,7 +683,8 @@ impl Client {
     /// Calls `RuntimeService/RuntimeConfig` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn runtime_config(&self, request: v1::RuntimeConfigRequest) -> Result<v1::RuntimeConfigResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/RuntimeConfig", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/RuntimeConfig", operation: "runtime_config" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -672,7 +700,8 @@ impl Client {
     /// Calls `RuntimeService/UpdatePodSandboxResources` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn update_pod_sandbox_resources(&self, request: v1::UpdatePodSandboxResourcesRequest) -> Result<v1::UpdatePodSandboxResourcesResponse, Error> {
-        self.invoke(Service::Runtime, "RuntimeService/UpdatePodSandboxResources", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Runtime, rpc: "RuntimeService/UpdatePodSandboxResources", operation: "update_podsandbox_resources" };
+        self.unary(OP, Deadline::Default, request.pod_sandbox_id.clone(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::runtime_service_client::RuntimeServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -687,7 +716,8 @@ impl Client {
 
     /// `ImageService/ListImages`, the unary RPC, whatever the streaming setting.
     async fn list_images_unary(&self, request: v1::ListImagesRequest) -> Result<v1::ListImagesResponse, Error> {
-        self.invoke(Service::Image, "ImageService/ListImages", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Image, rpc: "ImageService/ListImages", operation: "list_images" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -708,7 +738,7 @@ impl Client {
             let v1::ListImagesRequest { filter } = &request;
             let stream_request = v1::StreamImagesRequest { filter: filter.clone(), };
             let collected = self
-                .collect(List::Images, "ImageService/StreamImages", |due| self.stream_images_within(stream_request, due), |page| page.images)
+                .collect(List::Images, Op { service: Service::Image, rpc: "ImageService/StreamImages", operation: "list_images" }, |due| self.stream_images_within(stream_request, due), |page| page.images)
                 .await?;
             if let Some(images) = collected {
                 return Ok(v1::ListImagesResponse { images });
@@ -720,12 +750,12 @@ impl Client {
     /// Calls the server-streaming `ImageService/StreamImages`; the stream has no deadline of its own.
     /// A runtime without it answers `UNIMPLEMENTED`, at the call or on the first receive.
     pub async fn stream_images(&self, request: v1::StreamImagesRequest) -> Result<BoxStream<v1::StreamImagesResponse>, Error> {
-        self.stream_images_within(request, None).await
+        self.observe(Op { service: Service::Image, rpc: "ImageService/StreamImages", operation: "stream_images" }, "", self.stream_images_within(request, None)).await
     }
 
     /// `ImageService/StreamImages`, its start bounded by `due` and the request carrying it (`grpc-timeout`).
     pub(crate) async fn stream_images_within(&self, request: v1::StreamImagesRequest, due: Option<Due>) -> Result<BoxStream<v1::StreamImagesResponse>, Error> {
-        self.invoke(Service::Image, "ImageService/StreamImages", due, move |backend, request_timeout, limits| match backend {
+        self.invoke(Op { service: Service::Image, rpc: "ImageService/StreamImages", operation: "stream_images" }, due, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 let response = v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -742,7 +772,8 @@ impl Client {
     /// Calls `ImageService/ImageStatus` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn image_status(&self, request: v1::ImageStatusRequest) -> Result<v1::ImageStatusResponse, Error> {
-        self.invoke(Service::Image, "ImageService/ImageStatus", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Image, rpc: "ImageService/ImageStatus", operation: "image_status" };
+        self.unary(OP, Deadline::Default, String::new(), validate::image_status, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -758,7 +789,8 @@ impl Client {
     /// Calls `ImageService/PullImage` on the runtime, in whatever CRI version was negotiated
     /// (no deadline, as the kubelet).
     pub async fn pull_image(&self, request: v1::PullImageRequest) -> Result<v1::PullImageResponse, Error> {
-        self.invoke(Service::Image, "ImageService/PullImage", Deadline::None.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Image, rpc: "ImageService/PullImage", operation: "pull_image" };
+        self.unary(OP, Deadline::None, String::new(), validate::pull_image, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -774,7 +806,8 @@ impl Client {
     /// Calls `ImageService/RemoveImage` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn remove_image(&self, request: v1::RemoveImageRequest) -> Result<v1::RemoveImageResponse, Error> {
-        self.invoke(Service::Image, "ImageService/RemoveImage", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Image, rpc: "ImageService/RemoveImage", operation: "remove_image" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)
@@ -790,7 +823,8 @@ impl Client {
     /// Calls `ImageService/ImageFsInfo` on the runtime, in whatever CRI version was negotiated
     /// (the client's timeout).
     pub async fn image_fs_info(&self, request: v1::ImageFsInfoRequest) -> Result<v1::ImageFsInfoResponse, Error> {
-        self.invoke(Service::Image, "ImageService/ImageFsInfo", Deadline::Default.start(self.timeout), move |backend, request_timeout, limits| match backend {
+        const OP: Op = Op { service: Service::Image, rpc: "ImageService/ImageFsInfo", operation: "image_fs_info" };
+        self.unary(OP, Deadline::Default, String::new(), validate::nothing, move |backend, request_timeout, limits| match backend {
             Backend::V1(channel) => Box::pin(async move {
                 v1::image_service_client::ImageServiceClient::new(channel.clone())
                     .max_decoding_message_size(limits.max_response)

@@ -160,4 +160,9 @@ impl PortForwardOptions {
         self.tls = Some(tls);
         self
     }
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
 }

@@ -67,6 +67,17 @@ pub enum Error {
     TooManyRequests(usize),
 }
 
+/// For `?` in a runtime's `Exec`, `Attach` and `PortForward` handlers: `INVALID_ARGUMENT` and
+/// `RESOURCE_EXHAUSTED`, with the error's text.
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(_) => tonic::Status::invalid_argument(error.to_string()),
+            Error::TooManyRequests(_) => tonic::Status::resource_exhausted(error.to_string()),
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub config: Config,
     pub runtime: Box<dyn Runtime>,
@@ -258,5 +269,17 @@ mod tests {
         assert!(check_streams("c", false, true, true, true).is_err());
         assert!(check_streams("c", false, false, false, false).is_err());
         assert!(check_streams("c", true, true, false, true).is_ok());
+    }
+
+    #[test]
+    fn errors_become_the_grpc_codes_a_runtime_answers() {
+        let status = tonic::Status::from(Error::InvalidArgument("cmd is empty".into()));
+        assert_eq!(
+            (status.code(), status.message()),
+            (tonic::Code::InvalidArgument, "cmd is empty")
+        );
+        let status = tonic::Status::from(Error::TooManyRequests(3));
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("at most 3"), "{status:?}");
     }
 }

@@ -186,6 +186,7 @@ impl Mux {
 
     /// Closes the writing side (after what is queued, a close frame) and waits until the
     /// writing task is done (the peer answered the close, or the finish timeout passed).
+    #[cfg(feature = "server")]
     pub async fn finish(self) {
         let Mux {
             readers,

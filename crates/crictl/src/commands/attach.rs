@@ -23,7 +23,7 @@ pub(super) async fn attach(client: &Client, args: &AttachArgs, out: &mut Out) ->
     let options = ExecOptions::from_attach_request(&request)
         .transport(transport)
         .tls(tls);
-    let response = rpc("attach", client.attach(request).await)?;
+    let response = rpc("attach", client.attach_url(request).await)?;
     let session = cri_streaming::client::attach(&response.url, &options)
         .await
         .map_err(|e| Failure::msg(format!("attach to container {}: {e}", args.container)))?;

@@ -56,7 +56,7 @@ pub(super) async fn exec_one(
         let options = ExecOptions::from_exec_request(&request)
             .transport(transport)
             .tls(tls);
-        let response = rpc("exec", client.exec(request).await)?;
+        let response = rpc("exec", client.exec_url(request).await)?;
         let session = cri_streaming::client::exec(&response.url, &options)
             .await
             .map_err(|e| Failure::msg(format!("exec in container {id}: {e}")))?;

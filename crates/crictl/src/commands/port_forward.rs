@@ -144,7 +144,7 @@ async fn open_session(
     let response = rpc(
         "port forward",
         client
-            .port_forward(v1::PortForwardRequest {
+            .port_forward_url(v1::PortForwardRequest {
                 pod_sandbox_id: pod.to_string(),
                 port: ports.iter().map(|&p| i32::from(p)).collect(),
             })
