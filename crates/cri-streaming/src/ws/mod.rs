@@ -12,7 +12,9 @@ mod transport;
 mod tunnel;
 
 pub(crate) use frame::Framing;
-pub(crate) use mux::{Activity, End, Mux, MuxLimits};
+#[cfg(feature = "client")]
+pub(crate) use mux::Activity;
+pub(crate) use mux::{End, Mux, MuxLimits};
 #[cfg(feature = "client")]
 pub(crate) use port_prefix::PortPrefix;
 #[cfg(feature = "client")]

@@ -63,14 +63,17 @@ pub(crate) struct Mux {
     pub ended: watch::Receiver<Option<End>>,
     pub max_chunk: usize,
     /// When a message last moved.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))] // read by the client's quiet timer
     pub activity: Activity,
     framing: Framing,
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // ended by the server's sessions
     writer: tokio::task::JoinHandle<()>,
 }
 
 /// When a connection last moved a message either way, and whether its reading side waits
 /// for the application.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
 pub(crate) struct Activity {
     clock: Clock,
     stalled: Arc<AtomicBool>,
@@ -203,6 +206,7 @@ impl Mux {
     /// Ends a connection whose reading side has ended: the writing side says why when it
     /// failed (a close frame with the reason, which takes it at most a second), then the
     /// connection is dropped.
+    #[cfg(feature = "server")]
     pub async fn abort(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.writer).await;
         self.writer.abort();
