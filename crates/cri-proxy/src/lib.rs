@@ -99,13 +99,18 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::sync::Arc;
 
 use tower::{Layer, Service};
 
+pub mod bridge;
 pub mod forward;
 pub mod grpc;
+pub mod inject;
 pub mod methods;
+pub mod metrics;
 mod observe;
+pub mod record;
 mod serve;
 
 pub use grpc::{GrpcRequest, GrpcResponse, GrpcService};
@@ -130,7 +135,11 @@ pub struct ProxyBuilder {
     runtime_endpoint: String,
     image_endpoint: Option<String>,
     v1_over_v1alpha2: bool,
+    bridge_streaming: bool,
     layers: Vec<BoxLayer>,
+    inject: Vec<inject::Rule>,
+    record: Option<Arc<record::Recorder>>,
+    metrics: Option<Arc<metrics::Registry>>,
 }
 
 impl fmt::Debug for ProxyBuilder {
@@ -139,7 +148,11 @@ impl fmt::Debug for ProxyBuilder {
             .field("runtime_endpoint", &self.runtime_endpoint)
             .field("image_endpoint", &self.image_endpoint)
             .field("v1_over_v1alpha2", &self.v1_over_v1alpha2)
+            .field("bridge_streaming", &self.bridge_streaming)
             .field("layers", &self.layers.len())
+            .field("inject", &self.inject)
+            .field("record", &self.record.is_some())
+            .field("metrics", &self.metrics.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +165,11 @@ impl ProxyBuilder {
             runtime_endpoint: runtime_endpoint.into(),
             image_endpoint: None,
             v1_over_v1alpha2: false,
+            bridge_streaming: false,
             layers: Vec::new(),
+            inject: Vec::new(),
+            record: None,
+            metrics: None,
         }
     }
 
@@ -167,6 +184,30 @@ impl ProxyBuilder {
     /// still passed through as they are).
     pub fn v1_over_v1alpha2(mut self, yes: bool) -> Self {
         self.v1_over_v1alpha2 = yes;
+        self
+    }
+
+    /// Serves the `Stream*` list RPCs over the runtime's unary lists ([`bridge`]).
+    pub fn bridge_streaming(mut self, yes: bool) -> Self {
+        self.bridge_streaming = yes;
+        self
+    }
+
+    /// Injects the faults of `rule` ([`inject`]); rules apply in the order added.
+    pub fn inject(mut self, rule: inject::Rule) -> Self {
+        self.inject.push(rule);
+        self
+    }
+
+    /// Records every call to `recorder` ([`record`]).
+    pub fn record(mut self, recorder: Arc<record::Recorder>) -> Self {
+        self.record = Some(recorder);
+        self
+    }
+
+    /// Counts every call in `registry` ([`metrics`]).
+    pub fn metrics(mut self, registry: Arc<metrics::Registry>) -> Self {
+        self.metrics = Some(registry);
         self
     }
 
@@ -209,8 +250,20 @@ impl ProxyBuilder {
                 GrpcService::new(forward::ChannelService::new(image)),
             ))
         };
+        if self.bridge_streaming {
+            service = GrpcService::new(bridge::BridgeLayer.layer(service));
+        }
         for layer in self.layers {
             service = layer(service);
+        }
+        if !self.inject.is_empty() {
+            service = GrpcService::new(inject::InjectLayer::new(self.inject).layer(service));
+        }
+        if let Some(recorder) = self.record {
+            service = GrpcService::new(record::RecordLayer::new(recorder).layer(service));
+        }
+        if let Some(registry) = self.metrics {
+            service = GrpcService::new(metrics::MetricsLayer::new(registry).layer(service));
         }
         Ok(service)
     }
