@@ -45,7 +45,8 @@ pub(crate) fn watch(response: GrpcResponse, watch: Box<dyn Watch>, rules: Rules)
         rules,
         buffer: BytesMut::new(),
         messages: 0,
-        state: State::Open,
+        // `drop=0`: before the first message, even if none ever comes.
+        state: if rules.drop_after == Some(0) { State::Dropping } else { State::Open },
     };
     http::Response::from_parts(parts, Body::new(body))
 }
