@@ -1,6 +1,8 @@
 //! What the tests share: a fake runtime, a proxy in front of it, clients.
 #![allow(dead_code)]
 
+pub mod crictl;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
