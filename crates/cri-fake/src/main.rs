@@ -203,7 +203,10 @@ async fn serve_replay(options: &Options, file: &std::path::Path) -> Result<(), S
         _ = terminate.recv() => {}
         _ = stdin_closed => {}
     }
-    server.shutdown().await.map_err(|e| format!("shutting down: {e}"))
+    server
+        .shutdown()
+        .await
+        .map_err(|e| format!("shutting down: {e}"))
 }
 
 async fn serve(options: Options) -> Result<(), String> {

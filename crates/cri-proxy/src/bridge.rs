@@ -66,7 +66,10 @@ impl Service<GrpcRequest> for Bridge {
         const R: &str = "/runtime.v1.RuntimeService/";
         const I: &str = "/runtime.v1.ImageService/";
         let path = request.uri().path().to_string();
-        let Some((service, rpc)) = path.strip_prefix(R).map(|r| (R, r)).or_else(|| path.strip_prefix(I).map(|r| (I, r)))
+        let Some((service, rpc)) = path
+            .strip_prefix(R)
+            .map(|r| (R, r))
+            .or_else(|| path.strip_prefix(I).map(|r| (I, r)))
         else {
             return Box::pin(inner.oneshot(request));
         };
@@ -77,7 +80,9 @@ impl Service<GrpcRequest> for Bridge {
                 "/runtime.v1.RuntimeService/ListPodSandbox",
                 |r: v1::StreamPodSandboxesRequest| v1::ListPodSandboxRequest { filter: r.filter },
                 |r: v1::ListPodSandboxResponse| r.items,
-                |items| v1::StreamPodSandboxesResponse { pod_sandboxes: items },
+                |items| v1::StreamPodSandboxesResponse {
+                    pod_sandboxes: items,
+                },
             )),
             (R, "StreamContainers") => Box::pin(bridge(
                 inner,
@@ -91,17 +96,25 @@ impl Service<GrpcRequest> for Bridge {
                 inner,
                 request,
                 "/runtime.v1.RuntimeService/ListContainerStats",
-                |r: v1::StreamContainerStatsRequest| v1::ListContainerStatsRequest { filter: r.filter },
+                |r: v1::StreamContainerStatsRequest| v1::ListContainerStatsRequest {
+                    filter: r.filter,
+                },
                 |r: v1::ListContainerStatsResponse| r.stats,
-                |items| v1::StreamContainerStatsResponse { container_stats: items },
+                |items| v1::StreamContainerStatsResponse {
+                    container_stats: items,
+                },
             )),
             (R, "StreamPodSandboxStats") => Box::pin(bridge(
                 inner,
                 request,
                 "/runtime.v1.RuntimeService/ListPodSandboxStats",
-                |r: v1::StreamPodSandboxStatsRequest| v1::ListPodSandboxStatsRequest { filter: r.filter },
+                |r: v1::StreamPodSandboxStatsRequest| v1::ListPodSandboxStatsRequest {
+                    filter: r.filter,
+                },
                 |r: v1::ListPodSandboxStatsResponse| r.stats,
-                |items| v1::StreamPodSandboxStatsResponse { pod_sandbox_stats: items },
+                |items| v1::StreamPodSandboxStatsResponse {
+                    pod_sandbox_stats: items,
+                },
             )),
             (R, "StreamPodSandboxMetrics") => Box::pin(bridge(
                 inner,
@@ -109,7 +122,9 @@ impl Service<GrpcRequest> for Bridge {
                 "/runtime.v1.RuntimeService/ListPodSandboxMetrics",
                 |_: v1::StreamPodSandboxMetricsRequest| v1::ListPodSandboxMetricsRequest {},
                 |r: v1::ListPodSandboxMetricsResponse| r.pod_metrics,
-                |items| v1::StreamPodSandboxMetricsResponse { pod_sandbox_metrics: items },
+                |items| v1::StreamPodSandboxMetricsResponse {
+                    pod_sandbox_metrics: items,
+                },
             )),
             (I, "StreamImages") => Box::pin(bridge(
                 inner,
@@ -141,15 +156,20 @@ where
     let result = async {
         let (mut parts, body) = request.into_parts();
         let message = grpc::read_message(body).await?;
-        let stream_request = StreamRequest::decode(message)
-            .map_err(|e| Status::invalid_argument(format!("cri-proxy: an undecodable request: {e}")))?;
+        let stream_request = StreamRequest::decode(message).map_err(|e| {
+            Status::invalid_argument(format!("cri-proxy: an undecodable request: {e}"))
+        })?;
         let mut uri = parts.uri.clone().into_parts();
         uri.path_and_query = Some(http::uri::PathAndQuery::from_static(list_path));
-        parts.uri = http::Uri::from_parts(uri).map_err(|e| Status::internal(format!("cri-proxy: {e}")))?;
+        parts.uri =
+            http::Uri::from_parts(uri).map_err(|e| Status::internal(format!("cri-proxy: {e}")))?;
         let list_request = grpc::with_message(parts, &to_list(stream_request).encode_to_vec());
         let (head, bytes) = grpc::unary(&mut inner, list_request).await?;
-        let list = ListResponse::decode(bytes)
-            .map_err(|e| Status::internal(format!("cri-proxy: an undecodable list from the runtime: {e}")))?;
+        let list = ListResponse::decode(bytes).map_err(|e| {
+            Status::internal(format!(
+                "cri-proxy: an undecodable list from the runtime: {e}"
+            ))
+        })?;
         let mut frames = VecDeque::new();
         let mut all = items(list).into_iter().peekable();
         while all.peek().is_some() {
@@ -172,7 +192,10 @@ impl http_body::Body for Frames {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Poll::Ready(self.0.pop_front().map(Ok))
     }
 

@@ -12,7 +12,9 @@ use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 use tower::Service;
 
-use crate::grpc::{Body, GrpcRequest, GrpcResponse, GrpcService, MAX_RESPONSE_MESSAGE, status_response};
+use crate::grpc::{
+    Body, GrpcRequest, GrpcResponse, GrpcService, MAX_RESPONSE_MESSAGE, status_response,
+};
 use crate::observe::{self, Rules, Watch};
 
 /// The Unix socket path of an endpoint written `unix:///run/containerd/containerd.sock` (or
@@ -80,7 +82,10 @@ impl Service<GrpcRequest> for ChannelService {
             };
             Ok(match result {
                 Ok(response) => {
-                    let rules = Rules { limit: Some(MAX_RESPONSE_MESSAGE), drop_after: None };
+                    let rules = Rules {
+                        limit: Some(MAX_RESPONSE_MESSAGE),
+                        drop_after: None,
+                    };
                     observe::watch(response.map(Body::new), Box::new(Nothing), rules)
                 }
                 Err(e) => status_response(Status::unavailable(format!(
@@ -138,7 +143,11 @@ impl Service<GrpcRequest> for Route {
         let path = request.uri().path();
         let image = path.starts_with("/runtime.v1.ImageService/")
             || path.starts_with("/runtime.v1alpha2.ImageService/");
-        let service = if image { self.image.clone() } else { self.runtime.clone() };
+        let service = if image {
+            self.image.clone()
+        } else {
+            self.runtime.clone()
+        };
         Box::pin(service.oneshot(request))
     }
 }

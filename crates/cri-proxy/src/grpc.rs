@@ -42,7 +42,13 @@ pub(crate) fn status_trailers(code: Code, message: &str) -> HeaderMap {
     trailers.insert("grpc-status", (code as i32).into());
     let text: String = message
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if let Ok(value) = text.parse() {
         trailers.insert("grpc-message", value);
@@ -52,7 +58,13 @@ pub(crate) fn status_trailers(code: Code, message: &str) -> HeaderMap {
 
 /// The status in `headers` (trailers, or the headers of a trailers-only response), if any.
 pub(crate) fn status_of(headers: &HeaderMap) -> Option<(i32, String)> {
-    let code = headers.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
+    let code = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let message = headers
         .get("grpc-message")
         .and_then(|v| v.to_str().ok())
@@ -66,12 +78,15 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -92,14 +107,20 @@ pub async fn read_message(body: Body) -> Result<Bytes, Status> {
 /// The one message of a framed body.
 pub(crate) fn unframe(bytes: Bytes) -> Result<Bytes, Status> {
     if bytes.len() < 5 {
-        return Err(Status::internal("cri-proxy: a gRPC body without a whole message"));
+        return Err(Status::internal(
+            "cri-proxy: a gRPC body without a whole message",
+        ));
     }
     if bytes[0] != 0 {
-        return Err(Status::unimplemented("cri-proxy: compressed messages are not supported"));
+        return Err(Status::unimplemented(
+            "cri-proxy: compressed messages are not supported",
+        ));
     }
     let length = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize;
     if bytes.len() != 5 + length {
-        return Err(Status::internal("cri-proxy: a gRPC body that is not one message"));
+        return Err(Status::internal(
+            "cri-proxy: a gRPC body that is not one message",
+        ));
     }
     Ok(bytes.slice(5..))
 }
@@ -164,9 +185,22 @@ pub(crate) fn code_by_name(name: &str) -> Option<Code> {
 /// The name of a numeric gRPC code, `UNAVAILABLE`.
 pub(crate) fn code_name(code: i32) -> String {
     let names = [
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-        "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
         "UNAUTHENTICATED",
     ];
     usize::try_from(code)

@@ -62,17 +62,27 @@ impl std::str::FromStr for Rule {
                 Some(method.name)
             }
         };
-        let mut rule = Rule { text: text.to_string(), rpc, delay: None, error: None, drop_after: None, rate: 1.0 };
+        let mut rule = Rule {
+            text: text.to_string(),
+            rpc,
+            delay: None,
+            error: None,
+            drop_after: None,
+            rate: 1.0,
+        };
         for action in actions.split(',').map(str::trim) {
-            let (key, value) = action
-                .split_once('=')
-                .ok_or_else(|| fail(format!("{action:?} is not KEY=VALUE (delay, error, drop, rate)")))?;
+            let (key, value) = action.split_once('=').ok_or_else(|| {
+                fail(format!(
+                    "{action:?} is not KEY=VALUE (delay, error, drop, rate)"
+                ))
+            })?;
             match key {
                 "delay" => {
-                    rule.delay = Some(
-                        parse_duration(value)
-                            .ok_or_else(|| fail(format!("delay wants a duration like 200ms or 1.5s, not {value:?}")))?,
-                    )
+                    rule.delay = Some(parse_duration(value).ok_or_else(|| {
+                        fail(format!(
+                            "delay wants a duration like 200ms or 1.5s, not {value:?}"
+                        ))
+                    })?)
                 }
                 "error" => {
                     let code = grpc::code_by_name(value)
@@ -81,20 +91,24 @@ impl std::str::FromStr for Rule {
                     rule.error = Some(code);
                 }
                 "drop" => {
-                    rule.drop_after = Some(
-                        value
-                            .parse()
-                            .map_err(|_| fail(format!("drop wants a number of messages, not {value:?}")))?,
-                    )
+                    rule.drop_after = Some(value.parse().map_err(|_| {
+                        fail(format!("drop wants a number of messages, not {value:?}"))
+                    })?)
                 }
                 "rate" => {
                     rule.rate = value
                         .parse::<f64>()
                         .ok()
                         .filter(|r| (0.0..=1.0).contains(r))
-                        .ok_or_else(|| fail(format!("rate wants a number from 0 to 1, not {value:?}")))?
+                        .ok_or_else(|| {
+                            fail(format!("rate wants a number from 0 to 1, not {value:?}"))
+                        })?
                 }
-                other => return Err(fail(format!("unknown action {other:?} (delay, error, drop, rate)"))),
+                other => {
+                    return Err(fail(format!(
+                        "unknown action {other:?} (delay, error, drop, rate)"
+                    )));
+                }
             }
         }
         if rule.delay.is_none() && rule.error.is_none() && rule.drop_after.is_none() {
@@ -127,14 +141,19 @@ pub struct InjectLayer {
 impl InjectLayer {
     /// Injects `rules`.
     pub fn new(rules: Vec<Rule>) -> Self {
-        InjectLayer { rules: rules.into() }
+        InjectLayer {
+            rules: rules.into(),
+        }
     }
 }
 
 impl Layer<GrpcService> for InjectLayer {
     type Service = Inject;
     fn layer(&self, inner: GrpcService) -> Inject {
-        Inject { inner, rules: self.rules.clone() }
+        Inject {
+            inner,
+            rules: self.rules.clone(),
+        }
     }
 }
 
@@ -147,7 +166,9 @@ pub struct Inject {
 
 impl std::fmt::Debug for Inject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inject").field("rules", &self.rules).finish_non_exhaustive()
+        f.debug_struct("Inject")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +177,9 @@ fn chance() -> f64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
     if seed == 0 {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         seed = now.as_nanos() as u64 | 1;
         STATE.store(seed, Ordering::Relaxed);
     }
@@ -205,11 +228,21 @@ impl Service<GrpcRequest> for Inject {
                 tokio::time::sleep(delay).await;
             }
             if let Some((code, text)) = error {
-                return Ok(grpc::status_response(Status::new(code, format!("cri-proxy: injected by --inject {text}"))));
+                return Ok(grpc::status_response(Status::new(
+                    code,
+                    format!("cri-proxy: injected by --inject {text}"),
+                )));
             }
             let response = inner.oneshot(request).await?;
             Ok(match drop_after {
-                Some(after) => observe::watch(response, Box::new(Nothing), Rules { limit: None, drop_after: Some(after) }),
+                Some(after) => observe::watch(
+                    response,
+                    Box::new(Nothing),
+                    Rules {
+                        limit: None,
+                        drop_after: Some(after),
+                    },
+                ),
                 None => response,
             })
         })
@@ -225,7 +258,9 @@ mod tests {
         let rule: Rule = "ListContainers:delay=200ms".parse().unwrap();
         assert_eq!(rule.rpc, Some("ListContainers"));
         assert_eq!(rule.delay, Some(Duration::from_millis(200)));
-        let rule: Rule = "ImageService/PullImage:error=unavailable,rate=0.2".parse().unwrap();
+        let rule: Rule = "ImageService/PullImage:error=unavailable,rate=0.2"
+            .parse()
+            .unwrap();
         assert_eq!((rule.error, rule.rate), (Some(Code::Unavailable), 0.2));
         let rule: Rule = "*:drop=3".parse().unwrap();
         assert_eq!((rule.rpc, rule.drop_after), (None, Some(3)));
@@ -235,12 +270,18 @@ mod tests {
     fn bad_rules_say_what_is_wrong_in_one_line() {
         for (rule, says) in [
             ("ListContainers", "no ':'"),
-            ("ListContainer:delay=1s", "no CRI RPC is named \"ListContainer\""),
+            (
+                "ListContainer:delay=1s",
+                "no CRI RPC is named \"ListContainer\"",
+            ),
             ("ListContainers:delay=soon", "delay wants a duration"),
             ("ListContainers:delay=5h", "delay wants a duration"),
             ("PullImage:error=NOPE", "error wants a gRPC code name"),
             ("PullImage:error=OK", "error wants a gRPC code name"),
-            ("PullImage:error=INTERNAL,rate=2", "rate wants a number from 0 to 1"),
+            (
+                "PullImage:error=INTERNAL,rate=2",
+                "rate wants a number from 0 to 1",
+            ),
             ("PullImage:rate=0.5", "no fault"),
             ("PullImage:boom=1", "unknown action \"boom\""),
             ("PullImage:drop", "is not KEY=VALUE"),

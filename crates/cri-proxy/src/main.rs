@@ -58,10 +58,18 @@ fn size(text: &str) -> Option<u64> {
         (i, 'G' | 'g') => (&text[..i], 1 << 30),
         _ => (text, 1),
     };
-    number.parse::<u64>().ok()?.checked_mul(factor).filter(|&n| n > 0)
+    number
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(factor)
+        .filter(|&n| n > 0)
 }
 
-fn value(flag: &str, inline: Option<String>, args: &mut impl Iterator<Item = String>) -> Result<String, String> {
+fn value(
+    flag: &str,
+    inline: Option<String>,
+    args: &mut impl Iterator<Item = String>,
+) -> Result<String, String> {
     inline
         .or_else(|| args.next())
         .ok_or_else(|| format!("{flag} wants a value"))
@@ -82,7 +90,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
     let mut metrics_address = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (arg.clone(), None),
         };
         match flag.as_str() {
@@ -96,7 +106,10 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             }
             "--listen" => {
                 let endpoint = value(&flag, inline, &mut args)?;
-                listen = Some(cri_proxy::forward::socket_path(&endpoint).map_err(|e| format!("--listen: {e}"))?);
+                listen = Some(
+                    cri_proxy::forward::socket_path(&endpoint)
+                        .map_err(|e| format!("--listen: {e}"))?,
+                );
             }
             "--runtime-endpoint" => runtime = Some(value(&flag, inline, &mut args)?),
             "--image-endpoint" => image = Some(value(&flag, inline, &mut args)?),
@@ -106,7 +119,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
                     .parse()
                     .ok()
                     .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
-                    .ok_or_else(|| format!("--grace-period wants seconds (0 to 86399), not {text:?}"))?;
+                    .ok_or_else(|| {
+                        format!("--grace-period wants seconds (0 to 86399), not {text:?}")
+                    })?;
                 grace = Duration::from_secs_f64(seconds);
             }
             "--v1-over-v1alpha2" => over_v1alpha2 = true,
@@ -114,8 +129,11 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             "--record" => record = Some(PathBuf::from(value(&flag, inline, &mut args)?)),
             "--record-max-size" => {
                 let text = value(&flag, inline, &mut args)?;
-                record_max_size = size(&text)
-                    .ok_or_else(|| format!("--record-max-size wants a size like 1048576, 512K or 100M, not {text:?}"))?;
+                record_max_size = size(&text).ok_or_else(|| {
+                    format!(
+                        "--record-max-size wants a size like 1048576, 512K or 100M, not {text:?}"
+                    )
+                })?;
             }
             "--record-keep" => {
                 let text = value(&flag, inline, &mut args)?;
@@ -123,15 +141,18 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
                     .parse()
                     .ok()
                     .filter(|&n: &usize| n <= 1000)
-                    .ok_or_else(|| format!("--record-keep wants a number from 0 to 1000, not {text:?}"))?;
+                    .ok_or_else(|| {
+                        format!("--record-keep wants a number from 0 to 1000, not {text:?}")
+                    })?;
             }
-            "--inject" => rules.push(value(&flag, inline, &mut args)?.parse::<cri_proxy::inject::Rule>()?),
+            "--inject" => {
+                rules.push(value(&flag, inline, &mut args)?.parse::<cri_proxy::inject::Rule>()?)
+            }
             "--metrics-address" => {
                 let text = value(&flag, inline, &mut args)?;
-                metrics_address = Some(
-                    text.parse()
-                        .map_err(|_| format!("--metrics-address wants HOST:PORT like 127.0.0.1:9100, not {text:?}"))?,
-                );
+                metrics_address = Some(text.parse().map_err(|_| {
+                    format!("--metrics-address wants HOST:PORT like 127.0.0.1:9100, not {text:?}")
+                })?);
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -149,12 +170,23 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         cri_proxy::forward::socket_path(&image).map_err(|e| format!("--image-endpoint: {e}"))?;
         builder = builder.image_endpoint(image);
     }
-    Ok(Some(Options { listen, grace, builder, record, record_max_size, record_keep, metrics_address }))
+    Ok(Some(Options {
+        listen,
+        grace,
+        builder,
+        record,
+        record_max_size,
+        record_keep,
+        metrics_address,
+    }))
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -174,7 +206,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cri-proxy: starting the async runtime: {e}");
@@ -182,7 +217,15 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let Options { listen, grace, mut builder, record, record_max_size, record_keep, metrics_address } = options;
+        let Options {
+            listen,
+            grace,
+            mut builder,
+            record,
+            record_max_size,
+            record_keep,
+            metrics_address,
+        } = options;
         if let Some(path) = record {
             match cri_proxy::record::Recorder::open(&path, record_max_size, record_keep) {
                 Ok(recorder) => builder = builder.record(std::sync::Arc::new(recorder)),
@@ -196,7 +239,10 @@ fn main() -> ExitCode {
             let registry = std::sync::Arc::new(cri_proxy::metrics::Registry::default());
             match tokio::net::TcpListener::bind(address).await {
                 Ok(listener) => {
-                    tokio::spawn(cri_proxy::metrics::serve_metrics(listener, registry.clone()));
+                    tokio::spawn(cri_proxy::metrics::serve_metrics(
+                        listener,
+                        registry.clone(),
+                    ));
                 }
                 Err(e) => {
                     eprintln!("cri-proxy: --metrics-address {address}: {e}");

@@ -108,7 +108,9 @@ pub fn lookup(path: &str) -> Option<&'static Method> {
         .strip_prefix("/runtime.v1.")
         .or_else(|| path.strip_prefix("/runtime.v1alpha2."))?;
     let (service, name) = rest.split_once('/')?;
-    METHODS.iter().find(|m| m.service == service && m.name == name)
+    METHODS
+        .iter()
+        .find(|m| m.service == service && m.name == name)
 }
 
 /// Whether `path` is one of `runtime.v1alpha2`'s (whose messages this table cannot read).

@@ -86,35 +86,70 @@ impl Registry {
 
     /// The figures so far, by operation.
     pub fn snapshot(&self) -> BTreeMap<&'static str, Series> {
-        self.series.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The figures in Prometheus' text format (version 0.0.4).
     pub fn render(&self) -> String {
         let series = self.snapshot();
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP {OPERATIONS_TOTAL} Cumulative number of runtime operations by operation type.");
+        let _ = writeln!(
+            out,
+            "# HELP {OPERATIONS_TOTAL} Cumulative number of runtime operations by operation type."
+        );
         let _ = writeln!(out, "# TYPE {OPERATIONS_TOTAL} counter");
         for (op, s) in &series {
-            let _ = writeln!(out, "{OPERATIONS_TOTAL}{{{OPERATION_TYPE}=\"{op}\"}} {}", s.total);
+            let _ = writeln!(
+                out,
+                "{OPERATIONS_TOTAL}{{{OPERATION_TYPE}=\"{op}\"}} {}",
+                s.total
+            );
         }
-        let _ = writeln!(out, "# HELP {OPERATIONS_DURATION_SECONDS} Duration in seconds of runtime operations. Broken down by operation type.");
+        let _ = writeln!(
+            out,
+            "# HELP {OPERATIONS_DURATION_SECONDS} Duration in seconds of runtime operations. Broken down by operation type."
+        );
         let _ = writeln!(out, "# TYPE {OPERATIONS_DURATION_SECONDS} histogram");
         let bounds = buckets();
         for (op, s) in &series {
             let mut cumulative = 0;
             for (i, bound) in bounds.iter().enumerate() {
                 cumulative += s.buckets[i];
-                let _ = writeln!(out, "{OPERATIONS_DURATION_SECONDS}_bucket{{{OPERATION_TYPE}=\"{op}\",le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "{OPERATIONS_DURATION_SECONDS}_bucket{{{OPERATION_TYPE}=\"{op}\",le=\"{bound}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "{OPERATIONS_DURATION_SECONDS}_bucket{{{OPERATION_TYPE}=\"{op}\",le=\"+Inf\"}} {}", s.total);
-            let _ = writeln!(out, "{OPERATIONS_DURATION_SECONDS}_sum{{{OPERATION_TYPE}=\"{op}\"}} {}", s.seconds);
-            let _ = writeln!(out, "{OPERATIONS_DURATION_SECONDS}_count{{{OPERATION_TYPE}=\"{op}\"}} {}", s.total);
+            let _ = writeln!(
+                out,
+                "{OPERATIONS_DURATION_SECONDS}_bucket{{{OPERATION_TYPE}=\"{op}\",le=\"+Inf\"}} {}",
+                s.total
+            );
+            let _ = writeln!(
+                out,
+                "{OPERATIONS_DURATION_SECONDS}_sum{{{OPERATION_TYPE}=\"{op}\"}} {}",
+                s.seconds
+            );
+            let _ = writeln!(
+                out,
+                "{OPERATIONS_DURATION_SECONDS}_count{{{OPERATION_TYPE}=\"{op}\"}} {}",
+                s.total
+            );
         }
-        let _ = writeln!(out, "# HELP {OPERATIONS_ERRORS_TOTAL} Cumulative number of runtime operation errors by operation type.");
+        let _ = writeln!(
+            out,
+            "# HELP {OPERATIONS_ERRORS_TOTAL} Cumulative number of runtime operation errors by operation type."
+        );
         let _ = writeln!(out, "# TYPE {OPERATIONS_ERRORS_TOTAL} counter");
         for (op, s) in &series {
-            let _ = writeln!(out, "{OPERATIONS_ERRORS_TOTAL}{{{OPERATION_TYPE}=\"{op}\"}} {}", s.errors);
+            let _ = writeln!(
+                out,
+                "{OPERATIONS_ERRORS_TOTAL}{{{OPERATION_TYPE}=\"{op}\"}} {}",
+                s.errors
+            );
         }
         out
     }
@@ -144,17 +179,25 @@ pub async fn serve_metrics(listener: TcpListener, registry: Arc<Registry>) {
                 return;
             }
             let line = request.split(|&b| b == b'\n').next().unwrap_or_default();
-            let is_metrics = line.starts_with(b"GET /metrics ") || line.starts_with(b"GET /metrics?");
+            let is_metrics =
+                line.starts_with(b"GET /metrics ") || line.starts_with(b"GET /metrics?");
             let (status, body) = if is_metrics {
                 ("200 OK", registry.render())
             } else {
-                ("404 Not Found", "not found: the metrics are at /metrics\n".to_string())
+                (
+                    "404 Not Found",
+                    "not found: the metrics are at /metrics\n".to_string(),
+                )
             };
             let response = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(response.as_bytes())).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                stream.write_all(response.as_bytes()),
+            )
+            .await;
         });
     }
 }
@@ -175,7 +218,10 @@ impl MetricsLayer {
 impl Layer<GrpcService> for MetricsLayer {
     type Service = Metrics;
     fn layer(&self, inner: GrpcService) -> Metrics {
-        Metrics { inner, registry: self.registry.clone() }
+        Metrics {
+            inner,
+            registry: self.registry.clone(),
+        }
     }
 }
 
@@ -200,7 +246,8 @@ struct Timing {
 
 impl Watch for Timing {
     fn end(self: Box<Self>, code: i32, _: &str) {
-        self.registry.observe(self.operation, self.start.elapsed(), code != 0);
+        self.registry
+            .observe(self.operation, self.start.elapsed(), code != 0);
     }
 }
 
@@ -237,11 +284,20 @@ mod tests {
         registry.observe("version", Duration::from_millis(1), false);
         registry.observe("version", Duration::from_millis(20), true);
         let text = registry.render();
-        assert!(text.contains("cri_proxy_runtime_operations_total{operation_type=\"version\"} 2\n"), "{text}");
-        assert!(text.contains("cri_proxy_runtime_operations_errors_total{operation_type=\"version\"} 1\n"));
+        assert!(
+            text.contains("cri_proxy_runtime_operations_total{operation_type=\"version\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "cri_proxy_runtime_operations_errors_total{operation_type=\"version\"} 1\n"
+            )
+        );
         assert!(text.contains("cri_proxy_runtime_operations_duration_seconds_bucket{operation_type=\"version\",le=\"0.005\"} 1\n"));
         assert!(text.contains("cri_proxy_runtime_operations_duration_seconds_bucket{operation_type=\"version\",le=\"0.03125\"} 2\n"));
-        assert!(text.contains("cri_proxy_runtime_operations_duration_seconds_count{operation_type=\"version\"} 2\n"));
+        assert!(text.contains(
+            "cri_proxy_runtime_operations_duration_seconds_count{operation_type=\"version\"} 2\n"
+        ));
         assert_eq!(buckets()[13], 745.0580596923828);
     }
 }

@@ -46,7 +46,11 @@ pub(crate) fn watch(response: GrpcResponse, watch: Box<dyn Watch>, rules: Rules)
         buffer: BytesMut::new(),
         messages: 0,
         // `drop=0`: before the first message, even if none ever comes.
-        state: if rules.drop_after == Some(0) { State::Dropping } else { State::Open },
+        state: if rules.drop_after == Some(0) {
+            State::Dropping
+        } else {
+            State::Open
+        },
     };
     http::Response::from_parts(parts, Body::new(body))
 }
@@ -80,7 +84,12 @@ impl Watched {
     fn scan(&mut self, data: &Bytes) -> Result<(), Status> {
         self.buffer.extend_from_slice(data);
         while self.buffer.len() >= 5 {
-            let length = u32::from_be_bytes([self.buffer[1], self.buffer[2], self.buffer[3], self.buffer[4]]) as usize;
+            let length = u32::from_be_bytes([
+                self.buffer[1],
+                self.buffer[2],
+                self.buffer[3],
+                self.buffer[4],
+            ]) as usize;
             if let Some(limit) = self.rules.limit
                 && length > limit
             {

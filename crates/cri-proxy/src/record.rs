@@ -47,7 +47,9 @@ pub fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 match value {
-                    Value::String(text) if SECRET_KEYS.contains(&key.as_str()) && !text.is_empty() => {
+                    Value::String(text)
+                        if SECRET_KEYS.contains(&key.as_str()) && !text.is_empty() =>
+                    {
                         *text = "REDACTED".into();
                     }
                     _ => redact(value),
@@ -97,10 +99,11 @@ impl Recorder {
     pub fn write_line(&self, line: &str) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let length = line.len() as u64 + 1;
-        if state.size > 0 && state.size + length > state.max_size {
-            if let Err(e) = state.rotate() {
-                state.report(&e);
-            }
+        if state.size > 0
+            && state.size + length > state.max_size
+            && let Err(e) = state.rotate()
+        {
+            state.report(&e);
         }
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
@@ -131,7 +134,10 @@ impl Rotating {
             }
             std::fs::rename(&self.path, numbered(1))?;
         }
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         Ok(())
     }
@@ -160,7 +166,10 @@ impl RecordLayer {
 impl Layer<GrpcService> for RecordLayer {
     type Service = Record;
     fn layer(&self, inner: GrpcService) -> Record {
-        Record { inner, recorder: self.recorder.clone() }
+        Record {
+            inner,
+            recorder: self.recorder.clone(),
+        }
     }
 }
 
@@ -206,7 +215,9 @@ impl Service<GrpcRequest> for Record {
                         Ok(bytes) => bytes,
                         Err(status) => return Ok(grpc::status_response(status)),
                     };
-                    let mut json = method.request_to_json(&bytes).unwrap_or_else(|e| json!({ "undecodable": e }));
+                    let mut json = method
+                        .request_to_json(&bytes)
+                        .unwrap_or_else(|e| json!({ "undecodable": e }));
                     redact(&mut json);
                     (grpc::with_message(parts, &bytes), json)
                 }
@@ -244,19 +255,32 @@ impl Watch for Recording {
 
     fn message(&mut self, message: &[u8]) {
         if let Some(method) = self.method {
-            let mut json = method.response_to_json(message).unwrap_or_else(|e| json!({ "undecodable": e }));
+            let mut json = method
+                .response_to_json(message)
+                .unwrap_or_else(|e| json!({ "undecodable": e }));
             redact(&mut json);
             self.responses.push(json);
         }
     }
 
     fn end(self: Box<Self>, code: i32, message: &str) {
-        let Recording { recorder, method, name, started_at, start, request, mut responses } = *self;
+        let Recording {
+            recorder,
+            method,
+            name,
+            started_at,
+            start,
+            request,
+            mut responses,
+        } = *self;
         let mut line = Map::new();
         line.insert("method".into(), name.into());
         let since_epoch = started_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         line.insert("startedAt".into(), json!(since_epoch.as_secs_f64()));
-        line.insert("durationSeconds".into(), json!(start.elapsed().as_secs_f64()));
+        line.insert(
+            "durationSeconds".into(),
+            json!(start.elapsed().as_secs_f64()),
+        );
         line.insert("request".into(), request);
         match method {
             Some(m) if m.server_streaming => {
@@ -267,7 +291,10 @@ impl Watch for Recording {
             }
             _ => {}
         }
-        line.insert("status".into(), json!({ "code": grpc::code_name(code), "message": message }));
+        line.insert(
+            "status".into(),
+            json!({ "code": grpc::code_name(code), "message": message }),
+        );
         recorder.write_line(&Value::Object(line).to_string());
     }
 }

@@ -24,7 +24,9 @@ async fn go_crictl_prints_the_same_through_the_proxy() {
 async fn go_crictl_prints_the_same_through_the_stream_bridge() {
     support::crictl::binary();
     let dir = tempfile::tempdir().unwrap();
-    let fake = cri_fake::FakeRuntime::builder().without_stream_rpcs().build();
+    let fake = cri_fake::FakeRuntime::builder()
+        .without_stream_rpcs()
+        .build();
     fake.seed(2, 2);
     let server = fake.serve_unix(dir.path().join("fake.sock")).await.unwrap();
     let proxy = support::proxy(dir.path(), &server.endpoint(), |b| b.bridge_streaming(true)).await;
@@ -39,8 +41,20 @@ async fn go_crictl_prints_the_same_through_the_stream_bridge() {
 pub async fn first_ids(socket: &std::path::Path) -> (String, String, String) {
     let mut runtime = support::runtime_client(socket).await;
     let mut images = support::image_client(socket).await;
-    let containers = runtime.list_containers(v1::ListContainersRequest::default()).await.unwrap().into_inner();
-    let image = images.list_images(v1::ListImagesRequest::default()).await.unwrap().into_inner();
+    let containers = runtime
+        .list_containers(v1::ListContainersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let image = images
+        .list_images(v1::ListImagesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     let container = &containers.containers[0];
-    (container.id.clone(), container.pod_sandbox_id.clone(), image.images[0].id.clone())
+    (
+        container.id.clone(),
+        container.pod_sandbox_id.clone(),
+        image.images[0].id.clone(),
+    )
 }

@@ -29,27 +29,46 @@ async fn faults_hit_the_rpc_they_name() {
     let mut images = support::image_client(&proxy.path).await;
 
     let started = Instant::now();
-    runtime.list_containers(v1::ListContainersRequest::default()).await.unwrap();
+    runtime
+        .list_containers(v1::ListContainersRequest::default())
+        .await
+        .unwrap();
     let delayed = started.elapsed();
     assert!(delayed >= Duration::from_millis(200), "{delayed:?}");
 
     let started = Instant::now();
-    runtime.version(v1::VersionRequest::default()).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(150), "Version is not delayed");
+    runtime
+        .version(v1::VersionRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "Version is not delayed"
+    );
 
     let pull = v1::PullImageRequest {
-        image: Some(v1::ImageSpec { image: "busybox".into(), ..Default::default() }),
+        image: Some(v1::ImageSpec {
+            image: "busybox".into(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let error = images.pull_image(pull).await.unwrap_err();
     assert_eq!(error.code(), Code::Unavailable);
-    assert!(error.message().contains("PullImage:error=UNAVAILABLE"), "{}", error.message());
+    assert!(
+        error.message().contains("PullImage:error=UNAVAILABLE"),
+        "{}",
+        error.message()
+    );
 
     // rate=0: never.
     for _ in 0..20 {
         let status = images
             .image_status(v1::ImageStatusRequest {
-                image: Some(v1::ImageSpec { image: "busybox".into(), ..Default::default() }),
+                image: Some(v1::ImageSpec {
+                    image: "busybox".into(),
+                    ..Default::default()
+                }),
                 verbose: false,
             })
             .await;
@@ -59,13 +78,22 @@ async fn faults_hit_the_rpc_they_name() {
     // A dropped stream: the client sees it reset (at its start or at its first read), never
     // an OK end.
     let dropped = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut events = runtime.get_container_events(v1::GetEventsRequest::default()).await?.into_inner();
+        let mut events = runtime
+            .get_container_events(v1::GetEventsRequest::default())
+            .await?
+            .into_inner();
         events.message().await
     })
     .await
     .expect("the stream is dropped at once");
     let error = dropped.unwrap_err();
-    assert!(matches!(error.code(), Code::Internal | Code::Unavailable | Code::Cancelled), "{error:?}");
+    assert!(
+        matches!(
+            error.code(),
+            Code::Internal | Code::Unavailable | Code::Cancelled
+        ),
+        "{error:?}"
+    );
 
     proxy.stop().await.unwrap();
     server.shutdown().await.unwrap();
@@ -76,7 +104,10 @@ async fn a_rate_affects_about_that_share_of_calls() {
     let dir = tempfile::tempdir().unwrap();
     let fake = cri_fake::FakeRuntime::new();
     let server = fake.serve_unix(dir.path().join("fake.sock")).await.unwrap();
-    let proxy = support::proxy(dir.path(), &server.endpoint(), |b| b.inject(rule("Version:error=ABORTED,rate=0.5"))).await;
+    let proxy = support::proxy(dir.path(), &server.endpoint(), |b| {
+        b.inject(rule("Version:error=ABORTED,rate=0.5"))
+    })
+    .await;
     let mut runtime = support::runtime_client(&proxy.path).await;
     let mut failed = 0;
     for _ in 0..200 {
@@ -85,7 +116,10 @@ async fn a_rate_affects_about_that_share_of_calls() {
             failed += 1;
         }
     }
-    assert!((60..=140).contains(&failed), "{failed} of 200 failed at rate 0.5");
+    assert!(
+        (60..=140).contains(&failed),
+        "{failed} of 200 failed at rate 0.5"
+    );
     proxy.stop().await.unwrap();
     server.shutdown().await.unwrap();
 }

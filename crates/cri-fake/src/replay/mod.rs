@@ -30,7 +30,9 @@ fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 match value {
-                    Value::String(text) if SECRET_KEYS.contains(&key.as_str()) && !text.is_empty() => {
+                    Value::String(text)
+                        if SECRET_KEYS.contains(&key.as_str()) && !text.is_empty() =>
+                    {
                         *text = "REDACTED".into();
                     }
                     _ => redact(value),
@@ -50,7 +52,8 @@ struct Codec {
 
 fn to_json<M: Message + Default + JsonMessage>(bytes: &[u8]) -> Result<Value, String> {
     let message = M::decode(bytes).map_err(|e| format!("undecodable {}: {e}", M::FULL_NAME))?;
-    serde_json::to_value(json::with_options(&message, JsonOptions::crictl())).map_err(|e| e.to_string())
+    serde_json::to_value(json::with_options(&message, JsonOptions::crictl()))
+        .map_err(|e| e.to_string())
 }
 
 fn from_json<M: Message + Default + JsonMessage>(value: Value) -> Result<Vec<u8>, String> {
@@ -146,9 +149,22 @@ pub(crate) enum Reply {
 }
 
 const CODE_NAMES: [&str; 17] = [
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
 
@@ -168,8 +184,11 @@ impl Replay {
                 continue;
             }
             let at = |what: String| format!("line {}: {what}", index + 1);
-            let record: Value = serde_json::from_str(line).map_err(|e| at(format!("not JSON: {e}")))?;
-            let method = record["method"].as_str().ok_or_else(|| at("no \"method\"".into()))?;
+            let record: Value =
+                serde_json::from_str(line).map_err(|e| at(format!("not JSON: {e}")))?;
+            let method = record["method"]
+                .as_str()
+                .ok_or_else(|| at("no \"method\"".into()))?;
             let Some(codec) = codec(method) else {
                 // runtime.v1alpha2 calls and unknown paths cannot be replayed as runtime.v1.
                 continue;
@@ -195,11 +214,20 @@ impl Replay {
                 let message = record["status"]["message"].as_str().unwrap_or_default();
                 Answer::Failed(Status::new(Code::from(number as i32), message))
             };
-            let request = record.get("request").cloned().unwrap_or(Value::Null).to_string();
+            let request = record
+                .get("request")
+                .cloned()
+                .unwrap_or(Value::Null)
+                .to_string();
             let by_request = calls.entry(method.to_string()).or_default();
             by_request
                 .entry(request)
-                .or_insert_with(|| Mutex::new(Answers { answers: Vec::new(), next: 0 }))
+                .or_insert_with(|| {
+                    Mutex::new(Answers {
+                        answers: Vec::new(),
+                        next: 0,
+                    })
+                })
                 .get_mut()
                 .unwrap_or_else(|e| e.into_inner())
                 .answers
@@ -227,11 +255,17 @@ impl Replay {
             )));
         };
         let Some(codec) = codec(method) else {
-            return Reply::Failed(Status::unimplemented(format!("cri-fake --replay: {method} is no CRI RPC")));
+            return Reply::Failed(Status::unimplemented(format!(
+                "cri-fake --replay: {method} is no CRI RPC"
+            )));
         };
         let mut request = match (codec.request_json)(message) {
             Ok(request) => request,
-            Err(e) => return Reply::Failed(Status::invalid_argument(format!("cri-fake --replay: {method}: {e}"))),
+            Err(e) => {
+                return Reply::Failed(Status::invalid_argument(format!(
+                    "cri-fake --replay: {method}: {e}"
+                )));
+            }
         };
         redact(&mut request);
         let key = request.to_string();
@@ -270,21 +304,44 @@ mod tests {
         assert_eq!(name(replay.answer("RuntimeService/Version", &version)), "a");
         assert_eq!(name(replay.answer("RuntimeService/Version", &version)), "b");
         assert_eq!(name(replay.answer("RuntimeService/Version", &version)), "b");
-        let status = v1::ContainerStatusRequest { container_id: "x".into(), verbose: false }.encode_to_vec();
-        let Reply::Failed(s) = replay.answer("RuntimeService/ContainerStatus", &status) else { panic!() };
+        let status = v1::ContainerStatusRequest {
+            container_id: "x".into(),
+            verbose: false,
+        }
+        .encode_to_vec();
+        let Reply::Failed(s) = replay.answer("RuntimeService/ContainerStatus", &status) else {
+            panic!()
+        };
         assert_eq!((s.code(), s.message()), (Code::NotFound, "no x"));
-        let other = v1::ContainerStatusRequest { container_id: "y".into(), verbose: false }.encode_to_vec();
-        let Reply::Failed(s) = replay.answer("RuntimeService/ContainerStatus", &other) else { panic!() };
+        let other = v1::ContainerStatusRequest {
+            container_id: "y".into(),
+            verbose: false,
+        }
+        .encode_to_vec();
+        let Reply::Failed(s) = replay.answer("RuntimeService/ContainerStatus", &other) else {
+            panic!()
+        };
         assert_eq!(s.code(), Code::FailedPrecondition);
-        assert!(s.message().contains("RuntimeService/ContainerStatus"), "{}", s.message());
-        let Reply::Failed(s) = replay.answer("ImageService/ListImages", &[]) else { panic!() };
+        assert!(
+            s.message().contains("RuntimeService/ContainerStatus"),
+            "{}",
+            s.message()
+        );
+        let Reply::Failed(s) = replay.answer("ImageService/ListImages", &[]) else {
+            panic!()
+        };
         assert_eq!(s.code(), Code::Unimplemented);
-        assert!(s.message().contains("ImageService/ListImages"), "{}", s.message());
+        assert!(
+            s.message().contains("ImageService/ListImages"),
+            "{}",
+            s.message()
+        );
     }
 
     #[test]
     fn a_bad_line_is_named() {
-        let error = Replay::parse("{\"method\":\"RuntimeService/Version\"}\nnot json\n").unwrap_err();
+        let error =
+            Replay::parse("{\"method\":\"RuntimeService/Version\"}\nnot json\n").unwrap_err();
         assert!(error.starts_with("line 1: "), "{error}");
         let error = Replay::parse("\nnot json\n").unwrap_err();
         assert!(error.starts_with("line 2: not JSON"), "{error}");

@@ -58,28 +58,40 @@ fn frame(message: &[u8]) -> Bytes {
     out.freeze()
 }
 
-async fn answer(replay: Arc<Replay>, request: http::Request<Body>) -> Result<http::Response<Body>, Infallible> {
-    let method = request.uri().path().trim_start_matches("/runtime.v1.").to_string();
+async fn answer(
+    replay: Arc<Replay>,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, Infallible> {
+    let method = request
+        .uri()
+        .path()
+        .trim_start_matches("/runtime.v1.")
+        .to_string();
     let bytes = match request.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(status) => return Ok(status.into_http()),
     };
     if bytes.len() < 5 || bytes[0] != 0 {
-        return Ok(Status::invalid_argument("cri-fake --replay: a request that is not one uncompressed message").into_http());
+        return Ok(Status::invalid_argument(
+            "cri-fake --replay: a request that is not one uncompressed message",
+        )
+        .into_http());
     }
     let reply = replay.answer(&method, &bytes[5..]);
     let messages = match reply {
         Reply::Failed(status) => return Ok(status.into_http()),
         Reply::Messages(messages) => messages,
     };
-    let mut frames: VecDeque<Frame<Bytes>> = messages.iter().map(|m| Frame::data(frame(m))).collect();
+    let mut frames: VecDeque<Frame<Bytes>> =
+        messages.iter().map(|m| Frame::data(frame(m))).collect();
     let mut trailers = http::HeaderMap::new();
     trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
     frames.push_back(Frame::trailers(trailers));
     let mut response = http::Response::new(Body::new(Frames(frames)));
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/grpc"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
     Ok(response)
 }
 
@@ -89,7 +101,10 @@ impl http_body::Body for Frames {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Poll::Ready(self.0.pop_front().map(Ok))
     }
 

@@ -12,7 +12,11 @@ pub fn binary() -> PathBuf {
              (CI builds it with scripts/critools.sh; ../shared/peers/build-critools.sh OUTDIR)"
         );
     };
-    assert!(path.is_file(), "CRI_GO_CRICTL={} is no file", path.display());
+    assert!(
+        path.is_file(),
+        "CRI_GO_CRICTL={} is no file",
+        path.display()
+    );
     path
 }
 
@@ -48,11 +52,22 @@ pub async fn run(socket: &Path, args: &[String]) -> String {
         std::process::Command::new(binary)
             .arg("--config")
             .arg(&config)
-            .args(["--runtime-endpoint", &endpoint, "--image-endpoint", &endpoint, "--timeout", "10s"])
+            .args([
+                "--runtime-endpoint",
+                &endpoint,
+                "--image-endpoint",
+                &endpoint,
+                "--timeout",
+                "10s",
+            ])
             .args(&owned)
             .output()
     });
-    let output = tokio::time::timeout(Duration::from_secs(30), output).await.expect("crictl ends within 30 s").unwrap().unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .expect("crictl ends within 30 s")
+        .unwrap()
+        .unwrap();
     assert!(
         output.status.success(),
         "crictl {:?} failed: {}",
@@ -70,7 +85,10 @@ pub async fn assert_same(a: &Path, b: &Path, commands: &[Vec<String>]) {
         let mut last = None;
         for _ in 0..3 {
             let (left, right) = (run(a, command).await, run(b, command).await);
-            assert!(!left.trim().is_empty(), "crictl {command:?} printed nothing");
+            assert!(
+                !left.trim().is_empty(),
+                "crictl {command:?} printed nothing"
+            );
             if left == right {
                 last = None;
                 break;
@@ -78,7 +96,11 @@ pub async fn assert_same(a: &Path, b: &Path, commands: &[Vec<String>]) {
             last = Some((left, right));
         }
         if let Some((left, right)) = last {
-            panic!("crictl {command:?} differs:\n--- {}\n{left}\n--- {}\n{right}", a.display(), b.display());
+            panic!(
+                "crictl {command:?} differs:\n--- {}\n{left}\n--- {}\n{right}",
+                a.display(),
+                b.display()
+            );
         }
     }
 }

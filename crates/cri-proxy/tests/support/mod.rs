@@ -63,7 +63,11 @@ pub async fn serve(dir: &Path, stack: GrpcService, grace: Duration) -> Proxy {
         .await
         .expect("the proxy listens within 10 s")
         .expect("the proxy started");
-    Proxy { path, stop: Some(stop), task }
+    Proxy {
+        path,
+        stop: Some(stop),
+        task,
+    }
 }
 
 /// A proxy in front of `runtime_endpoint`, configured by `configure`.
@@ -72,7 +76,9 @@ pub async fn proxy(
     runtime_endpoint: &str,
     configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
 ) -> Proxy {
-    let stack = configure(ProxyBuilder::new(runtime_endpoint)).build().expect("the stack builds");
+    let stack = configure(ProxyBuilder::new(runtime_endpoint))
+        .build()
+        .expect("the stack builds");
     serve(dir, stack, Duration::from_secs(5)).await
 }
 
