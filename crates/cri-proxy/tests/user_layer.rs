@@ -91,6 +91,7 @@ async fn a_policy_layer_refuses_privileged_containers() {
     let dir = tempfile::tempdir().unwrap();
     let fake = cri_fake::FakeRuntime::new();
     fake.seed(1, 0);
+    fake.add_image("busybox", 4 << 20, false);
     let server = fake.serve_unix(dir.path().join("fake.sock")).await.unwrap();
     let registry = Arc::new(cri_proxy::metrics::Registry::default());
     let proxy = support::proxy(dir.path(), &server.endpoint(), |b| {
