@@ -21,7 +21,7 @@ impl Layer<GrpcService> for Seen {
         GrpcService::new(tower::service_fn(move |request: GrpcRequest| {
             seen.lock().unwrap().push(request.headers().clone());
             let inner = inner.clone();
-            async move { Ok::<_, Infallible>(inner.oneshot(request).await?) }
+            async move { inner.oneshot(request).await }
         }))
     }
 }
