@@ -176,6 +176,7 @@ mod image;
 mod model;
 mod persist;
 mod process;
+pub mod replay;
 mod runtime;
 mod serve;
 mod state;

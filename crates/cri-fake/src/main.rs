@@ -38,6 +38,10 @@ Options:
                               current (within 50 ms of a change, and at exit); a second
                               process on FILE waits up to 5 s for it, then refuses. What ran
                               comes back running, without running its program again
+  --replay FILE               answer from a recording of `cri-proxy --record FILE` instead
+                              of running the fake: each recorded request (method and
+                              request) gets its recorded response; a request the
+                              recording lacks gets an error naming the method
   --exit-on-stdin-close       stop when stdin reaches its end (for a parent process that may
                               die without stopping its children)
   --stream-tls-cert PATH      serve the Exec/Attach/PortForward URLs over TLS (https) with
@@ -58,6 +62,7 @@ struct Options {
     exit_on_stdin_close: bool,
     stream_tls: StreamTls,
     state: Option<PathBuf>,
+    replay: Option<PathBuf>,
     builder: FakeRuntimeBuilder,
 }
 
@@ -124,6 +129,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
     let mut exit_on_stdin_close = false;
     let mut stream_tls = StreamTls::default();
     let mut state = None;
+    let mut replay = None;
     let mut builder = FakeRuntime::builder();
     let (mut name, mut version) = (None, None);
     while let Some(arg) = args.next() {
@@ -185,6 +191,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
             "--stream-tls-key" => stream_tls.key = Some(value("a path")?.into()),
             "--stream-tls-ca" => stream_tls.ca = Some(value("a path")?.into()),
             "--state" => state = Some(PathBuf::from(value("a file")?)),
+            "--replay" => replay = Some(PathBuf::from(value("a recording")?)),
             other => return Err(UsageError(format!("unknown argument {other:?}"))),
         }
     }
@@ -206,6 +213,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Usag
         exit_on_stdin_close,
         stream_tls,
         state,
+        replay,
         builder,
     }))
 }
@@ -226,7 +234,41 @@ fn clear_stale_socket(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| format!("cannot remove the stale socket {}: {e}", path.display()))
 }
 
+/// `--replay FILE`: serves the recording until SIGINT, SIGTERM or the end of stdin.
+async fn serve_replay(options: &Options, file: &std::path::Path) -> Result<(), String> {
+    let replay = cri_fake::replay::Replay::load(file).map_err(|e| format!("--replay {e}"))?;
+    clear_stale_socket(&options.socket)?;
+    let server = cri_fake::replay::serve_unix(replay, &options.socket)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.socket.display()))?;
+    println!("cri-fake: serving {}", server.endpoint());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let stdin_closed = async {
+        if options.exit_on_stdin_close {
+            use tokio::io::AsyncReadExt;
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 256];
+            while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+        _ = stdin_closed => {}
+    }
+    server
+        .shutdown()
+        .await
+        .map_err(|e| format!("shutting down: {e}"))
+}
+
 async fn serve(options: Options) -> Result<(), String> {
+    if let Some(file) = options.replay.clone() {
+        return serve_replay(&options, &file).await;
+    }
     let mut builder = options.builder;
     if let Some(config) = options.stream_tls.config()? {
         builder = builder.streaming_config(config);

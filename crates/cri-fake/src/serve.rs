@@ -22,6 +22,28 @@ pub struct ServerHandle {
     task: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
+/// Serves `router` (a server without the fake's event streams) on the Unix socket `path`.
+pub(crate) async fn serve_router(
+    router: tonic::transport::server::Router,
+    path: &Path,
+) -> std::io::Result<ServerHandle> {
+    let listener = UnixListener::bind(path)?;
+    let (events_stop, _) = watch::channel(false);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(
+        UnixIncoming::new(listener),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(ServerHandle {
+        path: path.to_path_buf(),
+        stop: Some(stop),
+        events_stop,
+        task: Some(task),
+    })
+}
+
 pub(crate) async fn serve_unix(
     runtime: &FakeRuntime,
     path: &Path,
