@@ -14,8 +14,8 @@ pub struct Config {
     pub image_endpoint: Option<String>,
     /// The image containers run from: it needs `sh`, `echo`, `printf`, `sleep`, `cat`.
     pub test_image: String,
-    /// The image the image specs pull and remove (not used by any container).
-    pub pull_image: String,
+    /// The images the image specs pull and remove, one per spec (no container uses them).
+    pub pull_images: Vec<String>,
     /// How many containers the large-list spec creates.
     pub large_list_containers: usize,
     /// The annotation bytes each of them carries.
@@ -34,7 +34,11 @@ impl Config {
             runtime_endpoint: runtime_endpoint.into(),
             image_endpoint: None,
             test_image: DEFAULT_TEST_IMAGE.to_owned(),
-            pull_image: "registry.k8s.io/e2e-test-images/nginx:1.14-4".to_owned(),
+            pull_images: vec![
+                "registry.k8s.io/e2e-test-images/nginx:1.14-4".to_owned(),
+                "registry.k8s.io/e2e-test-images/httpd:2.4.39-4".to_owned(),
+                "registry.k8s.io/e2e-test-images/agnhost:2.53".to_owned(),
+            ],
             // 120 × 144 KiB = 17.3 MB: past the 16 MiB message limit, and pages of up to 100
             // items stay under it.
             large_list_containers: 120,

@@ -280,3 +280,14 @@ impl Ctx {
         errors
     }
 }
+
+/// The gRPC code of an error made by [`cri_client`] or tonic, wherever it is in the chain.
+pub fn code_of(e: &anyhow::Error) -> Option<tonic::Code> {
+    e.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<cri_client::Error>() {
+            e.code()
+        } else {
+            cause.downcast_ref::<tonic::Status>().map(|s| s.code())
+        }
+    })
+}
