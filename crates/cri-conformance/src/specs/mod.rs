@@ -3,10 +3,15 @@
 use crate::Spec;
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod image;
+pub mod logs;
+pub mod metrics;
 pub mod pod;
 pub mod runtime_info;
+pub mod stats;
+pub mod streaming;
 
 /// Every spec, group by group.
 pub fn all() -> Vec<Spec> {
@@ -16,5 +21,10 @@ pub fn all() -> Vec<Spec> {
     specs.extend(container::specs());
     specs.extend(image::specs());
     specs.extend(exec::specs());
+    specs.extend(streaming::specs());
+    specs.extend(logs::specs());
+    specs.extend(stats::specs());
+    specs.extend(events::specs());
+    specs.extend(metrics::specs());
     specs
 }
