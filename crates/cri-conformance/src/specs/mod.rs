@@ -3,9 +3,12 @@
 use crate::Spec;
 
 pub mod container;
+pub mod deadline;
 pub mod events;
 pub mod exec;
 pub mod image;
+pub mod large_list;
+pub mod list_stream;
 pub mod logs;
 pub mod metrics;
 pub mod pod;
@@ -26,5 +29,8 @@ pub fn all() -> Vec<Spec> {
     specs.extend(stats::specs());
     specs.extend(events::specs());
     specs.extend(metrics::specs());
+    specs.extend(list_stream::specs());
+    specs.extend(large_list::specs());
+    specs.extend(deadline::specs());
     specs
 }
