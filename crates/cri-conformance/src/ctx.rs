@@ -245,7 +245,8 @@ impl Ctx {
     }
 
     /// Removes what the spec created: every remembered pod (stopped first) and image. Errors
-    /// are collected, not raised early.
+    /// are collected, not raised early; NOT_FOUND is no error here (the spec may have removed
+    /// it already, and the kubelet treats it the same way).
     pub(crate) async fn cleanup(&self) -> Vec<String> {
         let created = match self.created.lock() {
             Ok(mut created) => std::mem::take(&mut *created),
@@ -256,13 +257,13 @@ impl Ctx {
             let stop = v1::StopPodSandboxRequest {
                 pod_sandbox_id: pod.clone(),
             };
-            if let Err(e) = self.client.stop_pod_sandbox(stop).await {
+            if let Err(e) = ignore_not_found(self.client.stop_pod_sandbox(stop).await) {
                 errors.push(format!("cleanup: StopPodSandbox {pod}: {e}"));
             }
             let remove = v1::RemovePodSandboxRequest {
                 pod_sandbox_id: pod.clone(),
             };
-            if let Err(e) = self.client.remove_pod_sandbox(remove).await {
+            if let Err(e) = ignore_not_found(self.client.remove_pod_sandbox(remove).await) {
                 errors.push(format!("cleanup: RemovePodSandbox {pod}: {e}"));
             }
         }
@@ -273,7 +274,7 @@ impl Ctx {
                     ..Default::default()
                 }),
             };
-            if let Err(e) = self.client.remove_image(remove).await {
+            if let Err(e) = ignore_not_found(self.client.remove_image(remove).await) {
                 errors.push(format!("cleanup: RemoveImage {image}: {e}"));
             }
         }
@@ -290,4 +291,12 @@ pub fn code_of(e: &anyhow::Error) -> Option<tonic::Code> {
             cause.downcast_ref::<tonic::Status>().map(|s| s.code())
         }
     })
+}
+
+fn ignore_not_found<T>(result: Result<T, cri_client::Error>) -> Result<(), cri_client::Error> {
+    match result {
+        Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
 }
