@@ -61,8 +61,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut harness = cri_conformance::libtest_mimic::Arguments::default();
-    harness.list = cli.list;
+    let harness = cri_conformance::libtest_mimic::Arguments {
+        list: cli.list,
+        ..Default::default()
+    };
     let options = Options {
         focus: cli.focus,
         skip: cli.skip,

@@ -20,15 +20,14 @@ async fn exec_sync(
     cmd: &[&str],
     timeout: i64,
 ) -> anyhow::Result<v1::ExecSyncResponse> {
-    Ok(ctx
-        .client()
+    ctx.client()
         .exec_sync(v1::ExecSyncRequest {
             container_id: id.to_owned(),
             cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
             timeout,
         })
         .await
-        .with_context(|| format!("ExecSync {cmd:?}"))?)
+        .with_context(|| format!("ExecSync {cmd:?}"))
 }
 
 /// `echo hello` prints `hello\n` on stdout and exits 0.
