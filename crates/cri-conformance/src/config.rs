@@ -16,6 +16,10 @@ pub struct Config {
     pub test_image: String,
     /// The images the image specs pull and remove, one per spec (no container uses them).
     pub pull_images: Vec<String>,
+    /// Pods use the node's network namespace (for runtimes without a CNI plugin).
+    pub host_network: bool,
+    /// The pods' `linux.cgroup_parent`, if any (containerd needs one for pod stats).
+    pub cgroup_parent: Option<String>,
     /// How many containers the large-list spec creates.
     pub large_list_containers: usize,
     /// The annotation bytes each of them carries.
@@ -39,6 +43,8 @@ impl Config {
                 "registry.k8s.io/e2e-test-images/httpd:2.4.39-4".to_owned(),
                 "registry.k8s.io/e2e-test-images/agnhost:2.53".to_owned(),
             ],
+            host_network: false,
+            cgroup_parent: None,
             // 120 × 144 KiB = 17.3 MB: past the 16 MiB message limit, and pages of up to 100
             // items stay under it.
             large_list_containers: 120,

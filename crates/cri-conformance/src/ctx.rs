@@ -70,6 +70,19 @@ impl Ctx {
     /// directory.
     pub fn pod_config(&self, name: &str) -> v1::PodSandboxConfig {
         let name = self.unique(name);
+        let mut linux = v1::LinuxPodSandboxConfig {
+            cgroup_parent: self.config.cgroup_parent.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        if self.config.host_network {
+            linux.security_context = Some(v1::LinuxSandboxSecurityContext {
+                namespace_options: Some(v1::NamespaceOption {
+                    network: v1::NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
         v1::PodSandboxConfig {
             metadata: Some(v1::PodSandboxMetadata {
                 uid: self.unique("uid"),
@@ -82,7 +95,7 @@ impl Ctx {
                 .join(self.unique("cri-conformance-logs"))
                 .display()
                 .to_string(),
-            linux: Some(v1::LinuxPodSandboxConfig::default()),
+            linux: Some(linux),
             ..Default::default()
         }
     }

@@ -33,6 +33,12 @@ struct Cli {
     /// The image containers run from (needs sh, echo, printf, sleep).
     #[arg(long, value_name = "IMAGE")]
     test_image: Option<String>,
+    /// Pods use the node's network namespace (a runtime without a CNI plugin).
+    #[arg(long)]
+    host_network: bool,
+    /// The pods' cgroup parent (containerd needs one for pod stats).
+    #[arg(long, value_name = "PATH")]
+    cgroup_parent: Option<String>,
     /// A file of specs expected to fail ("group::name  # reason" a line): the run passes
     /// when exactly these fail.
     #[arg(long, value_name = "FILE")]
@@ -46,6 +52,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut config = Config::new(cli.runtime_endpoint);
     config.image_endpoint = cli.image_endpoint;
+    config.host_network = cli.host_network;
+    config.cgroup_parent = cli.cgroup_parent;
     if let Some(image) = cli.test_image {
         config.test_image = image;
     }

@@ -84,7 +84,8 @@ async fn both_streams(ctx: Ctx) -> SpecResult {
 /// `P` lines and a final `F` line that join to the whole line.
 async fn long_line_is_split(ctx: Ctx) -> SpecResult {
     let long = "x".repeat(40 * 1024);
-    let log = log_of(&ctx, &["printf", "%s\n", &long]).await?;
+    let script = format!("printf '%s\\n' {long}");
+    let log = log_of(&ctx, &["sh", "-c", &script]).await?;
     let lines = parse(&log)?;
     let stdout: Vec<&Line<'_>> = lines
         .iter()
@@ -116,7 +117,7 @@ async fn long_line_is_split(ctx: Ctx) -> SpecResult {
 
 /// Output that ends without a newline is kept, as a `P` line.
 async fn no_final_newline(ctx: Ctx) -> SpecResult {
-    let log = log_of(&ctx, &["printf", "tail-without-newline"]).await?;
+    let log = log_of(&ctx, &["sh", "-c", "printf tail-without-newline"]).await?;
     let lines = parse(&log)?;
     let last = lines.last().context("the log is empty")?;
     ensure!(

@@ -163,11 +163,12 @@ async fn attach(ctx: Ctx) -> SpecResult {
     Ok(())
 }
 
-/// Port forward to a port of the pod where a container echoes what it receives.
+/// Port forward to a port of the pod where a container echoes what it receives (busybox's
+/// `nc -l -e cat`, one connection).
 async fn port_forward(ctx: Ctx) -> SpecResult {
     const PORT: u16 = 12345;
     let (pod, _, _) = ctx
-        .pod_with_container(&["sh", "-c", "while true; do nc -l -p 12345 -e cat; done"])
+        .pod_with_container(&["busybox", "nc", "-l", "-p", "12345", "-e", "cat"])
         .await?;
     let url = ctx
         .client()
