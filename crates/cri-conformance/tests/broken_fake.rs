@@ -67,7 +67,7 @@ fn a_stream_page_that_drops_an_item_is_caught() {
 #[test]
 fn a_pull_that_ignores_its_deadline_is_caught() {
     let runtime = cri_fake::FakeRuntime::builder()
-        .pull_delay(Duration::from_millis(800))
+        .pull_delay(Duration::from_millis(1500))
         .build();
     let report = run(runtime, Fault::PullIgnoresDeadline, "^deadline::");
     assert_eq!(

@@ -23,7 +23,7 @@ pub fn specs() -> Vec<Spec> {
 }
 
 /// How long after a missed deadline the runtime may still finish what was in flight.
-pub const GRACE: Duration = Duration::from_millis(100);
+pub const GRACE: Duration = Duration::from_millis(500);
 
 fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
     let mut request = Request::new(message);

@@ -60,6 +60,11 @@ fn label_filter(ctx: &Ctx) -> std::collections::BTreeMap<String, String> {
     [(SPEC_LABEL.to_owned(), ctx.label_value())].into()
 }
 
+fn sorted<T, K: Ord>(mut items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    items.sort_by_key(|item| key(item));
+    items
+}
+
 /// Three pods with two containers each, all with the spec's label.
 async fn populate(ctx: &Ctx) -> anyhow::Result<()> {
     for _ in 0..3 {
@@ -77,7 +82,7 @@ async fn populate(ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// StreamContainers with a filter sends the items ListContainers answers, in order.
+/// StreamContainers with a filter sends the items ListContainers answers (in any order).
 async fn containers(ctx: Ctx) -> SpecResult {
     populate(&ctx).await?;
     let filter = v1::ContainerFilter {
@@ -96,6 +101,10 @@ async fn containers(ctx: Ctx) -> SpecResult {
             filter: Some(filter)
         }),
         containers
+    );
+    let (streamed, unary) = (
+        sorted(streamed, |c| c.id.clone()),
+        sorted(unary, |c| c.id.clone()),
     );
     ensure!(
         streamed == unary,
@@ -125,6 +134,10 @@ async fn pod_sandboxes(ctx: Ctx) -> SpecResult {
             filter: Some(filter)
         }),
         pod_sandboxes
+    );
+    let (streamed, unary) = (
+        sorted(streamed, |p| p.id.clone()),
+        sorted(unary, |p| p.id.clone()),
     );
     ensure!(
         streamed == unary,
@@ -156,7 +169,7 @@ async fn images(ctx: Ctx) -> SpecResult {
             client.stream_images(v1::StreamImagesRequest::default()),
             images
         );
-        if streamed == unary {
+        if sorted(streamed.clone(), |i| i.id.clone()) == sorted(unary.clone(), |i| i.id.clone()) {
             return Ok(());
         }
         last = format!(
@@ -271,11 +284,18 @@ async fn client_fallback(ctx: Ctx) -> SpecResult {
         .await
         .context("ListContainers through Stream* or its fallback")?
         .containers;
+    let (through, unary) = (
+        sorted(through, |c| c.id.clone()),
+        sorted(unary, |c| c.id.clone()),
+    );
     ensure!(
-        through == unary,
+        through.len() == unary.len(),
         "{} through the stream, {} unary",
         through.len(),
         unary.len()
     );
+    if let Some((a, b)) = through.iter().zip(&unary).find(|(a, b)| a != b) {
+        bail!("through the stream:\n{a:?}\nunary:\n{b:?}");
+    }
     Ok(())
 }

@@ -70,11 +70,17 @@ async fn exec_spdy(ctx: Ctx) -> SpecResult {
     exec_over(ctx, Transport::Spdy).await
 }
 
-/// What is written to an exec's stdin reaches the command (`cat` echoes it).
+/// What is written to an exec's stdin reaches the command (`cat` echoes it), and closing
+/// stdin ends it. Over SPDY, where every protocol version can signal the close (over a
+/// WebSocket only `v5.channel.k8s.io` can, which containerd 1.6 does not speak).
 async fn exec_stdin(ctx: Ctx) -> SpecResult {
     let (_, _, id) = ctx.pod_with_container(&["sleep", "3600"]).await?;
     let url = exec_url(&ctx, &id, &["cat"], true).await?;
-    let options = ExecOptions::new().stdin(true).stdout(true).stderr(true);
+    let options = ExecOptions::new()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .transport(Transport::Spdy);
     let session = stream::exec(&url, &options).await.context("exec")?;
     let out = session.output(b"ping\n").await.context("exec session")?;
     ensure!(
