@@ -83,8 +83,9 @@ pub fn all_specs() -> Vec<Spec> {
     specs::all()
 }
 
-/// Runs every spec against `config`'s runtime, with default options (libtest's default
-/// parallelism, no filter), and returns the report. Call it from synchronous code.
+/// Runs every spec against `config`'s runtime, four at a time, printing nothing, and returns
+/// the report (assert on [`Report::failures`]; [`Report::summary`] says what failed). Call it
+/// from synchronous code.
 pub fn run_against(config: Config) -> anyhow::Result<Report> {
     run(
         config,
@@ -101,6 +102,7 @@ pub fn run_against(config: Config) -> anyhow::Result<Report> {
 /// runtime could not be reached.
 pub fn main_for_cargo_test(config: Config) -> std::process::ExitCode {
     let options = Options {
+        libtest: true,
         harness: libtest_mimic::Arguments::from_args(),
         ..Options::default()
     };

@@ -78,6 +78,7 @@ fn main() -> ExitCode {
         skip: cli.skip,
         parallel: Some(cli.parallel),
         junit: cli.junit,
+        libtest: true,
         harness,
     };
     let report = match cri_conformance::run(config, cri_conformance::all_specs(), &options) {

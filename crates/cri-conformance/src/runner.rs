@@ -26,6 +26,10 @@ pub struct Options {
     pub parallel: Option<usize>,
     /// Where to write a JUnit report.
     pub junit: Option<PathBuf>,
+    /// Run through libtest-mimic: its progress lines, its own filters and `--list`, then
+    /// [`Report::summary`] on stdout. Without it the specs run quietly (nothing printed: a
+    /// test that asserts on the report prints what it wants).
+    pub libtest: bool,
     /// The harness's own arguments (a name filter, `--exact`, `--list`, `--quiet`…): what
     /// `cargo test -- …` passes, through [`Arguments::from_args`].
     pub harness: Arguments,
@@ -43,8 +47,9 @@ pub fn select(specs: Vec<Spec>, options: &Options) -> Vec<Spec> {
         .collect()
 }
 
-/// Connects to the runtime of `config` and runs `specs` that `options` selects. Prints
-/// libtest's progress lines and then [`Report::summary`]; writes the JUnit report when asked.
+/// Connects to the runtime of `config` and runs `specs` that `options` selects; with
+/// [`Options::libtest`] prints libtest's progress lines and then [`Report::summary`]; writes
+/// the JUnit report when asked.
 ///
 /// It builds its own tokio runtime: call it from synchronous code (a `main`, a plain
 /// `#[test]`), not from inside an async runtime.
@@ -70,6 +75,22 @@ pub fn run(config: Config, specs: Vec<Spec>, options: &Options) -> anyhow::Resul
         .with_context(|| format!("cannot use the runtime at {}", config.runtime_endpoint))?;
     let client = Arc::new(client);
     let config = Arc::new(config);
+    if !options.libtest {
+        let started = Instant::now();
+        let parallel = options.parallel.unwrap_or(4).max(1);
+        let records = runtime.block_on(run_quietly(specs, client.clone(), config, parallel));
+        drop(client);
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        let report = Report {
+            records,
+            duration: started.elapsed(),
+        };
+        if let Some(path) = &options.junit {
+            std::fs::write(path, report.junit())
+                .with_context(|| format!("writing the JUnit report {}", path.display()))?;
+        }
+        return Ok(report);
+    }
     let records = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let trials = specs
@@ -116,6 +137,46 @@ pub fn run(config: Config, specs: Vec<Spec>, options: &Options) -> anyhow::Resul
     drop(client);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(report)
+}
+
+/// Every spec on the tokio runtime, at most `parallel` at once, printing nothing.
+async fn run_quietly(
+    specs: Vec<Spec>,
+    client: Arc<cri_client::Client>,
+    config: Arc<Config>,
+    parallel: usize,
+) -> Vec<Record> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut tasks = tokio::task::JoinSet::new();
+    for spec in specs {
+        let (permits, client, config) = (permits.clone(), client.clone(), config.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let start = Instant::now();
+            let name = spec.full_name();
+            let ctx = Ctx::new(client, config, &name);
+            let verdict = run_one(&spec, ctx).await;
+            Record {
+                name,
+                group: spec.group().to_owned(),
+                verdict,
+                duration: start.elapsed(),
+            }
+        });
+    }
+    let mut records = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(record) => records.push(record),
+            Err(e) => records.push(Record {
+                name: "runner::task".into(),
+                group: "runner".into(),
+                verdict: Verdict::Failed(format!("a spec's task died: {e}")),
+                duration: Duration::ZERO,
+            }),
+        }
+    }
+    records
 }
 
 /// One spec: its body under its timeout, then the removal of what it created.
