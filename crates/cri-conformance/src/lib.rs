@@ -49,6 +49,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+pub mod bench;
 mod config;
 pub mod ctx;
 pub mod raw;
@@ -57,6 +58,7 @@ mod runner;
 mod spec;
 pub mod specs;
 
+pub use bench::{BenchOptions, BenchReport, run_bench};
 pub use config::{Config, DEFAULT_TEST_IMAGE};
 pub use ctx::Ctx;
 pub use libtest_mimic;

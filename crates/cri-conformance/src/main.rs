@@ -43,6 +43,19 @@ struct Cli {
     /// when exactly these fail.
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
+    /// Benchmark instead of checking: latency percentiles of the lifecycle steps, ExecSync and
+    /// lists at N containers (unary and streamed).
+    #[arg(long)]
+    benchmark: bool,
+    /// Benchmark: how many pod and container lifecycles to time.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    bench_iterations: usize,
+    /// Benchmark: the container counts at which lists are timed (comma-separated).
+    #[arg(long, value_name = "N,N", value_delimiter = ',', default_values_t = [100, 1000])]
+    bench_list_sizes: Vec<usize>,
+    /// Benchmark: write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    bench_json: Option<PathBuf>,
     /// List the specs and exit.
     #[arg(long)]
     list: bool,
@@ -56,6 +69,29 @@ fn main() -> ExitCode {
     config.cgroup_parent = cli.cgroup_parent;
     if let Some(image) = cli.test_image {
         config.test_image = image;
+    }
+    if cli.benchmark {
+        let options = cri_conformance::BenchOptions {
+            iterations: cli.bench_iterations,
+            list_sizes: cli.bench_list_sizes,
+            ..Default::default()
+        };
+        return match cri_conformance::run_bench(config, &options) {
+            Ok(report) => {
+                print!("{}", report.table());
+                if let Some(path) = cli.bench_json {
+                    if let Err(e) = std::fs::write(&path, report.json()) {
+                        eprintln!("cri-conformance: cannot write {}: {e}", path.display());
+                        return ExitCode::from(2);
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cri-conformance: benchmark: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let expected = match cli
         .expected_failures
