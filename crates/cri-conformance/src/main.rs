@@ -79,11 +79,11 @@ fn main() -> ExitCode {
         return match cri_conformance::run_bench(config, &options) {
             Ok(report) => {
                 print!("{}", report.table());
-                if let Some(path) = cli.bench_json {
-                    if let Err(e) = std::fs::write(&path, report.json()) {
-                        eprintln!("cri-conformance: cannot write {}: {e}", path.display());
-                        return ExitCode::from(2);
-                    }
+                if let Some(path) = cli.bench_json
+                    && let Err(e) = std::fs::write(&path, report.json())
+                {
+                    eprintln!("cri-conformance: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
                 }
                 ExitCode::SUCCESS
             }
