@@ -16,6 +16,8 @@ pub fn specs() -> Vec<Spec> {
         Spec::new("container", "remove_twice", remove_twice).also_in_critest(),
         Spec::new("container", "exit_code", exit_code).also_in_critest(),
         Spec::new("container", "list_filters", list_filters).also_in_critest(),
+        Spec::new("container", "stop_unknown_is_ok", stop_unknown).also_in_critest(),
+        Spec::new("container", "remove_unknown_is_ok", remove_unknown).also_in_critest(),
     ]
 }
 
@@ -219,4 +221,14 @@ async fn list_filters(ctx: Ctx) -> SpecResult {
         bail!("the RUNNING filter found {in_state:?}, want [{running}]");
     }
     Ok(())
+}
+
+/// StopContainer of an id that was never a container succeeds.
+async fn stop_unknown(ctx: Ctx) -> SpecResult {
+    stop(&ctx, &super::pod::unknown_id(&ctx)).await
+}
+
+/// RemoveContainer of an id that was never a container succeeds.
+async fn remove_unknown(ctx: Ctx) -> SpecResult {
+    remove(&ctx, &super::pod::unknown_id(&ctx)).await
 }

@@ -11,6 +11,7 @@ pub fn specs() -> Vec<Spec> {
         Spec::new("image", "pull_status_list_remove", pull_status_list_remove).also_in_critest(),
         Spec::new("image", "identifier_consistency", identifier_consistency).also_in_critest(),
         Spec::new("image", "remove_twice", remove_twice),
+        Spec::new("image", "remove_unknown_is_ok", remove_unknown).also_in_critest(),
         Spec::new("image", "status_of_unknown_is_empty", status_of_unknown).also_in_critest(),
         Spec::new("image", "fs_info", fs_info).also_in_critest(),
     ]
@@ -171,4 +172,10 @@ async fn fs_info(ctx: Ctx) -> SpecResult {
         .context("ImageFsInfo")?;
     ensure!(!info.image_filesystems.is_empty(), "no image filesystem");
     Ok(())
+}
+
+/// RemoveImage of an image nobody pulled succeeds.
+async fn remove_unknown(ctx: Ctx) -> SpecResult {
+    let image = format!("cri-conformance.invalid/{}:never", ctx.unique("unknown"));
+    remove(&ctx, &image).await
 }

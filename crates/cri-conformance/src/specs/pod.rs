@@ -14,6 +14,8 @@ pub fn specs() -> Vec<Spec> {
         Spec::new("pod", "remove_twice", remove_twice).also_in_critest(),
         Spec::new("pod", "list_filters", list_filters).also_in_critest(),
         Spec::new("pod", "status_of_removed_is_not_found", status_of_removed),
+        Spec::new("pod", "stop_unknown_is_ok", stop_unknown).also_in_critest(),
+        Spec::new("pod", "remove_unknown_is_ok", remove_unknown).also_in_critest(),
     ]
 }
 
@@ -192,4 +194,25 @@ async fn status_of_removed(ctx: Ctx) -> SpecResult {
         }
     }
     Ok(())
+}
+
+/// An id no runtime has made: 64 hex digits of the run's own.
+pub(crate) fn unknown_id(ctx: &Ctx) -> String {
+    let seed = ctx.unique("unknown");
+    let mut id: String = seed
+        .bytes()
+        .map(|b| format!("{:02x}", b))
+        .collect::<String>();
+    id.truncate(64);
+    format!("{id:0<64}")
+}
+
+/// StopPodSandbox of an id that was never a pod succeeds (stop is idempotent).
+async fn stop_unknown(ctx: Ctx) -> SpecResult {
+    stop(&ctx, &unknown_id(&ctx)).await
+}
+
+/// RemovePodSandbox of an id that was never a pod succeeds (remove is idempotent).
+async fn remove_unknown(ctx: Ctx) -> SpecResult {
+    remove(&ctx, &unknown_id(&ctx)).await
 }
