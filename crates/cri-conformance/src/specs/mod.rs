@@ -8,6 +8,7 @@ pub mod events;
 pub mod exec;
 pub mod image;
 pub mod large_list;
+pub mod linux;
 pub mod list_stream;
 pub mod logs;
 pub mod metrics;
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Spec> {
     specs.extend(container::specs());
     specs.extend(image::specs());
     specs.extend(exec::specs());
+    specs.extend(linux::specs());
     specs.extend(streaming::specs());
     specs.extend(logs::specs());
     specs.extend(stats::specs());
