@@ -3,7 +3,7 @@
 //! exists [`GRACE`] after the miss is whole (a READY pod, a CREATED container) and nothing
 //! changes after that (a runtime that goes on working past the deadline is caught).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use cri_api_v1 as v1;
@@ -19,13 +19,23 @@ pub fn specs() -> Vec<Spec> {
         Spec::new("deadline", "run_pod_sandbox", run_pod_sandbox),
         Spec::new("deadline", "create_container", create_container),
         Spec::new("deadline", "pull_image", pull_image),
+        Spec::new(
+            "deadline",
+            "status_and_stats_rpcs",
+            super::deadline_steps::status_and_stats,
+        ),
+        Spec::new(
+            "deadline",
+            "lifecycle_steps",
+            super::deadline_steps::lifecycle_steps,
+        ),
     ]
 }
 
 /// How long after a missed deadline the runtime may still finish what was in flight.
 pub const GRACE: Duration = Duration::from_millis(500);
 
-fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
+pub(crate) fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
     let mut request = Request::new(message);
     request.set_timeout(deadline);
     request
@@ -33,7 +43,7 @@ fn with_deadline<T>(message: T, deadline: Duration) -> Request<T> {
 
 /// `Ok(true)` when the call completed, `Ok(false)` when it missed its deadline the allowed
 /// way, an error otherwise or when it took far past the deadline.
-fn judge<T>(
+pub(crate) fn judge<T>(
     rpc: &str,
     result: Result<T, Status>,
     deadline: Duration,
@@ -56,14 +66,6 @@ fn judge<T>(
             s.message()
         ),
     }
-}
-
-macro_rules! timed {
-    ($call:expr) => {{
-        let started = Instant::now();
-        let result = $call.await;
-        (result, started.elapsed())
-    }};
 }
 
 /// Version, Status, the lists and ImageFsInfo under the short deadline.

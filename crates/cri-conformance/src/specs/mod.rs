@@ -2,8 +2,18 @@
 
 use crate::Spec;
 
+/// Runs a call and measures it: `(result, elapsed)`.
+macro_rules! timed {
+    ($call:expr) => {{
+        let started = std::time::Instant::now();
+        let result = $call.await;
+        (result, started.elapsed())
+    }};
+}
+
 pub mod container;
 pub mod deadline;
+mod deadline_steps;
 pub mod events;
 pub mod exec;
 pub mod image;
