@@ -146,7 +146,7 @@ async fn measure(ctx: &Ctx, options: &BenchOptions) -> anyhow::Result<BenchRepor
     let client = ctx.client();
     for _ in 0..options.iterations {
         let pod_config = ctx.pod_config("bench");
-        std::fs::create_dir_all(&pod_config.log_directory).context("log directory")?;
+        ctx.prepare_log_dir(&pod_config)?;
         let pod = time!(
             samples,
             "RunPodSandbox",

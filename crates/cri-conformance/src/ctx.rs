@@ -27,6 +27,7 @@ pub struct Ctx {
 struct Created {
     pods: Vec<String>,
     images: Vec<String>,
+    log_dirs: Vec<std::path::PathBuf>,
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -102,10 +103,7 @@ impl Ctx {
 
     /// Runs a pod (removed after the spec) and returns its id.
     pub async fn run_pod(&self, config: &v1::PodSandboxConfig) -> anyhow::Result<String> {
-        if !config.log_directory.is_empty() {
-            std::fs::create_dir_all(&config.log_directory)
-                .with_context(|| format!("creating log directory {}", config.log_directory))?;
-        }
+        self.prepare_log_dir(config)?;
         let id = self
             .client
             .run_pod_sandbox(v1::RunPodSandboxRequest {
@@ -120,6 +118,22 @@ impl Ctx {
         }
         self.remember_pod(&id);
         Ok(id)
+    }
+
+    /// Creates the pod's log directory (removed after the spec) unless it exists.
+    pub fn prepare_log_dir(&self, config: &v1::PodSandboxConfig) -> anyhow::Result<()> {
+        if config.log_directory.is_empty() {
+            return Ok(());
+        }
+        let dir = std::path::PathBuf::from(&config.log_directory);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating log directory {}", dir.display()))?;
+            if let Ok(mut created) = self.created.lock() {
+                created.log_dirs.push(dir);
+            }
+        }
+        Ok(())
     }
 
     /// Remembers a pod to remove after the spec.
@@ -278,6 +292,14 @@ impl Ctx {
             };
             if let Err(e) = ignore_not_found(self.client.remove_pod_sandbox(remove).await) {
                 errors.push(format!("cleanup: RemovePodSandbox {pod}: {e}"));
+            }
+        }
+        for dir in created.log_dirs {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    errors.push(format!("cleanup: removing {}: {e}", dir.display()))
+                }
+                _ => {}
             }
         }
         for image in created.images {

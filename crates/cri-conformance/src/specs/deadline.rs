@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{bail, ensure};
 use cri_api_v1 as v1;
 use tonic::{Code, Request, Status};
 
@@ -112,7 +112,7 @@ async fn read_rpcs(ctx: Ctx) -> SpecResult {
 async fn run_pod_sandbox(ctx: Ctx) -> SpecResult {
     let d = ctx.config().short_deadline;
     let config = ctx.pod_config("deadline");
-    std::fs::create_dir_all(&config.log_directory).context("log directory")?;
+    ctx.prepare_log_dir(&config)?;
     let mut rt = raw::runtime(raw::channel(&ctx.config().runtime_endpoint).await?);
     let (r, t) = timed!(rt.run_pod_sandbox(with_deadline(
         v1::RunPodSandboxRequest {
