@@ -26,6 +26,7 @@ pub mod pod;
 pub mod runtime_info;
 pub mod stats;
 pub mod streaming;
+pub mod streaming_versions;
 
 /// Every spec, group by group.
 pub fn all() -> Vec<Spec> {
@@ -37,6 +38,7 @@ pub fn all() -> Vec<Spec> {
     specs.extend(exec::specs());
     specs.extend(linux::specs());
     specs.extend(streaming::specs());
+    specs.extend(streaming_versions::specs());
     specs.extend(logs::specs());
     specs.extend(stats::specs());
     specs.extend(events::specs());
