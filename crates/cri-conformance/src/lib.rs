@@ -3,8 +3,10 @@
 //! Each [`Spec`] checks one rule of the contract against a running CRI runtime, under its own
 //! timeout; its full name (`group::name`) is stable. The groups cover what critest checks
 //! (runtime info, pod and container lifecycle and idempotence, images, exec, streaming, logs,
-//! stats, events, metrics) and what it does not: `Stream*` lists against the unary lists and
-//! their fallback, lists past the 16 MiB message limit, and short deadlines on every RPC.
+//! stats, events, metrics, Linux security) and what it does not: `Stream*` lists against the
+//! unary lists and their fallback, lists past the 16 MiB message limit, short deadlines on
+//! every RPC without half-made state, and each streaming protocol version on its own.
+//! [`run_bench`] measures latency percentiles instead (`--benchmark`).
 //!
 //! # Two ways to run it
 //!

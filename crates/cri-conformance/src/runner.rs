@@ -208,3 +208,37 @@ async fn run_one(spec: &Spec, ctx: Ctx) -> Verdict {
         Some(message) => Verdict::Failed(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn focus_and_skip_select_by_full_name() {
+        let options = Options {
+            focus: Some(Regex::new("^(pod|container)::").unwrap()),
+            skip: Some(Regex::new("twice").unwrap()),
+            ..Options::default()
+        };
+        let names: Vec<String> = select(crate::all_specs(), &options)
+            .iter()
+            .map(Spec::full_name)
+            .collect();
+        assert!(names.contains(&"pod::lifecycle".to_owned()), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("pod::") || n.starts_with("container::"))
+        );
+        assert!(!names.iter().any(|n| n.contains("twice")), "{names:?}");
+    }
+
+    #[test]
+    fn spec_names_are_unique() {
+        let mut names: Vec<String> = crate::all_specs().iter().map(Spec::full_name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}
