@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cri-conformance (crates/cri-conformance) against the cri-fake binary, then against a private
-# containerd 1.6 (../shared/peers/start-containerd.sh): every spec, once each. Fails when a spec
+# containerd 1.6 (../shared/peers/start-containerd.sh, its registry mirrors pointed at
+# scripts/registry-peer.sh): every spec, once each. Fails when a spec
 # fails against the fake, when against containerd a spec fails that
 # crates/cri-conformance/containerd-expected-failures.txt does not list (or a listed one
 # passes), or when the fake's run takes longer than CONFORMANCE_BUDGET seconds (default 60, the
@@ -53,19 +54,21 @@ fi
 
 [ "$only_fake" = 1 ] && exit 0
 
-# containerd 1.6: no network (pulls fail), no CNI (host network), the peer's busybox image.
+# containerd 1.6: no network, so its registry mirrors point at a local registry
+# (scripts/registry-peer.sh) serving the suites' images; no CNI (host network).
 # Three deadline specs are skipped here: they catch containerd 1.6 in most runs but not all
 # (whether a 1 ms deadline has passed before containerd looks depends on the machine's load),
 # and a list of expected failures must stay true. What they catch is in
 # crates/cri-conformance/containerd-expected-failures.txt, in its comments.
 shared=$root/../shared
 dir=$(mktemp -d /tmp/conformance.XXXXXX)
-pid=$(sh "$shared/peers/start-containerd.sh" "$dir/c.sock")
-trap 'cleanup; sh "$shared/peers/stop-containerd.sh" "$pid" "$dir/c.sock" >/dev/null 2>&1; rm -rf "$dir"' EXIT
+read -r registry_pid registry < <(scripts/registry-peer.sh "$dir/registry")
+pid=$(scripts/containerd-with-registry.sh "$dir/c.sock" "$registry")
+trap 'cleanup; sh "$shared/peers/stop-containerd.sh" "$pid" "$dir/c.sock" >/dev/null 2>&1; kill "$registry_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 start=$(date +%s.%N)
 set +e
 timeout 600 "$suite" --runtime-endpoint "unix://$dir/c.sock" --host-network \
-  --cgroup-parent /cri-conformance --test-image localhost/busybox:1 \
+  --cgroup-parent /cri-conformance \
   --skip '^deadline::(create_container|status_and_stats_rpcs|lifecycle_steps)$' \
   --expected-failures crates/cri-conformance/containerd-expected-failures.txt \
   --junit "$out/containerd-junit.xml" >"$out/containerd.log" 2>&1
