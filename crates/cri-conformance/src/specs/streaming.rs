@@ -25,7 +25,7 @@ pub fn specs() -> Vec<Spec> {
 async fn exec_url(ctx: &Ctx, id: &str, cmd: &[&str], stdin: bool) -> anyhow::Result<String> {
     let url = ctx
         .client()
-        .exec(v1::ExecRequest {
+        .exec_url(v1::ExecRequest {
             container_id: id.to_owned(),
             cmd: cmd.iter().map(|s| (*s).to_owned()).collect(),
             stdin,
@@ -126,7 +126,7 @@ async fn attach(ctx: Ctx) -> SpecResult {
         .context("StartContainer")?;
     let url = ctx
         .client()
-        .attach(v1::AttachRequest {
+        .attach_url(v1::AttachRequest {
             container_id: id.clone(),
             stdin: true,
             tty: false,
@@ -178,7 +178,7 @@ async fn port_forward(ctx: Ctx) -> SpecResult {
         .await?;
     let url = ctx
         .client()
-        .port_forward(v1::PortForwardRequest {
+        .port_forward_url(v1::PortForwardRequest {
             pod_sandbox_id: pod.clone(),
             port: vec![i32::from(PORT)],
         })

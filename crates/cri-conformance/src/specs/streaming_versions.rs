@@ -55,7 +55,7 @@ async fn negotiates(ctx: Ctx, transport: Transport, protocol: &'static str) -> S
     let (_, _, id) = ctx.pod_with_container(&["sleep", "3600"]).await?;
     let url = ctx
         .client()
-        .exec(v1::ExecRequest {
+        .exec_url(v1::ExecRequest {
             container_id: id,
             cmd: vec!["echo".into(), "x".into()],
             stdout: true,
