@@ -162,7 +162,16 @@ async fn reads_the_logs_containerd_wrote_and_the_fake_writes_the_same() {
     assert_eq!(stdout[2], ("second é ✓".to_string(), false));
     // containerd 1.6 writes output that ends without a newline as a partial line.
     assert_eq!(stdout[3], ("no newline".to_string(), true));
-    assert_eq!(lines.last().map(|l| l.tag), Some(Tag::Partial));
+    // The file's last stdout line is that partial one (stderr's line may land anywhere:
+    // containerd copies the two streams in goroutines of their own).
+    assert_eq!(
+        lines
+            .iter()
+            .rev()
+            .find(|l| l.stream == Stream::Stdout)
+            .map(|l| l.tag),
+        Some(Tag::Partial)
+    );
     let stderr: Vec<_> = got.iter().filter(|(s, ..)| *s == Stream::Stderr).collect();
     assert_eq!(stderr, [&(Stream::Stderr, "err".to_string(), false)]);
     // Timestamps never go back within a stream.
