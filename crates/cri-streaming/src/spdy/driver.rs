@@ -39,8 +39,8 @@ pub(super) struct Driver<IO> {
     read_closed: bool,
     idle: Option<Pin<Box<Sleep>>>,
     idle_timeout: Option<Duration>,
-    /// Armed while reading is paused for the application's input: when it fires, a PING
-    /// goes out (see [`STALL_PROBE_INTERVAL`]).
+    /// Armed while reading is paused for the application's input: when it fires, a
+    /// WINDOW_UPDATE goes out (see [`STALL_PROBE_INTERVAL`]).
     probe: Option<Pin<Box<Sleep>>>,
 }
 

@@ -25,10 +25,16 @@ use super::Limits;
 use super::frame::{DEFAULT_INITIAL_WINDOW, Frame};
 use super::state::Inner;
 
-/// While reading is paused because the application does not read its input, a PING goes
+/// While reading is paused because the application does not read its input, a probe goes
 /// out this often: a peer that vanished answers it with a TCP reset, which ends the
 /// connection, where waiting for its close could last until the idle timeout (its FIN
 /// queues behind the input nobody reads).
+///
+/// The probe is a WINDOW_UPDATE, not a PING: a live peer need not answer it. spdystream
+/// answers a PING from the goroutine that reads the connection, under the lock its stdin
+/// writer holds while blocked on the full socket (we are not reading); its reading then
+/// stops, our stdout to it blocks, the command stops reading stdin, and nothing moves again
+/// (Go crictl `exec -i cat` of 256 MiB into cri-fake: 1 run in about 12 hung for good).
 pub(super) const STALL_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Inner {
@@ -139,14 +145,15 @@ impl Inner {
         self.role == super::state::Role::Server
     }
 
-    /// Queues a PING the peer must answer (its answer is ignored).
+    /// Queues the stall probe: a WINDOW_UPDATE of the connection's credit not yet returned,
+    /// at least one byte (see [`STALL_PROBE_INTERVAL`]); sent even to a peer that ignores
+    /// windows.
     pub(super) fn probe(&mut self) -> Result<(), Error> {
-        let id = self.next_ping_id;
-        self.next_ping_id = if id >= 0x7fff_fffd {
-            id % 2 + 1
-        } else {
-            id + 2
-        };
-        self.send(&Frame::Ping { id })
+        let delta = std::mem::take(&mut self.conn_recv_unacked).clamp(1, 0x7fff_ffff);
+        self.conn_recv_window += i64::from(delta);
+        self.send(&Frame::WindowUpdate {
+            stream_id: 0,
+            delta,
+        })
     }
 }
