@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Container, fs, user_name, web};
+use super::{Container, fs, nc, procs, user_name, web};
 use crate::command::{BoxFuture, CommandHandler, CommandIo, run_sh, write_all};
 
 /// The commands of one container.
@@ -22,9 +22,16 @@ pub(crate) struct ContainerCommands {
 impl CommandHandler for Arc<ContainerCommands> {
     fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
         let this = self.clone();
+        // The pid is taken now, not when the future first runs: a container's main process
+        // is pid 1 even before its task is polled.
+        let mut process = this.model.spawn(&argv);
         Box::pin(async move {
-            let _process = this.model.spawn(&argv);
-            this.dispatch(argv, io).await
+            // A signal ends the command (dropping it stops what it runs) with 128 + its
+            // number, as a shell reports a process a signal killed.
+            tokio::select! {
+                code = this.dispatch(argv, io) => code,
+                signal = process.killed() => 128 + signal,
+            }
         })
     }
 }
@@ -108,6 +115,8 @@ impl ContainerCommands {
             "ps" => ps(model, &mut io).await,
             "netstat" => netstat(model, &mut io).await,
             "wget" => web::wget(model, args, &mut io).await,
+            "nc" => nc::nc(model, args, &mut io).await,
+            "kill" => procs::kill(model, args, &mut io).await,
             "grep" => grep(model, args, &mut io).await,
             "dd" => dd(model, args, &mut io).await,
             "nnp" => {
