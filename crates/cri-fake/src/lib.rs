@@ -98,8 +98,8 @@
 //!   gets `DATA_LOSS` and its stream ends, so that it relists, as the kubelet does: an idle
 //!   subscriber costs at most that much, however large the events (in a pod of thousands of
 //!   containers one event is megabytes). [`FakeRuntime::seed`] broadcasts nothing.
-//! - **`ExecSync`** runs its command through the runtime's [`command::CommandHandler`]
-//!   ([`command::Builtins`] unless [`FakeRuntimeBuilder::command_handler`] says otherwise:
+//! - **`ExecSync`** runs its command through the container's commands (its model over
+//!   [`command::Builtins`], behind the user's [`FakeRuntimeBuilder::command_handler`] if any:
 //!   `echo`, `printf`, `cat`, `sh -c '…'`, `sleep`, `env`, `exit N`, …; an unknown command
 //!   prints `NAME: not found` on stderr and exits 127), with the container's environment
 //!   (`PATH`, `HOSTNAME`, its `envs`, `HOME`). Its `timeout` (and the client's deadline) is

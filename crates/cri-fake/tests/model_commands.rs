@@ -288,3 +288,57 @@ async fn nc_probes_talks_and_listens_on_the_pod_address() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_user_handler_composes_with_the_model_in_scripts() {
+    use cri_fake::command::{Builtins, CommandHandler};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncWriteExt;
+
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let rt = FakeRuntime::builder()
+        .command_handler(move |argv: Vec<String>, mut io: CommandIo| {
+            seen.lock().unwrap().push(argv[0].clone());
+            async move {
+                match argv[0].as_str() {
+                    "greet" => {
+                        let _ = io.stdout.write_all(b"hello\n").await;
+                        0
+                    }
+                    // The user's answer wins over the model's.
+                    "hostname" => {
+                        let _ = io.stdout.write_all(b"mine\n").await;
+                        0
+                    }
+                    _ => Builtins.run(argv, io).await,
+                }
+            }
+        })
+        .build();
+    let pod = pod(rt, "composed").await;
+    let id = pod.container("main", &["sleep", "infinity"]).await;
+    let (code, out, err) = pod
+        .exec(
+            &id,
+            &[
+                "sh",
+                "-c",
+                "greet; id -u; hostname; pgrep sleep; echo $(greet)",
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "hello\n0\nmine\n1\nhello\n", "")
+    );
+    // The handler was asked for the main process, `sh` and every command of its script.
+    let asked = asked.lock().unwrap().clone();
+    for name in ["sleep", "sh", "greet", "id", "hostname", "pgrep", "echo"] {
+        assert!(asked.contains(&name.to_string()), "{name} not in {asked:?}");
+    }
+    // The model's kill reaches the main process the user's handler runs.
+    assert_eq!(pod.exec(&id, &["kill", "-9", "1"], "").await.0, 0);
+    assert_eq!(pod.exited(&id).await.exit_code, 137);
+}

@@ -5,12 +5,10 @@
 //! A [`Container`] is made when the container is created, from the pod's config (hostname,
 //! DNS, sysctls, port mappings, host network), the container's config (mounts, security
 //! context) and the image (its user, its default command). [`ContainerCommands`] runs the
-//! commands of the container over it: the commands that need the model (`id`, `cat FILE`,
-//! `ls`, `test`, `touch`, `pgrep`, `ps`, `kill`, `netstat`, `nc`, `wget`, the web servers)
-//! are answered
-//! here, `sh` is interpreted with every command of its script going through this same
-//! handler, and everything else goes to the runtime's
-//! [`CommandHandler`](crate::command::CommandHandler) (the user's, or the built-ins).
+//! commands of the container: a handler of the user's first, if any; then the commands that
+//! need the model (`id`, `cat FILE`, `ls`, `test`, `touch`, `pgrep`, `ps`, `kill`,
+//! `netstat`, `nc`, `wget`, the web servers); `sh`, with every command of its script going
+//! through this same handler; everything else goes to the built-ins.
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, PoisonError};
