@@ -259,6 +259,9 @@ impl FakeRuntime {
     /// outside the lock and inserted under one write lock (about 27 µs per container in a debug
     /// build, much less optimized), with the labels and annotations the kubelet sets (`io.kubernetes.pod.name`, `io.kubernetes.pod.namespace`,
     /// `io.kubernetes.pod.uid`, `io.kubernetes.container.name`, …). Broadcasts no event.
+    /// Each container has a CRI log of a few lines under the temporary directory (the pods'
+    /// `log_directory` is `$TMPDIR/cri-fake-pods/NAMESPACE_NAME_UID`), written the first
+    /// time its status is asked for, so that `crictl logs` works on it.
     pub fn seed(&self, pods: usize, containers_per_pod: usize) -> Seeded {
         let now = state::now();
         let image = state::normalize_image("docker.io/library/busybox:1.36");

@@ -342,3 +342,59 @@ async fn a_user_handler_composes_with_the_model_in_scripts() {
     assert_eq!(pod.exec(&id, &["kill", "-9", "1"], "").await.0, 0);
     assert_eq!(pod.exited(&id).await.exit_code, 137);
 }
+
+#[tokio::test]
+async fn seeded_containers_have_a_log_and_keep_it_across_a_restart() {
+    let rt = FakeRuntime::new();
+    let seeded = rt.seed(2, 2);
+    let mut paths = Vec::new();
+    for id in &seeded.container_ids {
+        let status = status_of(&rt, id).await;
+        let file = std::fs::File::open(&status.log_path).unwrap();
+        let lines: Vec<(cri_log::Stream, String)> =
+            cri_log::LogReader::new(file, cri_log::ReadOptions::new())
+                .map(|m| {
+                    let m = m.unwrap();
+                    (m.stream, String::from_utf8(m.content).unwrap())
+                })
+                .collect();
+        let name = status.metadata.unwrap().name;
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0].0, cri_log::Stream::Stdout);
+        assert!(lines[0].1.starts_with(&format!("{name}: starting in pod ")));
+        assert_eq!(lines[1].0, cri_log::Stream::Stderr);
+        assert_eq!(lines[2].1, format!("{name}: ready"));
+        paths.push(status.log_path);
+    }
+    // A restarted runtime (its state saved and loaded) neither loses nor doubles them.
+    let dir = tempfile::tempdir().unwrap();
+    let unread = rt.seed(1, 1).container_ids[0].clone();
+    rt.save_state(&dir.path().join("state")).unwrap();
+    let again = FakeRuntime::new();
+    again.load_state(&dir.path().join("state")).unwrap();
+    let status = status_of(&again, &unread).await;
+    assert!(std::path::Path::new(&status.log_path).exists());
+    let before = std::fs::read(&paths[0]).unwrap();
+    let status = status_of(&again, &seeded.container_ids[0]).await;
+    assert_eq!(std::fs::read(&status.log_path).unwrap(), before);
+    for path in paths.iter().chain([&status.log_path]) {
+        let pod_dir = std::path::Path::new(path)
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(pod_dir);
+    }
+}
+
+async fn status_of(rt: &FakeRuntime, id: &str) -> ContainerStatus {
+    rt.container_status(Request::new(ContainerStatusRequest {
+        container_id: id.into(),
+        verbose: false,
+    }))
+    .await
+    .unwrap()
+    .into_inner()
+    .status
+    .unwrap()
+}
