@@ -8,8 +8,6 @@ mod replay;
 
 mod support;
 
-use std::process::Command;
-
 use regex::Regex;
 
 struct Run {
