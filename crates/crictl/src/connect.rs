@@ -254,13 +254,13 @@ pub async fn connect(cli: &Cli, config: &Config) -> Result<Connection, Failure> 
     let endpoint = server.endpoint();
     let kept = match &path {
         Some(path) => format!(
-            "its state is kept in {} (delete the file to reset it; CRICTL_FAKE_STATE=none for a fresh fake each run)",
+            "whose state is kept in {} (delete the file to reset it, or set CRICTL_FAKE_STATE=none for a fresh fake each run)",
             path.display()
         ),
-        None => "its state lasts for this run only".to_string(),
+        None => "whose state lasts for this run only".to_string(),
     };
     eprintln!(
-        "crictl: no runtime endpoint configured and none of the default sockets present: using the built-in fake runtime, {kept} (give --runtime-endpoint or set CONTAINER_RUNTIME_ENDPOINT to reach a real runtime)"
+        "crictl: no runtime endpoint configured and none of the default sockets present: using the built-in fake runtime, {kept}; give --runtime-endpoint or set CONTAINER_RUNTIME_ENDPOINT to reach a real runtime"
     );
     let client = dial(&endpoint, None, connect_timeout, call_timeout).await?;
     Ok(Connection {

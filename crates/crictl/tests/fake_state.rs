@@ -60,7 +60,7 @@ fn runp_then_pods_in_two_processes_and_a_reset() {
     let pod = pod.trim().to_string();
     assert!(state.exists(), "the state file is written");
     assert!(
-        notice.contains(&format!("its state is kept in {}", state.display()))
+        notice.contains(&format!("whose state is kept in {}", state.display()))
             && notice.contains("delete the file to reset it"),
         "{notice}"
     );
@@ -99,7 +99,7 @@ fn runp_then_pods_in_two_processes_and_a_reset() {
     let (pods, notice) = ok(None, &["pods", "-q"]);
     assert_eq!(lines(&pods).len(), 3, "{pods}");
     assert!(
-        notice.contains("its state lasts for this run only"),
+        notice.contains("whose state lasts for this run only"),
         "{notice}"
     );
 

@@ -113,7 +113,7 @@ async fn fail(io: &mut CommandIo, message: String) -> i32 {
 /// The address of `host` as the container sees it.
 async fn resolve(model: &Container, host: &str, port: u16) -> Result<SocketAddr, String> {
     let own = !model.host_network
-        && (host == "localhost" || host == model.hostname || host.starts_with("127.0.0.1"));
+        && (matches!(host, "localhost" | "127.0.0.1") || host == model.hostname);
     if own {
         return Ok(SocketAddr::from((model.ip, port)));
     }

@@ -157,7 +157,9 @@ impl Ctr {
     /// A seeded container's log: a few lines of what it printed when it started, in the CRI
     /// log format, stamped from its start. Written the first time it is asked for (its
     /// status), unless the file is there already, so that seeding many containers stays
-    /// fast and writes no file nobody reads.
+    /// fast and writes no file nobody reads. Ids are deterministic, so fakes of other
+    /// processes may write the same file at the same time: each writes a file of its own
+    /// and links it into place, and the first wins.
     pub fn write_seeded_log(&self) {
         let Some(once) = &self.seeded else {
             return;
@@ -188,7 +190,14 @@ impl Ctr {
                 ),
                 (cri_log::Stream::Stdout, format!("{name}: ready\n")),
             ];
-            let Ok(file) = cri_log::open_log_file(path) else {
+            static TEMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let temp = std::path::PathBuf::from(format!(
+                "{}.{}-{}.tmp",
+                self.log_path,
+                std::process::id(),
+                TEMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let Ok(file) = cri_log::open_log_file(&temp) else {
                 return;
             };
             let mut at = i128::from(self.started_at);
@@ -200,6 +209,10 @@ impl Ctr {
                 let _ = writer.write(stream, line.as_bytes());
             }
             let _ = writer.finish();
+            drop(writer);
+            // Fails when the file is there already: another writer was first.
+            let _ = std::fs::hard_link(&temp, path);
+            let _ = std::fs::remove_file(&temp);
         });
     }
 
