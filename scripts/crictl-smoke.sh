@@ -12,6 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${CRI_SHARED_DIR:-$root/../shared}
 cargo build --quiet -p crictl
 bin=${CARGO_TARGET_DIR:-$root/target}/debug/crictl
+# The built-in fake afresh each run, leaving nothing in the user's state directory.
+export CRICTL_FAKE_STATE=none
 states=$shared/crictl-golden/state
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

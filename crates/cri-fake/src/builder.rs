@@ -117,8 +117,13 @@ impl FakeRuntimeBuilder {
         self
     }
 
-    /// What runs the commands of `ExecSync`, of started containers and of the streaming
-    /// `Exec`/`Attach` (default [`command::Builtins`]). See [`command`].
+    /// A handler asked first for every command a container runs: `ExecSync`, a started
+    /// container's main process, the streaming `Exec`/`Attach`, and each command of an `sh`
+    /// script among them (default: none, the container model over [`command::Builtins`]).
+    /// It composes with the container model: what it passes on to [`command::Builtins`]
+    /// (`Builtins.run(argv, io)`, for the commands it does not know) is answered by the
+    /// container's own commands (`id`, `cat FILE`, `kill`, `nc`, `sh`, …) and then the
+    /// built-ins. See [`command`].
     pub fn command_handler(mut self, handler: impl command::CommandHandler) -> Self {
         self.commands = Arc::new(handler);
         self.custom_commands = true;

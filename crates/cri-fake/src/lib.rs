@@ -98,8 +98,8 @@
 //!   gets `DATA_LOSS` and its stream ends, so that it relists, as the kubelet does: an idle
 //!   subscriber costs at most that much, however large the events (in a pod of thousands of
 //!   containers one event is megabytes). [`FakeRuntime::seed`] broadcasts nothing.
-//! - **`ExecSync`** runs its command through the runtime's [`command::CommandHandler`]
-//!   ([`command::Builtins`] unless [`FakeRuntimeBuilder::command_handler`] says otherwise:
+//! - **`ExecSync`** runs its command through the container's commands (its model over
+//!   [`command::Builtins`], behind the user's [`FakeRuntimeBuilder::command_handler`] if any:
 //!   `echo`, `printf`, `cat`, `sh -c '…'`, `sleep`, `env`, `exit N`, …; an unknown command
 //!   prints `NAME: not found` on stderr and exits 127), with the container's environment
 //!   (`PATH`, `HOSTNAME`, its `envs`, `HOME`). Its `timeout` (and the client's deadline) is
@@ -259,6 +259,9 @@ impl FakeRuntime {
     /// outside the lock and inserted under one write lock (about 27 µs per container in a debug
     /// build, much less optimized), with the labels and annotations the kubelet sets (`io.kubernetes.pod.name`, `io.kubernetes.pod.namespace`,
     /// `io.kubernetes.pod.uid`, `io.kubernetes.container.name`, …). Broadcasts no event.
+    /// Each container has a CRI log of a few lines under the temporary directory (the pods'
+    /// `log_directory` is `$TMPDIR/cri-fake-pods/NAMESPACE_NAME_UID`), written the first
+    /// time its status is asked for, so that `crictl logs` works on it.
     pub fn seed(&self, pods: usize, containers_per_pod: usize) -> Seeded {
         let now = state::now();
         let image = state::normalize_image("docker.io/library/busybox:1.36");

@@ -71,6 +71,9 @@ struct SavedCtr {
     resources: Option<api::ContainerResources>,
     #[prost(string, tag = "12")]
     log_path: String,
+    /// A seeded container (whose log is written when first asked for).
+    #[prost(bool, tag = "13")]
+    seeded: bool,
 }
 
 /// Why a state file could not be used.
@@ -120,6 +123,7 @@ impl FakeRuntime {
                         reason: c.reason.clone(),
                         resources: c.resources.clone(),
                         log_path: c.log_path.clone(),
+                        seeded: c.seeded.is_some(),
                     })
                     .collect(),
                 images: state.images.values().cloned().collect(),
@@ -205,6 +209,7 @@ impl FakeRuntime {
             ctr.exit_code = c.exit_code;
             ctr.reason = c.reason;
             ctr.log_path = c.log_path;
+            ctr.seeded = c.seeded.then(std::sync::Once::new);
             state.containers.insert(c.id, ctr);
         }
         self.inner

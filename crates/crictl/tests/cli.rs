@@ -1,21 +1,16 @@
 //! The command line against the fake runtime and against a socket that never answers:
 //! every read command in every format, the daily write commands, terminal manners.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn crictl() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crictl"));
-    command
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
-        .env_remove("CRI_CONFIG_FILE");
-    command
-}
+use support::crictl;
 
 struct Fake {
     _runtime: tokio::runtime::Runtime,

@@ -3,6 +3,8 @@
 //! `stop --all`, `rm` (which deletes the log unless `--keep-logs`), `logs --previous`, `exec`
 //! selecting containers, `inspect*` selecting by flags, `images --filter`.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -32,9 +34,7 @@ fn fake(pods: usize, per_pod: usize) -> Fake {
 }
 
 fn run(endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crictl"))
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
+    support::crictl()
         .args(["--config", "/dev/null", "-r", endpoint])
         .args(args)
         .output()

@@ -6,7 +6,7 @@
 
 mod replay;
 
-use std::process::Command;
+mod support;
 
 use regex::Regex;
 
@@ -19,7 +19,7 @@ struct Run {
 fn crictl(socket: &str, args: &[&str]) -> Run {
     let now = replay::read("out/now");
     let endpoint = format!("unix://{socket}");
-    let output = Command::new(env!("CARGO_BIN_EXE_crictl"))
+    let output = support::crictl()
         .args([
             "--config",
             "/dev/null",
@@ -32,8 +32,6 @@ fn crictl(socket: &str, args: &[&str]) -> Run {
         .env("CRICTL_NOW_UNIX_NANOS", now.trim())
         // The recordings were made where local time is UTC.
         .env("TZ", "UTC")
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
         .output()
         .expect("run crictl");
     Run {

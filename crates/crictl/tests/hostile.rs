@@ -16,19 +16,14 @@
 //! | `unix://user:password@/path` | the password echoed | refused, shown as `unix://***@/path` |
 //! | 100,000 nested `[` in the config, in a pod config | 77.8 s | 111 ms, 33 ms (refused past 128 levels) |
 
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn crictl() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crictl"));
-    command
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
-        .env_remove("CRI_CONFIG_FILE");
-    command
-}
+use support::crictl;
 
 /// The fake runtime, served in this process on its own tokio runtime.
 struct Fake {
@@ -326,7 +321,7 @@ fn a_garbage_log_reports_a_bounded_number_of_errors() {
 #[test]
 fn crictl_raises_its_soft_open_file_limit() {
     let fake = fake(1, 1);
-    let mut child = Command::new("sh")
+    let mut child = support::isolate(&mut Command::new("sh"))
         .arg("-c")
         .arg("ulimit -Sn 64 && exec \"$@\"")
         .arg("sh")

@@ -11,6 +11,8 @@
 //! binary is `DIR/crictl`); these tests fail, naming it, when it is not set. No output of the
 //! Go tool is recorded anywhere.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -58,11 +60,9 @@ fn tool(program: &Path, endpoint: &str, args: &[String], now: Option<i128>) -> O
             "30s",
         ])
         .args(args)
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
-        .env_remove("CRI_CONFIG_FILE")
         .env("TZ", TZ)
         .stdin(Stdio::null());
+    support::isolate(&mut command);
     if let Some(now) = now {
         command.env("CRICTL_NOW_UNIX_NANOS", now.to_string());
     }
@@ -385,7 +385,7 @@ fn read_commands_print_what_go_crictl_prints_on_the_fake() {
     // Events: both tools subscribe, a container stops, both print its events.
     let go = go_crictl();
     let spawn = |program: &Path, format: &str| {
-        Command::new(program)
+        support::isolate(&mut Command::new(program))
             .args([
                 "--config",
                 "/dev/null",

@@ -2,7 +2,8 @@
 //! spans sent to an OTLP collector in this test (gRPC on loopback): a `crictl` span and, in
 //! its trace, one span per CRI call.
 
-use std::process::Command;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,11 +52,8 @@ async fn enable_tracing_exports_the_commands_cri_calls() {
     let fake = cri_fake::FakeRuntime::new();
     fake.seed(1, 1);
     let server = fake.serve_unix(dir.path().join("fake.sock")).await.unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crictl"));
+    let mut command = support::crictl();
     command
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
-        .env_remove("IMAGE_SERVICE_ENDPOINT")
-        .env_remove("CRI_CONFIG_FILE")
         .args(["--runtime-endpoint", &server.endpoint()])
         .args([
             "--enable-tracing",
@@ -107,8 +105,7 @@ async fn enable_tracing_exports_the_commands_cri_calls() {
 
 #[test]
 fn a_tracing_endpoint_with_tls_is_refused_in_one_line() {
-    let output = Command::new(env!("CARGO_BIN_EXE_crictl"))
-        .env_remove("CONTAINER_RUNTIME_ENDPOINT")
+    let output = support::crictl()
         .args([
             "--enable-tracing",
             "--tracing-endpoint",

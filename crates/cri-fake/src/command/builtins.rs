@@ -37,9 +37,40 @@ use super::{BoxFuture, BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
 pub struct Builtins;
 
 impl CommandHandler for Builtins {
+    /// Runs a built-in; while a handler of the user's runs a command of one of the runtime's
+    /// containers, the container's own commands (its model, over the built-ins) answer
+    /// instead, so that a handler that passes on what it does not know to `Builtins` gets
+    /// the container's `id`, `cat FILE`, `kill`, `nc`, … too.
     fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
-        Box::pin(run_builtin(argv, io))
+        match CONTAINER.try_with(Arc::clone) {
+            Ok(container) => container.run(argv, io),
+            Err(_) => Box::pin(run_builtin(argv, io)),
+        }
     }
+}
+
+tokio::task_local! {
+    /// The commands of the container whose command a user's handler is running.
+    static CONTAINER: Arc<dyn CommandHandler>;
+}
+
+/// Runs `argv` through the user's handler `user`, with [`Builtins`] answering as
+/// `container` (the container's own commands) while it does: both while `user.run` makes
+/// its future and while that future runs. (A task the user's handler spawns does not
+/// inherit this: `Builtins` there are the plain built-ins.)
+pub(crate) fn run_in_container(
+    user: &dyn CommandHandler,
+    container: Arc<dyn CommandHandler>,
+    argv: Vec<String>,
+    io: CommandIo,
+) -> BoxFuture<'static, i32> {
+    let future = CONTAINER.sync_scope(container.clone(), || user.run(argv, io));
+    Box::pin(CONTAINER.scope(container, future))
+}
+
+/// The plain built-ins, whoever asks.
+pub(crate) fn run_plain(argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
+    Box::pin(run_builtin(argv, io))
 }
 
 /// `sh ARGS…` with every command of its script run by `commands`: `-c SCRIPT [NAME ARGS…]`,

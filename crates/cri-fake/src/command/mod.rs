@@ -5,8 +5,33 @@
 //! started container (its output goes to the container's CRI log, its exit code makes the
 //! container exit) and the streaming `Exec`/`Attach` of the fake. [`Builtins`] is the default:
 //! a handful of POSIX tools and a small `sh -c` interpreter, over async I/O, without touching
-//! the host. Replace it with [`FakeRuntimeBuilder::command_handler`] (and fall back to
-//! [`Builtins`] from your own handler for what you do not handle).
+//! the host. In a container of the runtime, the container's model answers first for what
+//! needs it (`id`, `cat FILE`, `ps`, `kill`, `nc`, `wget`, …; see the crate's README).
+//!
+//! Put a handler of your own in front with [`FakeRuntimeBuilder::command_handler`]: it is
+//! asked first for every command a container runs, including each command of an `sh` script,
+//! and falls back to [`Builtins`] for what it does not handle. While your handler runs a
+//! container's command, `Builtins` answers as that container (its model, then the
+//! built-ins), so your commands and the model's compose:
+//!
+//! ```
+//! use cri_fake::FakeRuntime;
+//! use cri_fake::command::{Builtins, CommandHandler, CommandIo};
+//!
+//! let runtime = FakeRuntime::builder()
+//!     .command_handler(|argv: Vec<String>, mut io: CommandIo| async move {
+//!         if argv[0] == "greet" {
+//!             use tokio::io::AsyncWriteExt;
+//!             let _ = io.stdout.write_all(b"hello\n").await;
+//!             return 0;
+//!         }
+//!         // Everything else: the container's model (`id`, `kill`, `sh`, …), then the
+//!         // built-ins; `sh -c 'greet; id -u'` asks this handler for `greet` and `id`.
+//!         Builtins.run(argv, io).await
+//!     })
+//!     .build();
+//! # drop(runtime);
+//! ```
 //!
 //! Timeouts are the caller's business: dropping the future of [`CommandHandler::run`] stops
 //! the command (and every command of its pipelines).
@@ -43,7 +68,7 @@ mod io;
 mod shell;
 
 pub use builtins::Builtins;
-pub(crate) use builtins::run_sh;
+pub(crate) use builtins::{run_in_container, run_plain, run_sh};
 pub use io::{BoxRead, BoxWrite, CAPTURE_LIMIT, Captured, CommandIo};
 pub(crate) use io::{dispatch, write_all};
 

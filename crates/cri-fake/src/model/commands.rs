@@ -1,31 +1,59 @@
 //! The commands of one container, over its [model](super): what needs the model is answered
 //! here, `sh` is interpreted with every command of its script sent back through this handler,
-//! and the rest goes to the runtime's command handler (the user's, or the built-ins).
+//! and the rest goes to the built-ins.
+//!
+//! A handler of the user's ([`FakeRuntimeBuilder::command_handler`]) is asked first, for
+//! every command: the main process, each exec, each command of an `sh` script. What it
+//! passes on to [`Builtins`](crate::command::Builtins) is answered here (the model, then
+//! the plain built-ins): the user's handler composes with the model instead of replacing it.
+//!
+//! [`FakeRuntimeBuilder::command_handler`]: crate::FakeRuntimeBuilder::command_handler
 
 use std::sync::Arc;
 
-use super::{Container, fs, user_name, web};
-use crate::command::{BoxFuture, CommandHandler, CommandIo, run_sh, write_all};
+use super::{Container, fs, nc, procs, user_name, web};
+use crate::command::{
+    BoxFuture, CommandHandler, CommandIo, run_in_container, run_plain, run_sh, write_all,
+};
 
 /// The commands of one container.
 pub(crate) struct ContainerCommands {
     pub model: Arc<Container>,
-    /// The runtime's handler, for the commands the model does not answer.
-    pub fallback: Arc<dyn CommandHandler>,
-    /// Whether `fallback` is the fake's own built-ins: a handler of the user's is consulted
-    /// first for every command (the model answers only what it falls through to the
-    /// built-ins with... which it cannot tell), so the model's commands serve only over the
-    /// built-ins.
-    pub builtins: bool,
+    /// The user's handler, asked first for every command (`None`: the built-ins only).
+    pub user: Option<Arc<dyn CommandHandler>>,
 }
 
 impl CommandHandler for Arc<ContainerCommands> {
     fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
         let this = self.clone();
+        // The pid is taken now, not when the future first runs: a container's main process
+        // is pid 1 even before its task is polled.
+        let mut process = this.model.spawn(&argv);
+        let run = match &this.user {
+            Some(user) => {
+                let model: Arc<dyn CommandHandler> = Arc::new(ModelOnly(this.clone()));
+                run_in_container(&**user, model, argv, io)
+            }
+            None => Box::pin(this.clone().dispatch(argv, io)),
+        };
         Box::pin(async move {
-            let _process = this.model.spawn(&argv);
-            this.dispatch(argv, io).await
+            // A signal ends the command (dropping it stops what it runs) with 128 + its
+            // number, as a shell reports a process a signal killed.
+            tokio::select! {
+                code = run => code,
+                signal = process.killed() => 128 + signal,
+            }
         })
+    }
+}
+
+/// The container's own commands without the user's handler (what `Builtins` answers with
+/// while the user's handler runs a command): the same process, no new pid.
+struct ModelOnly(Arc<ContainerCommands>);
+
+impl CommandHandler for ModelOnly {
+    fn run(&self, argv: Vec<String>, io: CommandIo) -> BoxFuture<'static, i32> {
+        Box::pin(self.0.clone().dispatch(argv, io))
     }
 }
 
@@ -36,9 +64,6 @@ impl ContainerCommands {
         if matches!(name.as_str(), "sh" | "bash" | "ash" | "dash") {
             let handler: Arc<dyn CommandHandler> = Arc::new(self.clone());
             return run_sh(handler, args, io).await;
-        }
-        if !self.builtins {
-            return self.fallback.run(argv, io).await;
         }
         // A masked program cannot be run: the shell says so, and exits 126.
         let program = if argv[0].contains('/') {
@@ -108,6 +133,8 @@ impl ContainerCommands {
             "ps" => ps(model, &mut io).await,
             "netstat" => netstat(model, &mut io).await,
             "wget" => web::wget(model, args, &mut io).await,
+            "nc" => nc::nc(model, args, &mut io).await,
+            "kill" => procs::kill(model, args, &mut io).await,
             "grep" => grep(model, args, &mut io).await,
             "dd" => dd(model, args, &mut io).await,
             "nnp" => {
@@ -123,7 +150,7 @@ impl ContainerCommands {
                 let server = if name == "nginx" { "nginx" } else { "httpd" };
                 web::serve(model.clone(), server, args, io).await
             }
-            _ => self.fallback.run(argv, io).await,
+            _ => run_plain(argv, io).await,
         }
     }
 }

@@ -5,15 +5,12 @@
 //! A [`Container`] is made when the container is created, from the pod's config (hostname,
 //! DNS, sysctls, port mappings, host network), the container's config (mounts, security
 //! context) and the image (its user, its default command). [`ContainerCommands`] runs the
-//! commands of the container over it: the commands that need the model (`id`, `cat FILE`,
-//! `ls`, `test`, `touch`, `pgrep`, `ps`, `netstat`, `wget`, the web servers) are answered
-//! here, `sh` is interpreted with every command of its script going through this same
-//! handler, and everything else goes to the runtime's
-//! [`CommandHandler`](crate::command::CommandHandler) (the user's, or the built-ins).
+//! commands of the container: a handler of the user's first, if any; then the commands that
+//! need the model (`id`, `cat FILE`, `ls`, `test`, `touch`, `pgrep`, `ps`, `kill`,
+//! `netstat`, `nc`, `wget`, the web servers); `sh`, with every command of its script going
+//! through this same handler; everything else goes to the built-ins.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cri_api_v1 as api;
@@ -21,10 +18,13 @@ use cri_api_v1 as api;
 mod commands;
 pub(crate) mod console;
 pub(crate) mod fs;
+mod nc;
+mod procs;
 mod security;
 mod web;
 
 pub(crate) use commands::ContainerCommands;
+pub(crate) use procs::Processes;
 
 /// The user a container's processes run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,47 +145,6 @@ fn parse_user(user: &str) -> (i64, Option<i64>) {
     (uid, gid)
 }
 
-/// A process of the model: its pid and command line.
-#[derive(Debug, Default)]
-pub(crate) struct Processes {
-    next: AtomicU32,
-    table: Mutex<BTreeMap<u32, Vec<String>>>,
-}
-
-/// A process in the table while it lives: dropping it (the command ended or was stopped)
-/// removes it.
-pub(crate) struct ProcessGuard {
-    pid: u32,
-    processes: Arc<Container>,
-}
-
-impl Drop for ProcessGuard {
-    fn drop(&mut self) {
-        self.processes.processes.remove(self.pid);
-    }
-}
-
-impl Processes {
-    fn insert(&self, argv: &[String]) -> u32 {
-        let pid = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.lock().insert(pid, argv.to_vec());
-        pid
-    }
-
-    fn remove(&self, pid: u32) {
-        self.lock().remove(&pid);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Vec<String>>> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Every process: pid and command line.
-    pub fn list(&self) -> Vec<(u32, Vec<String>)> {
-        self.lock().iter().map(|(p, a)| (*p, a.clone())).collect()
-    }
-}
-
 /// The model of one container.
 #[derive(Debug)]
 pub(crate) struct Container {
@@ -279,14 +238,6 @@ impl Container {
 
     pub fn set_console(&self, console: Arc<console::Console>) {
         *self.console.lock().unwrap_or_else(PoisonError::into_inner) = Some(console);
-    }
-
-    /// Enters `argv` in the process table until the guard drops.
-    pub fn spawn(self: &Arc<Self>, argv: &[String]) -> ProcessGuard {
-        ProcessGuard {
-            pid: self.processes.insert(argv),
-            processes: self.clone(),
-        }
     }
 }
 

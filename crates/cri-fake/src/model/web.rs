@@ -41,6 +41,25 @@ fn nginx_port(args: &[String]) -> u16 {
         .unwrap_or(80)
 }
 
+/// Listens on `port` of the pod's address, and on the host ports the pod maps to it (on
+/// 127.0.0.1), as a server of the container does; the address that could not be bound.
+pub(super) async fn listen(
+    model: &Container,
+    port: u16,
+) -> Result<Vec<TcpListener>, (SocketAddr, std::io::Error)> {
+    let mut addrs = vec![SocketAddr::from((model.ip, port))];
+    for (container, host) in &model.host_ports {
+        if *container == port {
+            addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, *host)));
+        }
+    }
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        listeners.push(TcpListener::bind(addr).await.map_err(|e| (addr, e))?);
+    }
+    Ok(listeners)
+}
+
 /// `nginx` or `httpd`: serves until stopped.
 pub(crate) async fn serve(
     model: Arc<Container>,
@@ -53,23 +72,14 @@ pub(crate) async fn serve(
     } else {
         80
     };
-    let mut addrs = vec![SocketAddr::from((model.ip, port))];
-    for (container, host) in &model.host_ports {
-        if *container == port {
-            addrs.push(SocketAddr::from((Ipv4Addr::LOCALHOST, *host)));
+    let listeners = match listen(&model, port).await {
+        Ok(listeners) => listeners,
+        Err((addr, e)) => {
+            let msg = format!("{name}: bind() to {addr} failed ({e})\n");
+            write_all(&mut io.stderr, msg.as_bytes()).await;
+            return 1;
         }
-    }
-    let mut listeners = Vec::new();
-    for addr in addrs {
-        match TcpListener::bind(addr).await {
-            Ok(l) => listeners.push(l),
-            Err(e) => {
-                let msg = format!("{name}: bind() to {addr} failed ({e})\n");
-                write_all(&mut io.stderr, msg.as_bytes()).await;
-                return 1;
-            }
-        }
-    }
+    };
     if name != "nginx" {
         let host = &model.hostname;
         let notice = format!(

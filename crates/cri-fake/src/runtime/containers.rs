@@ -323,6 +323,7 @@ pub(super) async fn status(
     let state = rt.read();
     let id = resolve(&state.containers, &request.container_id, "container")?;
     let ctr = &state.containers[id];
+    ctr.write_seeded_log();
     let mut info = std::collections::BTreeMap::new();
     if request.verbose {
         info.insert(

@@ -51,8 +51,10 @@ impl FakeRuntime {
     ) -> std::sync::Arc<crate::model::ContainerCommands> {
         std::sync::Arc::new(crate::model::ContainerCommands {
             model,
-            fallback: self.options().commands.clone(),
-            builtins: !self.options().custom_commands,
+            user: self
+                .options()
+                .custom_commands
+                .then(|| self.options().commands.clone()),
         })
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Ctr {
     pub process: Option<tokio::task::AbortHandle>,
     /// What the container's commands see: identity, files, processes, network.
     pub model: std::sync::Arc<crate::model::Container>,
+    /// For a seeded container: its log is written (once) when first asked for.
+    pub seeded: Option<std::sync::Once>,
 }
 
 impl Ctr {
@@ -65,6 +67,7 @@ impl Ctr {
             resources,
             log: None,
             process: None,
+            seeded: None,
         }
     }
 
@@ -146,8 +149,71 @@ impl Ctr {
             state: api::ContainerState::ContainerRunning,
             created_at,
             started_at: created_at + 1_000_000,
+            seeded: Some(std::sync::Once::new()),
             ..Ctr::new(id, pod, config, image_id.to_string(), None)
         }
+    }
+
+    /// A seeded container's log: a few lines of what it printed when it started, in the CRI
+    /// log format, stamped from its start. Written the first time it is asked for (its
+    /// status), unless the file is there already, so that seeding many containers stays
+    /// fast and writes no file nobody reads. Ids are deterministic, so fakes of other
+    /// processes may write the same file at the same time: each writes a file of its own
+    /// and links it into place, and the first wins.
+    pub fn write_seeded_log(&self) {
+        let Some(once) = &self.seeded else {
+            return;
+        };
+        if self.log_path.is_empty() {
+            return;
+        }
+        once.call_once(|| {
+            let path = std::path::Path::new(&self.log_path);
+            if path.exists() {
+                return;
+            }
+            let label = |key: &str| self.config.labels.get(key).map_or("", String::as_str);
+            let name = label("io.kubernetes.container.name");
+            let pod = format!(
+                "{}/{}",
+                label("io.kubernetes.pod.namespace"),
+                label("io.kubernetes.pod.name")
+            );
+            let lines = [
+                (
+                    cri_log::Stream::Stdout,
+                    format!("{name}: starting in pod {pod}\n"),
+                ),
+                (
+                    cri_log::Stream::Stderr,
+                    format!("{name}: no configuration file, using the defaults\n"),
+                ),
+                (cri_log::Stream::Stdout, format!("{name}: ready\n")),
+            ];
+            static TEMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let temp = std::path::PathBuf::from(format!(
+                "{}.{}-{}.tmp",
+                self.log_path,
+                std::process::id(),
+                TEMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let Ok(file) = cri_log::open_log_file(&temp) else {
+                return;
+            };
+            let mut at = i128::from(self.started_at);
+            let mut writer = cri_log::LogWriter::new(file).clock(move || {
+                at += 1_000_000;
+                cri_log::Timestamp::from_unix_nanos(at)
+            });
+            for (stream, line) in lines {
+                let _ = writer.write(stream, line.as_bytes());
+            }
+            let _ = writer.finish();
+            drop(writer);
+            // Fails when the file is there already: another writer was first.
+            let _ = std::fs::hard_link(&temp, path);
+            let _ = std::fs::remove_file(&temp);
+        });
     }
 
     fn image_spec(

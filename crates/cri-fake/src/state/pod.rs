@@ -72,6 +72,13 @@ impl Pod {
             ("kubernetes.io/config.source".to_string(), "api".to_string()),
         ]
         .into();
+        // Where the kubelet puts it, under the temporary directory (writable, unlike
+        // /var/log/pods): the seeded containers' logs go there.
+        let log_directory = std::env::temp_dir()
+            .join("cri-fake-pods")
+            .join(format!("{namespace}_{name}_{uid}"))
+            .to_string_lossy()
+            .into_owned();
         let config = api::PodSandboxConfig {
             metadata: Some(api::PodSandboxMetadata {
                 name,
@@ -79,7 +86,7 @@ impl Pod {
                 namespace,
                 attempt: 0,
             }),
-            log_directory: format!("/var/log/pods/{id}"),
+            log_directory,
             labels,
             annotations,
             linux: Some(api::LinuxPodSandboxConfig {

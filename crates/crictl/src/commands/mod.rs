@@ -117,7 +117,7 @@ pub async fn run(cli: Cli, out: &mut Out) -> Result<()> {
     let connection = connect::connect(&cli, &config).await?;
     let client = &connection.client;
     let result = dispatch(command, client, &config, out).await;
-    drop(connection);
+    connection.close();
     result
 }
 
