@@ -23,7 +23,7 @@ use super::{BoxFuture, BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
 /// | `sleep N\|infinity` | waits (seconds, fractions allowed) |
 /// | `pause`, `top` | wait until stopped (what long-running containers do) |
 /// | `seq [FIRST] LAST` | prints the numbers, one a line |
-/// | `exit [N]`, `true`, `false` | exit N (default 0), 0, 1 |
+/// | `exit [N]`, `true`, `:`, `false` | exit N (default 0), 0, 0, 1 |
 /// | `env`, `printenv [NAME]` | print the environment (`KEY=VALUE` lines) or one value |
 /// | `hostname` | prints `$HOSTNAME` |
 /// | anything else | prints `NAME: not found` on stderr and exits 127 |
@@ -185,7 +185,7 @@ async fn run_builtin(argv: Vec<String>, mut io: CommandIo) -> i32 {
             ok(write_all(&mut io.stdout, chunk.as_bytes()).await)
         }
         "exit" => exit_code(args.first()),
-        "true" => 0,
+        "true" | ":" => 0,
         "false" => 1,
         "env" | "printenv" => match args.first() {
             Some(key) if name == "printenv" => match io.env.iter().rev().find(|(k, _)| k == key) {
