@@ -29,10 +29,14 @@ use super::{BoxFuture, BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
 /// | anything else | prints `NAME: not found` on stderr and exits 127 |
 ///
 /// Scripts (`sh -c`): words with `'…'`, `"…"` and `\` quoting; `$NAME`, `${NAME}`, `$?`,
-/// `$0`…`$9` expansion (no word splitting); `NAME=value` assignments; `;`, newlines, `&&`,
-/// `||` and pipes `|`; the redirections `>&2`, `1>&2`, `2>&1`, `>/dev/null`, `2>/dev/null`;
-/// `#` comments. Not supported (a syntax error, exit 2): control flow, subshells, globbing,
-/// background jobs, file redirections.
+/// `$0`…`$9` expansion (no word splitting, in `for` words too); `NAME=value` assignments;
+/// `;`, newlines, `&&`, `||` and pipes `|`; `! PIPELINE`; `while`/`until LIST; do LIST;
+/// done`, `if LIST; then LIST; [elif LIST; then LIST;]… [else LIST;] fi`, `for NAME [in
+/// WORDS…]; do LIST; done`, with `break [N]` and `continue [N]` (keywords only in command
+/// position, as in POSIX sh; a compound command takes no pipe or redirection); the
+/// redirections `>&2`, `1>&2`, `2>&1`, `>/dev/null`, `2>/dev/null`; `#` comments. Not
+/// supported (a syntax error, exit 2): `case`, functions, subshells, globbing, background
+/// jobs, file redirections.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Builtins;
 
