@@ -1,4 +1,4 @@
-//! The container model's `kill` and `nc`, run in containers of a runtime driven in-process
+//! The container model's `kill`, `nc` and nginx's pid file and `/proc/PID/cmdline`, run in containers of a runtime driven in-process
 //! through its `RuntimeService`.
 
 use std::time::Duration;
@@ -422,4 +422,124 @@ async fn status_of(rt: &FakeRuntime, id: &str) -> ContainerStatus {
     .into_inner()
     .status
     .unwrap()
+}
+
+#[tokio::test]
+async fn nginx_writes_its_pid_file_and_proc_cmdline_reads_the_process_table() {
+    let pod = pod(FakeRuntime::new(), "nginx-pid").await;
+    let port = pod.free_port();
+    let listen = format!("daemon off; listen {port};");
+    let web = pod.container("web", &["nginx", "-g", &listen]).await;
+
+    // nginx's master writes its pid (1: the container's main process), newline-ended.
+    assert_eq!(
+        until_ok(&pod, &web, &["cat", "/var/run/nginx.pid"], "").await,
+        (0, "1\n".into(), String::new())
+    );
+    // ... and its title is what /proc/1/cmdline reads, NUL-ended.
+    let title = format!("nginx: master process nginx -g {listen}\0");
+    assert_eq!(
+        pod.exec(&web, &["cat", "/proc/1/cmdline"], "").await,
+        (0, title, String::new())
+    );
+    // critest's ContainerPID loop ends at once.
+    let polled = tokio::time::timeout(
+        Duration::from_secs(5),
+        pod.exec(
+            &web,
+            &[
+                "sh",
+                "-c",
+                r#"while ! cat /proc/1/cmdline | grep "master process"; do sleep 1; done"#,
+            ],
+            "",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(polled.0, 0);
+    assert!(polled.1.contains("nginx: master process"), "{polled:?}");
+
+    // Any other process: its arguments, each NUL-ended; the first exec (a cat) is pid 2.
+    let sleeper = pod.container("sleeper", &["sleep", "infinity"]).await;
+    assert_eq!(
+        pod.exec(&sleeper, &["cat", "/proc/2/cmdline"], "").await.1,
+        "cat\0/proc/2/cmdline\0"
+    );
+    assert_eq!(
+        pod.exec(&sleeper, &["cat", "/proc/1/cmdline"], "").await.1,
+        "sleep\0infinity\0"
+    );
+    assert_eq!(
+        pod.exec(&sleeper, &["cat", "/proc/9/cmdline"], "").await,
+        (
+            1,
+            String::new(),
+            "cat: /proc/9/cmdline: No such file or directory\n".into()
+        )
+    );
+    let (code, listed, _) = pod.exec(&sleeper, &["ls", "/proc"], "").await;
+    assert_eq!(code, 0);
+    assert!(listed.lines().any(|l| l == "1"), "{listed}");
+    assert_eq!(
+        pod.exec(&sleeper, &["test", "-d", "/proc/1"], "").await.0,
+        0
+    );
+    assert_eq!(
+        pod.exec(&sleeper, &["test", "-d", "/proc/9"], "").await.0,
+        1
+    );
+    // No nginx ran here: no pid file.
+    assert_eq!(
+        pod.exec(&sleeper, &["test", "-f", "/var/run/nginx.pid"], "")
+            .await
+            .0,
+        1
+    );
+}
+
+#[tokio::test]
+async fn nginx_on_a_read_only_root_cannot_write_its_pid_file_and_exits() {
+    let pod = pod(FakeRuntime::new(), "nginx-ro").await;
+    let port = pod.free_port();
+    let id = pod
+        .rt
+        .create_container(Request::new(CreateContainerRequest {
+            pod_sandbox_id: pod.id.clone(),
+            config: Some(ContainerConfig {
+                metadata: Some(ContainerMetadata {
+                    name: "ro".into(),
+                    attempt: 0,
+                }),
+                image: Some(ImageSpec {
+                    image: "busybox:1.36".into(),
+                    ..Default::default()
+                }),
+                command: vec![
+                    "nginx".into(),
+                    "-g".into(),
+                    format!("daemon off; listen {port};"),
+                ],
+                linux: Some(LinuxContainerConfig {
+                    security_context: Some(LinuxContainerSecurityContext {
+                        readonly_rootfs: true,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            sandbox_config: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .container_id;
+    pod.rt
+        .start_container(Request::new(StartContainerRequest {
+            container_id: id.clone(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(pod.exited(&id).await.exit_code, 1);
 }

@@ -23,16 +23,20 @@ use super::{BoxFuture, BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
 /// | `sleep N\|infinity` | waits (seconds, fractions allowed) |
 /// | `pause`, `top` | wait until stopped (what long-running containers do) |
 /// | `seq [FIRST] LAST` | prints the numbers, one a line |
-/// | `exit [N]`, `true`, `false` | exit N (default 0), 0, 1 |
+/// | `exit [N]`, `true`, `:`, `false` | exit N (default 0), 0, 0, 1 |
 /// | `env`, `printenv [NAME]` | print the environment (`KEY=VALUE` lines) or one value |
 /// | `hostname` | prints `$HOSTNAME` |
 /// | anything else | prints `NAME: not found` on stderr and exits 127 |
 ///
 /// Scripts (`sh -c`): words with `'…'`, `"…"` and `\` quoting; `$NAME`, `${NAME}`, `$?`,
-/// `$0`…`$9` expansion (no word splitting); `NAME=value` assignments; `;`, newlines, `&&`,
-/// `||` and pipes `|`; the redirections `>&2`, `1>&2`, `2>&1`, `>/dev/null`, `2>/dev/null`;
-/// `#` comments. Not supported (a syntax error, exit 2): control flow, subshells, globbing,
-/// background jobs, file redirections.
+/// `$0`…`$9` expansion (no word splitting, in `for` words too); `NAME=value` assignments;
+/// `;`, newlines, `&&`, `||` and pipes `|`; `! PIPELINE`; `while`/`until LIST; do LIST;
+/// done`, `if LIST; then LIST; [elif LIST; then LIST;]… [else LIST;] fi`, `for NAME [in
+/// WORDS…]; do LIST; done`, with `break [N]` and `continue [N]` (keywords only in command
+/// position, as in POSIX sh; a compound command takes no pipe or redirection); the
+/// redirections `>&2`, `1>&2`, `2>&1`, `>/dev/null`, `2>/dev/null`; `#` comments. Not
+/// supported (a syntax error, exit 2): `case`, functions, subshells, globbing, background
+/// jobs, file redirections.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Builtins;
 
@@ -185,7 +189,7 @@ async fn run_builtin(argv: Vec<String>, mut io: CommandIo) -> i32 {
             ok(write_all(&mut io.stdout, chunk.as_bytes()).await)
         }
         "exit" => exit_code(args.first()),
-        "true" => 0,
+        "true" | ":" => 0,
         "false" => 1,
         "env" | "printenv" => match args.first() {
             Some(key) if name == "printenv" => match io.env.iter().rev().find(|(k, _)| k == key) {

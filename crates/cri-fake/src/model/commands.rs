@@ -36,11 +36,12 @@ impl CommandHandler for Arc<ContainerCommands> {
             }
             None => Box::pin(this.clone().dispatch(argv, io)),
         };
+        let pid = process.pid();
         Box::pin(async move {
             // A signal ends the command (dropping it stops what it runs) with 128 + its
             // number, as a shell reports a process a signal killed.
             tokio::select! {
-                code = run => code,
+                code = procs::as_process(pid, run) => code,
                 signal = process.killed() => 128 + signal,
             }
         })
@@ -148,7 +149,7 @@ impl ContainerCommands {
             }
             "nginx" | "httpd" | "httpd-foreground" => {
                 let server = if name == "nginx" { "nginx" } else { "httpd" };
-                web::serve(model.clone(), server, args, io).await
+                web::serve(model.clone(), server, &argv, io).await
             }
             _ => run_plain(argv, io).await,
         }

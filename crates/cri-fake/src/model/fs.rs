@@ -1,12 +1,13 @@
 //! What files a container sees: the image's few files (`/etc/passwd`, `/etc/group`), the
 //! files the runtime writes (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` from the
 //! pod's DNS config), `/proc/sys/*` from the pod's sysctls, the mounts (read from their host
-//! paths), and files the container created (kept in memory). A read-only root refuses writes
+//! paths), `/proc/PID/cmdline` of the container's processes (from its process table), and
+//! files the container created (kept in memory). A read-only root refuses writes
 //! outside writable mounts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cri_api_v1 as api;
 
@@ -48,6 +49,15 @@ pub(crate) struct Filesystem {
     readonly_paths: Vec<String>,
     masked_paths: Vec<String>,
     created: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// The container's processes, whose `/proc/PID` directories this shows.
+    processes: Arc<super::Processes>,
+}
+
+/// The pid of `/proc/PID` (with `rest` after it: `""` or `/cmdline`…).
+fn proc_pid(path: &str) -> Option<(u32, &str)> {
+    let rest = path.strip_prefix("/proc/")?;
+    let (pid, rest) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    Some((pid.parse().ok()?, rest))
 }
 
 /// The directories of the image (besides the parents of its files).
@@ -71,7 +81,12 @@ pub(crate) fn absolute(path: &str) -> String {
 }
 
 impl Filesystem {
-    pub fn new(pod: &crate::state::Pod, config: &api::ContainerConfig, hostname: &str) -> Self {
+    pub fn new(
+        pod: &crate::state::Pod,
+        config: &api::ContainerConfig,
+        hostname: &str,
+        processes: Arc<super::Processes>,
+    ) -> Self {
         let mut files = BTreeMap::new();
         let text = |s: String| s.into_bytes();
         files.insert(
@@ -146,6 +161,7 @@ impl Filesystem {
             readonly_paths: paths(security.map(|s| &s.readonly_paths)),
             masked_paths: paths(security.map(|s| &s.masked_paths)),
             created: Mutex::new(BTreeMap::new()),
+            processes,
         }
     }
 
@@ -182,6 +198,9 @@ impl Filesystem {
     /// Whether `path` is a directory.
     pub fn is_dir(&self, path: &str) -> bool {
         let path = absolute(path);
+        if let Some((pid, "")) = proc_pid(&path) {
+            return self.processes.exists(pid);
+        }
         if let Some((_, host)) = self.mounted(&path) {
             return host.is_dir();
         }
@@ -203,6 +222,13 @@ impl Filesystem {
     /// The contents of the file at `path`.
     pub fn read(&self, path: &str) -> Result<Vec<u8>, FsError> {
         let path = absolute(path);
+        if let Some((pid, rest)) = proc_pid(&path) {
+            return match rest {
+                "" if self.processes.exists(pid) => Err(FsError::IsDir),
+                "/cmdline" => self.processes.cmdline(pid).ok_or(FsError::NotFound),
+                _ => Err(FsError::NotFound),
+            };
+        }
         if let Some((_, host)) = self.mounted(&path) {
             if host.is_dir() {
                 return Err(FsError::IsDir);
@@ -255,6 +281,16 @@ impl Filesystem {
             {
                 names.insert(name.to_string());
             }
+        }
+        if path == "/proc" {
+            names.extend(
+                self.processes
+                    .list()
+                    .into_iter()
+                    .map(|(pid, _)| pid.to_string()),
+            );
+        } else if let Some((_, "")) = proc_pid(&path) {
+            names.insert("cmdline".to_string());
         }
         for m in &self.mounts {
             if let Some(rest) = m.container.strip_prefix(&prefix)

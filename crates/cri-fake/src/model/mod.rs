@@ -152,7 +152,7 @@ pub(crate) struct Container {
     pub security: security::Security,
     pub hostname: String,
     pub fs: fs::Filesystem,
-    pub processes: Processes,
+    pub processes: Arc<Processes>,
     /// The pod's address (in 127.0.0.0/8; the host's for a host-network pod).
     pub ip: Ipv4Addr,
     pub host_network: bool,
@@ -182,7 +182,8 @@ impl Container {
         let image = config.image.as_ref().map_or("", |i| i.image.as_str());
         let identity = Identity::new(security, image_user, image);
         let rights = security::Security::new(security);
-        let mut files = fs::Filesystem::new(pod, config, &hostname);
+        let processes = Arc::new(Processes::default());
+        let mut files = fs::Filesystem::new(pod, config, &hostname, processes.clone());
         files.insert(
             "/proc/self/status",
             security::proc_status(&identity, &rights, "cat"),
@@ -192,7 +193,7 @@ impl Container {
             security: rights,
             fs: files,
             hostname,
-            processes: Processes::default(),
+            processes,
             ip: pod.ip.parse().unwrap_or(Ipv4Addr::LOCALHOST),
             host_network,
             host_ports: pod

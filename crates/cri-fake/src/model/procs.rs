@@ -30,6 +30,9 @@ pub(crate) struct Processes {
 #[derive(Debug)]
 struct Process {
     argv: Vec<String>,
+    /// The title the process gave itself (nginx's master does), which `/proc/PID/cmdline`
+    /// reads instead of its arguments.
+    title: Option<String>,
     /// The signal that ends it (0 until one is sent).
     signal: watch::Sender<i32>,
 }
@@ -64,6 +67,28 @@ impl ProcessGuard {
     }
 }
 
+tokio::task_local! {
+    /// The pid of the command being run (set around each command's future).
+    static PID: u32;
+}
+
+/// The pid of the command whose future is running, if any.
+pub(crate) fn current_pid() -> Option<u32> {
+    PID.try_with(|pid| *pid).ok()
+}
+
+impl ProcessGuard {
+    /// This process's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+/// Runs `future` as the process `pid` ([`current_pid`] inside it).
+pub(crate) async fn as_process<F: std::future::Future>(pid: u32, future: F) -> F::Output {
+    PID.scope(pid, future).await
+}
+
 impl Container {
     /// Enters `argv` in the process table until the guard drops.
     pub fn spawn(self: &Arc<Self>, argv: &[String]) -> ProcessGuard {
@@ -73,6 +98,7 @@ impl Container {
             pid,
             Process {
                 argv: argv.to_vec(),
+                title: None,
                 signal,
             },
         );
@@ -99,6 +125,39 @@ impl Processes {
             .iter()
             .map(|(p, process)| (*p, process.argv.clone()))
             .collect()
+    }
+
+    /// What `/proc/PID/cmdline` reads for `pid`: its arguments, each ended by a NUL, as
+    /// Linux gives them; or the title it set, NUL-ended (`None`: no such process).
+    pub fn cmdline(&self, pid: u32) -> Option<Vec<u8>> {
+        let table = self.lock();
+        let process = table.get(&pid)?;
+        let mut bytes = Vec::new();
+        match &process.title {
+            Some(title) => {
+                bytes.extend_from_slice(title.as_bytes());
+                bytes.push(0);
+            }
+            None => {
+                for arg in &process.argv {
+                    bytes.extend_from_slice(arg.as_bytes());
+                    bytes.push(0);
+                }
+            }
+        }
+        Some(bytes)
+    }
+
+    /// Whether `pid` is in the table.
+    pub fn exists(&self, pid: u32) -> bool {
+        self.lock().contains_key(&pid)
+    }
+
+    /// Sets the title of `pid` (what its `/proc/PID/cmdline` reads), as `setproctitle` does.
+    pub fn set_title(&self, pid: u32, title: String) {
+        if let Some(process) = self.lock().get_mut(&pid) {
+            process.title = Some(title);
+        }
     }
 
     /// Sends `signal` to `pid` (0 only checks that it exists); whether the process exists.

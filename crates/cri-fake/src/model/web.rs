@@ -60,13 +60,14 @@ pub(super) async fn listen(
     Ok(listeners)
 }
 
-/// `nginx` or `httpd`: serves until stopped.
+/// `nginx` or `httpd` (`argv`: its command line): serves until stopped.
 pub(crate) async fn serve(
     model: Arc<Container>,
     name: &str,
-    args: &[String],
+    argv: &[String],
     mut io: CommandIo,
 ) -> i32 {
+    let args = argv.get(1..).unwrap_or_default();
     let port = if name == "nginx" {
         nginx_port(args)
     } else {
@@ -80,6 +81,9 @@ pub(crate) async fn serve(
             return 1;
         }
     };
+    if name == "nginx" && !nginx_master(&model, argv, &mut io).await {
+        return 1;
+    }
     if name != "nginx" {
         let host = &model.hostname;
         let notice = format!(
@@ -112,6 +116,39 @@ pub(crate) async fn serve(
     }
     while tasks.join_next().await.is_some() {}
     0
+}
+
+/// Where the nginx image's configuration has nginx write its master's pid.
+pub(crate) const NGINX_PID_FILE: &str = "/var/run/nginx.pid";
+
+/// What nginx's master does once it listens: writes its pid, newline-ended, to
+/// [`NGINX_PID_FILE`] and takes the title `nginx: master process ARGV…` (its command
+/// line as run; what `/proc/PID/cmdline` then reads). Whether it can go on: a pid file it cannot write ends
+/// nginx with an `[emerg]`, as the real one.
+async fn nginx_master(model: &Container, argv: &[String], io: &mut CommandIo) -> bool {
+    let Some(pid) = super::procs::current_pid() else {
+        // Not run as a process of the container (no pid): nothing to write.
+        return true;
+    };
+    if let Err(e) = model
+        .fs
+        .write(NGINX_PID_FILE, format!("{pid}\n").as_bytes(), false)
+    {
+        let code = match e {
+            super::fs::FsError::NotFound => 2,
+            super::fs::FsError::ReadOnly => 30,
+            super::fs::FsError::IsDir => 21,
+        };
+        let msg = format!(
+            "nginx: [emerg] open() \"{NGINX_PID_FILE}\" failed ({code}: {})\n",
+            e.message()
+        );
+        write_all(&mut io.stderr, msg.as_bytes()).await;
+        return false;
+    }
+    let title = format!("nginx: master process {}", argv.join(" "));
+    model.processes.set_title(pid, title);
+    true
 }
 
 /// Answers one connection: each request gets `200 OK`; returns the access-log line of the

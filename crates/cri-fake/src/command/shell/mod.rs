@@ -1,7 +1,7 @@
 //! `sh`: a small interpreter of POSIX shell scripts for the built-ins (what it supports is
-//! listed on [`Builtins`](super::Builtins)). `parse` reads a script into pipelines; the
-//! `Shell` here runs them, each command through the handler it was given, with the
-//! script's variables, exit status and streams.
+//! listed on [`Builtins`](super::Builtins)). `parse` (and `compound`) read a script into a
+//! tree of lists of pipelines; the `Shell` here runs them, each simple command through the
+//! handler it was given, with the script's variables, exit status and streams.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -11,9 +11,12 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use super::io::{Null, SharedRead, SharedWrite, write_all};
 use super::{BoxRead, BoxWrite, CommandHandler, CommandIo, exit_code};
 
+mod compound;
 mod parse;
 
-use parse::{Connector, Part, Redirect, Script, Simple, Word, parse};
+use parse::{
+    Command, Connector, Part, Pipeline, Redirect, Script, Simple, UNTERMINATED, Word, parse,
+};
 
 /// What a command of a script writes to and reads from.
 #[derive(Clone)]
@@ -35,6 +38,29 @@ pub(crate) struct Shell {
     exited: bool,
     /// The environment of the command [`Shell::prepare`] just expanded.
     pending_env: Option<Vec<(String, String)>>,
+    /// An error [`Shell::prepare`] has for stderr (of a command the shell runs itself).
+    pending_error: Option<String>,
+    /// How many loops enclose the command running now.
+    loops: usize,
+    /// A `break N` or `continue N` on its way out of the lists of its loops.
+    control: Option<Control>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Control {
+    Break(usize),
+    Continue(usize),
+}
+
+/// What a loop does after one of its lists ran (see [`Shell::flow`]).
+#[derive(Debug, PartialEq)]
+enum Flow {
+    /// Carries on.
+    Go,
+    /// Starts its next iteration (`continue`).
+    Next,
+    /// Ends (`break`, a `break` or `continue` of an outer loop, or `exit`).
+    Stop,
 }
 
 impl Shell {
@@ -59,6 +85,9 @@ impl Shell {
             status: 0,
             exited: false,
             pending_env: None,
+            pending_error: None,
+            loops: 0,
+            control: None,
         }
     }
 
@@ -112,21 +141,26 @@ impl Shell {
                 || trimmed.ends_with("||")
                 || trimmed.ends_with('|')
                 || trimmed.ends_with('\\')
+                || parse(&pending).is_err_and(|e| e.starts_with(UNTERMINATED))
             {
                 continue;
             }
             let script = std::mem::take(&mut pending);
             self.run_text(&script, &streams).await;
             if self.exited {
-                break;
+                return self.status;
             }
+        }
+        // What the end of the input left incomplete is a syntax error.
+        if !pending.trim().is_empty() {
+            self.run_text(&pending, &streams).await;
         }
         self.status
     }
 
     async fn run_text(&mut self, script: &str, streams: &Streams) {
         match parse(script) {
-            Ok(script) => self.run_parsed(script, streams).await,
+            Ok(script) => self.run_list(&script, streams).await,
             Err(message) => {
                 let mut err: BoxWrite = Box::new(streams.stderr.clone());
                 write_all(&mut err, format!("sh: {message}\n").as_bytes()).await;
@@ -135,20 +169,145 @@ impl Shell {
         }
     }
 
-    async fn run_parsed(&mut self, script: Script, streams: &Streams) {
-        for (connector, pipeline) in script {
-            let skip = match connector {
-                Connector::Seq => false,
-                Connector::And => self.status != 0,
-                Connector::Or => self.status == 0,
-            };
-            if skip {
-                continue;
+    /// Runs a list, until its end, an `exit`, or a `break` or `continue`. (Boxed: a list
+    /// may hold compound commands, which hold lists.)
+    fn run_list<'a>(
+        &'a mut self,
+        script: &'a Script,
+        streams: &'a Streams,
+    ) -> super::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            for (connector, pipeline) in script {
+                let skip = match connector {
+                    Connector::Seq => false,
+                    Connector::And => self.status != 0,
+                    Connector::Or => self.status == 0,
+                };
+                if skip {
+                    continue;
+                }
+                self.status = self.run_pipeline(pipeline, streams).await;
+                if self.exited || self.control.is_some() {
+                    return;
+                }
             }
-            self.status = self.run_pipeline(pipeline, streams).await;
-            if self.exited {
-                return;
+        })
+    }
+
+    async fn run_pipeline(&mut self, pipeline: &Pipeline, streams: &Streams) -> i32 {
+        let status = match pipeline.commands.as_slice() {
+            [Command::Simple(_)] | [_, _, ..] => self.run_simple(&pipeline.commands, streams).await,
+            [compound] => self.run_compound(compound, streams).await,
+            [] => 0,
+        };
+        if pipeline.negate && !self.exited {
+            i32::from(status == 0)
+        } else {
+            status
+        }
+    }
+
+    /// Runs a compound command: its status.
+    async fn run_compound(&mut self, command: &Command, streams: &Streams) -> i32 {
+        match command {
+            Command::Simple(_) => {
+                self.run_simple(std::slice::from_ref(command), streams)
+                    .await
             }
+            Command::Loop { until, cond, body } => {
+                self.loops += 1;
+                let mut status = 0;
+                loop {
+                    // Each iteration spends a unit of the task's budget: a loop whose
+                    // commands never wait (`while X=1; do X=2; done`) yields now and then too.
+                    tokio::task::coop::consume_budget().await;
+                    self.run_list(cond, streams).await;
+                    let go_on = (self.status == 0) != *until;
+                    match self.flow() {
+                        Flow::Stop => break,
+                        Flow::Next => continue,
+                        Flow::Go if !go_on => break,
+                        Flow::Go => {}
+                    }
+                    self.run_list(body, streams).await;
+                    status = self.status;
+                    if self.flow() == Flow::Stop {
+                        break;
+                    }
+                }
+                self.loops -= 1;
+                if self.exited { self.status } else { status }
+            }
+            Command::If {
+                branches,
+                otherwise,
+            } => {
+                for (cond, body) in branches {
+                    self.run_list(cond, streams).await;
+                    if self.exited || self.control.is_some() {
+                        return self.status;
+                    }
+                    if self.status == 0 {
+                        self.run_list(body, streams).await;
+                        return self.status;
+                    }
+                }
+                match otherwise {
+                    Some(body) => {
+                        self.run_list(body, streams).await;
+                        self.status
+                    }
+                    None => 0,
+                }
+            }
+            Command::For { name, words, body } => {
+                let items = match words {
+                    Some(words) => {
+                        let simple = Simple {
+                            words: words.clone(),
+                            redirects: Vec::new(),
+                        };
+                        let simple = self.substitute(&simple, streams).await;
+                        simple.words.iter().map(|w| self.expand(w)).collect()
+                    }
+                    None => self.positional.iter().skip(1).cloned().collect::<Vec<_>>(),
+                };
+                self.loops += 1;
+                let mut status = 0;
+                for item in items {
+                    tokio::task::coop::consume_budget().await;
+                    self.vars.insert(name.clone(), item);
+                    self.run_list(body, streams).await;
+                    status = self.status;
+                    if self.flow() == Flow::Stop {
+                        break;
+                    }
+                }
+                self.loops -= 1;
+                if self.exited { self.status } else { status }
+            }
+        }
+    }
+
+    /// What the loop running now does after one of its lists ran, taking the `break` or
+    /// `continue` that is its own.
+    fn flow(&mut self) -> Flow {
+        if self.exited {
+            return Flow::Stop;
+        }
+        match self.control.take() {
+            None => Flow::Go,
+            Some(Control::Break(n)) => {
+                if n > 1 {
+                    self.control = Some(Control::Break(n - 1));
+                }
+                Flow::Stop
+            }
+            Some(Control::Continue(n)) if n > 1 => {
+                self.control = Some(Control::Continue(n - 1));
+                Flow::Stop
+            }
+            Some(Control::Continue(_)) => Flow::Next,
         }
     }
 
@@ -214,6 +373,31 @@ impl Shell {
             self.status = 0;
             return None;
         }
+        if alone && (argv[0] == "break" || argv[0] == "continue") {
+            // `break N`/`continue N` of the Nth enclosing loop (the outermost if fewer);
+            // outside of loops they do nothing.
+            let count = match argv.get(1) {
+                None => Some(1),
+                Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0),
+            };
+            let Some(count) = count else {
+                // An error of a special built-in: the script ends, as in dash.
+                self.pending_error = Some(format!("sh: {}: bad number: {}\n", argv[0], argv[1]));
+                self.status = 2;
+                self.exited = true;
+                return None;
+            };
+            self.status = 0;
+            if self.loops > 0 {
+                let count = count.min(self.loops);
+                self.control = Some(if argv[0] == "break" {
+                    Control::Break(count)
+                } else {
+                    Control::Continue(count)
+                });
+            }
+            return None;
+        }
         if alone && argv[0] == "exit" {
             self.status = if argv.len() > 1 {
                 exit_code(argv.get(1))
@@ -233,12 +417,20 @@ impl Shell {
         Some(argv)
     }
 
-    async fn run_pipeline(&mut self, pipeline: Vec<Simple>, streams: &Streams) -> i32 {
-        let alone = pipeline.len() == 1;
+    /// Runs a pipeline of simple commands (`commands` holds nothing else).
+    async fn run_simple(&mut self, commands_: &[Command], streams: &Streams) -> i32 {
+        let alone = commands_.len() == 1;
         let mut commands = Vec::new();
-        for simple in &pipeline {
+        for command in commands_ {
+            let Command::Simple(simple) = command else {
+                continue;
+            };
             let simple = &self.substitute(simple, streams).await;
             let Some(argv) = self.prepare(simple, alone) else {
+                if let Some(message) = self.pending_error.take() {
+                    let mut err: BoxWrite = Box::new(streams.stderr.clone());
+                    write_all(&mut err, message.as_bytes()).await;
+                }
                 return self.status;
             };
             let env = self.pending_env.take().unwrap_or_else(|| self.env());

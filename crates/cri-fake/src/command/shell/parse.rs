@@ -1,6 +1,7 @@
 //! The syntax of a script: a tokenizer (words with their quoting and `$` expansions,
-//! operators, redirections) and a parser into pipelines joined by `;`, `&&` and `||`.
-//! Anything else is a syntax error, as a message.
+//! operators, redirections) and a parser into a small tree: lists of pipelines joined by
+//! `;`, `&&` and `||`, whose commands are simple commands or the compound commands of
+//! `compound` (`while`, `until`, `if`, `for`). Anything else is a syntax error, as a message.
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Part {
@@ -33,14 +34,60 @@ pub(super) enum Connector {
     Or,
 }
 
-/// A script: pipelines joined by connectors (the connector *before* each pipeline).
-pub(super) type Script = Vec<(Connector, Vec<Simple>)>;
+/// A script (or the list in a compound command): pipelines joined by connectors (the
+/// connector *before* each pipeline).
+pub(super) type Script = Vec<(Connector, Pipeline)>;
+
+/// Commands joined by `|`; `!` before it negates its status. Only a pipeline of one command
+/// may hold a compound command.
+#[derive(Debug)]
+pub(super) struct Pipeline {
+    pub(super) negate: bool,
+    pub(super) commands: Vec<Command>,
+}
+
+#[derive(Debug)]
+pub(super) enum Command {
+    Simple(Simple),
+    /// `while COND; do BODY; done`, or `until` (`until` set).
+    Loop {
+        until: bool,
+        cond: Script,
+        body: Script,
+    },
+    /// `if COND; then BODY; [elif COND; then BODY;]… [else BODY;] fi`.
+    If {
+        branches: Vec<(Script, Script)>,
+        otherwise: Option<Script>,
+    },
+    /// `for NAME [in WORDS…]; do BODY; done` (without `in`: the positional parameters).
+    For {
+        name: String,
+        words: Option<Vec<Word>>,
+        body: Script,
+    },
+}
 
 #[derive(Debug, PartialEq)]
-enum Token {
-    Word(Word),
+pub(super) enum Token {
+    /// A word, and whether it was written plainly (no quoting, escapes or `$`): only such a
+    /// word can be a keyword.
+    Word(Word, bool),
     Op(&'static str),
     Redirect(Redirect),
+}
+
+impl Token {
+    /// The keyword candidate this token is: a plain word.
+    pub(super) fn plain(&self) -> Option<&str> {
+        match self {
+            Token::Word(word, true) => match word.as_slice() {
+                [Part::Lit(text)] => Some(text),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// A syntax error of a script, as a message.
@@ -95,7 +142,10 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
                 }
                 tokens.push(Token::Redirect(redirect));
             }
-            _ => tokens.push(Token::Word(word(&mut chars)?)),
+            _ => {
+                let (word, plain) = word(&mut chars)?;
+                tokens.push(Token::Word(word, plain));
+            }
         }
     }
     Ok(tokens)
@@ -125,8 +175,10 @@ fn is_word_char(c: char) -> bool {
     )
 }
 
-fn word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Word, String> {
+/// A word, and whether it was written plainly (see [`Token::Word`]).
+fn word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<(Word, bool), String> {
     let mut parts = Vec::new();
+    let mut plain = true;
     let mut lit = String::new();
     let flush = |lit: &mut String, parts: &mut Word| {
         if !lit.is_empty() {
@@ -138,6 +190,9 @@ fn word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Word, St
             break;
         }
         chars.next();
+        if matches!(c, '\\' | '\'' | '"' | '$') {
+            plain = false;
+        }
         match c {
             '\\' => match chars.next() {
                 Some('\n') => {}
@@ -197,7 +252,7 @@ fn word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Word, St
         }
     }
     flush(&mut lit, &mut parts);
-    Ok(parts)
+    Ok((parts, plain))
 }
 
 fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Part, String> {
@@ -247,55 +302,135 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Part
     }
 }
 
+/// The keywords that end a list; in command position, anywhere else, a syntax error.
+const CLOSERS: [&str; 6] = ["do", "done", "then", "elif", "else", "fi"];
+
+/// The prefix of the error of a script that ends inside a compound command (one that more
+/// lines may complete).
+pub(super) const UNTERMINATED: &str = "syntax error: unterminated";
+
 pub(super) fn parse(script: &str) -> Result<Script, String> {
-    let mut out: Script = Vec::new();
-    let mut connector = Connector::Seq;
-    let mut pipeline: Vec<Simple> = Vec::new();
-    let mut simple = Simple::default();
-    let mut tokens = tokenize(script)?.into_iter().peekable();
-    let end_simple = |simple: &mut Simple, pipeline: &mut Vec<Simple>, op: &str| {
-        if simple.words.is_empty() {
-            return Err(format!("syntax error near unexpected {op:?}"));
-        }
-        pipeline.push(std::mem::take(simple));
-        Ok(())
+    let mut parser = Parser {
+        tokens: tokenize(script)?.into_iter().peekable(),
     };
-    while let Some(token) = tokens.next() {
-        match token {
-            Token::Word(w) => simple.words.push(w),
-            Token::Redirect(r) => simple.redirects.push(r),
-            Token::Op("|") => end_simple(&mut simple, &mut pipeline, "|")?,
-            Token::Op(op) => {
-                if simple.words.is_empty() && pipeline.is_empty() {
-                    if op == ";" {
-                        continue;
+    match parser.list(&[])? {
+        (script, None) => Ok(script),
+        (_, Some(keyword)) => Err(unexpected(keyword)),
+    }
+}
+
+pub(super) fn unexpected(keyword: &str) -> String {
+    format!("syntax error near unexpected `{keyword}'")
+}
+
+pub(super) struct Parser {
+    pub(super) tokens: std::iter::Peekable<std::vec::IntoIter<Token>>,
+}
+
+impl Parser {
+    /// The keyword candidate at the cursor (a plain word).
+    pub(super) fn peek_plain(&mut self) -> Option<&str> {
+        self.tokens.peek().and_then(Token::plain)
+    }
+
+    /// Skips the `;` and newlines at the cursor.
+    pub(super) fn skip_separators(&mut self) {
+        while self.tokens.next_if_eq(&Token::Op(";")).is_some() {}
+    }
+
+    /// A list of pipelines, up to the end of the script or to one of the keywords `stop` in
+    /// command position (consumed, and returned).
+    pub(super) fn list(
+        &mut self,
+        stop: &[&'static str],
+    ) -> Result<(Script, Option<&'static str>), String> {
+        let mut out = Script::new();
+        let mut connector = Connector::Seq;
+        loop {
+            if connector == Connector::Seq {
+                self.skip_separators();
+            }
+            if self.tokens.peek().is_none() {
+                return Ok((out, None));
+            }
+            if let Some(keyword) = self.peek_plain()
+                && let Some(closer) = CLOSERS.iter().find(|k| **k == keyword)
+            {
+                match stop.iter().find(|k| **k == keyword) {
+                    Some(stop) if connector == Connector::Seq => {
+                        self.tokens.next();
+                        return Ok((out, Some(stop)));
                     }
-                    return Err(format!("syntax error near unexpected {op:?}"));
+                    _ => return Err(unexpected(closer)),
                 }
-                end_simple(&mut simple, &mut pipeline, op)?;
-                out.push((connector, std::mem::take(&mut pipeline)));
-                connector = match op {
-                    "&&" => Connector::And,
-                    "||" => Connector::Or,
-                    _ => Connector::Seq,
-                };
-                if connector != Connector::Seq {
-                    // A newline may follow && and ||.
-                    while tokens.next_if_eq(&Token::Op(";")).is_some() {}
-                    if tokens.peek().is_none() {
-                        return Err("syntax error: unexpected end of script".into());
-                    }
+            }
+            out.push((connector, self.pipeline()?));
+            connector = match self.tokens.next() {
+                None => return Ok((out, None)),
+                Some(Token::Op("&&")) => Connector::And,
+                Some(Token::Op("||")) => Connector::Or,
+                Some(Token::Op(_)) => Connector::Seq,
+                Some(Token::Redirect(_)) => {
+                    return Err("redirections of compound commands are not supported".into());
+                }
+                Some(word) => {
+                    return Err(unexpected(word.plain().unwrap_or("word")));
+                }
+            };
+            if connector != Connector::Seq {
+                // A newline may follow && and ||.
+                self.skip_separators();
+                if self.tokens.peek().is_none() {
+                    return Err("syntax error: unexpected end of script".into());
                 }
             }
         }
     }
-    if !simple.words.is_empty() {
-        pipeline.push(simple);
-    } else if !pipeline.is_empty() {
-        return Err("syntax error: unexpected end of script after |".into());
+
+    fn pipeline(&mut self) -> Result<Pipeline, String> {
+        let negate = self.peek_plain() == Some("!");
+        if negate {
+            self.tokens.next();
+        }
+        let mut commands = vec![self.command()?];
+        while self.tokens.next_if_eq(&Token::Op("|")).is_some() {
+            self.skip_separators();
+            if self.tokens.peek().is_none() {
+                return Err("syntax error: unexpected end of script after |".into());
+            }
+            commands.push(self.command()?);
+        }
+        if commands.len() > 1 && commands.iter().any(|c| !matches!(c, Command::Simple(_))) {
+            return Err("pipes into or out of compound commands are not supported".into());
+        }
+        Ok(Pipeline { negate, commands })
     }
-    if !pipeline.is_empty() {
-        out.push((connector, pipeline));
+
+    fn command(&mut self) -> Result<Command, String> {
+        match self.peek_plain() {
+            Some("while") => return self.while_loop(false),
+            Some("until") => return self.while_loop(true),
+            Some("if") => return self.if_clause(),
+            Some("for") => return self.for_loop(),
+            Some(keyword) if keyword == "!" || CLOSERS.contains(&keyword) => {
+                return Err(unexpected(keyword));
+            }
+            _ => {}
+        }
+        let mut simple = Simple::default();
+        while let Some(token) = self.tokens.next_if(|t| !matches!(t, Token::Op(_))) {
+            match token {
+                Token::Word(word, _) => simple.words.push(word),
+                Token::Redirect(r) => simple.redirects.push(r),
+                Token::Op(_) => {}
+            }
+        }
+        if simple.words.is_empty() {
+            return Err(match self.tokens.peek() {
+                Some(Token::Op(op)) => format!("syntax error near unexpected {op:?}"),
+                _ => "syntax error: unexpected end of script".into(),
+            });
+        }
+        Ok(Command::Simple(simple))
     }
-    Ok(out)
 }
