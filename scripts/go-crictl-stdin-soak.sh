@@ -41,9 +41,9 @@ ctr=$("${crictl[@]}" ps -q | head -n 1)
 ok=0 hung=0 short=0
 for i in $(seq "$runs"); do
   rc=0
-  timeout "$bound" "${crictl[@]}" exec --transport "$transport" -i "$ctr" cat <"$work/data" | wc -c >"$work/count" || rc=$?
+  timeout -k 5 "$bound" "${crictl[@]}" exec --transport "$transport" -i "$ctr" cat <"$work/data" | wc -c >"$work/count" || rc=$?
   got=$(cat "$work/count")
-  if [ "$rc" = 124 ]; then
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     hung=$((hung + 1)); echo "run $i: hung (over $bound s)"
   elif [ "$got" = "$size" ]; then
     ok=$((ok + 1))
