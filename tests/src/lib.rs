@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 pub mod binaries;
 pub mod pki;
+pub mod port_forward;
 /// The examples of the project's README (`cri-api-v1` with tonic), compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

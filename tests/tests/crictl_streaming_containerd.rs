@@ -5,7 +5,7 @@
 //!
 //! Every crictl run is bounded in time: a deadlock fails the test instead of hanging it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -347,25 +347,12 @@ fn port_forward(setup: &Setup, transport: &str) {
             errors.join().unwrap_or_default()
         )
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
     // "Forwarding from 127.0.0.1:PORT -> P" and "Forwarding from [::1]:PORT -> P", as Go's.
-    let mut addrs = Vec::new();
-    while addrs.len() < 2 {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
-            fail(format!("crictl port-forward printed only {addrs:?}"));
+    let addrs =
+        match cri_tests::port_forward::listening_addresses(stdout, 2, Duration::from_secs(30)) {
+            Ok(addrs) => addrs,
+            Err(addrs) => fail(format!("crictl port-forward printed only {addrs:?}")),
         };
-        if let Some(addr) = line
-            .strip_prefix("Forwarding from ")
-            .and_then(|rest| rest.split(" -> ").next())
-        {
-            addrs.push(addr.to_string());
-        }
-    }
     if !(addrs.iter().any(|a| a.starts_with("127.0.0.1:"))
         && addrs.iter().any(|a| a.starts_with("[::1]:")))
     {

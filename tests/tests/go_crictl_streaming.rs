@@ -14,7 +14,7 @@
 //! fail with Go's `error reading from error stream: next reader: websocket: close 1005 (no
 //! status)`; port forward, whose SPDY tunnel closes on its own, still passes.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -514,24 +514,14 @@ fn port_forward_carries_10_mb_both_ways() {
             )
         };
         // "Forwarding from 127.0.0.1:PORT -> 8080" and "Forwarding from [::1]:PORT -> 8080".
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut addrs = Vec::new();
-        while addrs.len() < 2 {
-            let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-                fail(format!("crictl port-forward printed only {addrs:?}"));
-            };
-            if let Some(addr) = line
-                .strip_prefix("Forwarding from ")
-                .and_then(|rest| rest.split(" -> ").next())
-            {
-                addrs.push(addr.to_string());
-            }
-        }
+        let addrs = match cri_tests::port_forward::listening_addresses(
+            stdout,
+            2,
+            Duration::from_secs(20),
+        ) {
+            Ok(addrs) => addrs,
+            Err(addrs) => fail(format!("crictl port-forward printed only {addrs:?}")),
+        };
         // Two connections at once, one per loopback family.
         let workers: Vec<_> = addrs
             .iter()
