@@ -549,3 +549,100 @@ async fn only_a_peer_within_the_window_gets_window_updates() {
         }
     }
 }
+
+/// The DATA frames the peer gets until it has `total` bytes of payload: (stream, length)
+/// each, and each stream's bytes in order.
+async fn data_frames(
+    peer: &mut RawPeer,
+    total: usize,
+) -> (Vec<(u32, usize)>, std::collections::HashMap<u32, Vec<u8>>) {
+    let mut frames = Vec::new();
+    let mut bytes = std::collections::HashMap::<u32, Vec<u8>>::new();
+    let mut got = 0;
+    while got < total {
+        match timeout(Duration::from_secs(5), peer.recv()).await {
+            Ok(Some(Frame::Data {
+                stream_id, data, ..
+            })) => {
+                got += data.len();
+                frames.push((stream_id, data.len()));
+                bytes.entry(stream_id).or_default().extend_from_slice(&data);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("EOF after {got} of {total} bytes"),
+            Err(_) => panic!("no frame within 5 s after {got} of {total} bytes"),
+        }
+    }
+    (frames, bytes)
+}
+
+fn lines(from: usize, count: usize) -> Vec<Vec<u8>> {
+    (from..from + count)
+        .map(|i| format!("{i:063}\n").into_bytes())
+        .collect()
+}
+
+/// Many small writes made before the driver sends anything (a pipe read a few lines at a
+/// time, as crictl's stdin is) go out as few DATA frames of at most 64 KiB, one stream's
+/// bytes never joining another's; containerd spends its CPU per frame. Each write still
+/// reaches the peer without waiting for more (the first test below).
+#[tokio::test]
+async fn small_writes_queued_before_the_driver_runs_share_data_frames() {
+    let (_conn, mut incoming, mut peer) = raw_server(Limits::default());
+    peer.send(syn(1)).await;
+    peer.send(syn(3)).await;
+    let mut one = incoming.accept().await.unwrap();
+    let mut three = incoming.accept().await.unwrap();
+
+    // One write alone goes out alone, without waiting for more.
+    one.write_all(b"first\n").await.unwrap();
+    let (frames, _) = data_frames(&mut peer, 6).await;
+    assert_eq!(frames, vec![(1, 6)]);
+
+    // On this single-threaded runtime the driver runs only when the test waits: every
+    // write below is queued before anything is sent.
+    let (a, b, c) = (lines(0, 1000), lines(1000, 10), lines(2000, 2000));
+    for line in &a {
+        one.write_all(line).await.unwrap();
+    }
+    for line in &b {
+        three.write_all(line).await.unwrap();
+    }
+    for line in &c {
+        one.write_all(line).await.unwrap();
+    }
+    let (frames, bytes) = data_frames(&mut peer, 3010 * 64).await;
+    // 1,000 lines on stream 1 in one frame, 10 on stream 3 in another, then 2,000 on
+    // stream 1 again in frames of at most 64 KiB (1,024 lines of 64 bytes).
+    assert_eq!(
+        frames.len(),
+        4,
+        "{} DATA frames, the first: {:?}",
+        frames.len(),
+        &frames[..frames.len().min(5)]
+    );
+    assert_eq!(
+        frames,
+        vec![(1, 64_000), (3, 640), (1, 65_536), (1, 62_464)]
+    );
+    assert_eq!(bytes[&1], [a.concat(), c.concat()].concat());
+    assert_eq!(bytes[&3], b.concat());
+
+    // A control frame queued between two writes ends the first frame: the FIN (an empty
+    // DATA frame) follows the data, never inside it.
+    one.write_all(b"last\n").await.unwrap();
+    one.shutdown().await.unwrap();
+    let mut tail = Vec::new();
+    while tail.len() < 2 {
+        match timeout(Duration::from_secs(5), peer.recv()).await {
+            Ok(Some(Frame::Data {
+                stream_id: 1,
+                fin,
+                data,
+            })) => tail.push((data.to_vec(), fin)),
+            Ok(Some(_)) => {}
+            other => panic!("expected stream 1's data and FIN, got {other:?}"),
+        }
+    }
+    assert_eq!(tail, vec![(b"last\n".to_vec(), false), (Vec::new(), true)]);
+}

@@ -107,8 +107,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     if inner.out.is_empty() {
                         break;
                     }
-                    std::mem::swap(&mut self.writing, &mut inner.out);
-                    inner.out.clear();
+                    inner.take_out(&mut self.writing);
                 }
                 match tokio::io::AsyncWriteExt::write(&mut self.io, &self.writing).await {
                     Ok(0) | Err(_) => break,
@@ -140,7 +139,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                 if inner.aborted {
                     return Poll::Ready(Err(Error::Aborted));
                 }
-                inner.out.clear();
+                inner.clear_out();
                 // Reading is paused for the application, which holds the peer's input
                 // unread: nothing more will come in (a vanished client whose stdin the
                 // command never reads, found out by the stall probe's failed write).
@@ -159,8 +158,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Driver<IO> {
                     if inner.out.is_empty() {
                         break;
                     }
-                    std::mem::swap(&mut self.writing, &mut inner.out);
-                    inner.out.clear();
+                    inner.take_out(&mut self.writing);
                     inner.wake_writers();
                 }
                 match Pin::new(&mut self.io).poll_write(cx, &self.writing) {

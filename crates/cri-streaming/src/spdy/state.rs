@@ -84,6 +84,10 @@ pub(super) struct Inner {
     pub(super) limits: Limits,
     pub(super) encoder: FrameEncoder,
     pub(super) out: BytesMut,
+    /// The DATA frame at the end of `out`, if the last thing queued is one: its stream and
+    /// where its header starts. A write to that stream while the driver has not taken `out`
+    /// grows this frame instead of adding one (see `queue_data`).
+    open_data: Option<(u32, usize)>,
     pub(super) driver_waker: Option<Waker>,
     pub(super) streams: HashMap<u32, StreamState>,
     pub(super) next_local_id: u32,
@@ -128,6 +132,7 @@ impl Inner {
             limits,
             encoder: FrameEncoder::new(),
             out: BytesMut::with_capacity(16 * 1024),
+            open_data: None,
             driver_waker: None,
             streams: HashMap::new(),
             next_local_id: if role == Role::Client { 1 } else { 2 },
@@ -173,9 +178,48 @@ impl Inner {
     /// Queues a control frame. Encoding only fails for frames we built wrongly or for
     /// headers the application gave (returned to it).
     pub(super) fn send(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.open_data = None;
         self.encoder.encode(frame, &mut self.out)?;
         self.wake_driver();
         Ok(())
+    }
+
+    /// Queues `data` (at most `max_frame` bytes) on stream `id` as DATA without FIN.
+    ///
+    /// Writes that come faster than the driver sends them (a pipe read a few lines at a
+    /// time) join the DATA frame still waiting at the end of the queue, up to `max_frame`:
+    /// the peer then handles one frame where it would have handled many (containerd passes
+    /// each frame on to the command as a write of its own), and nothing waits for it.
+    pub(super) fn queue_data(&mut self, id: u32, data: &[u8], max_frame: usize) {
+        if let Some((open_id, start)) = self.open_data {
+            let len = self.out.len() - start - 8;
+            if open_id == id && len + data.len() <= max_frame {
+                let header = &mut self.out[start + 4..start + 8];
+                header.copy_from_slice(&((len + data.len()) as u32).to_be_bytes());
+                self.out.extend_from_slice(data);
+                self.wake_driver();
+                return;
+            }
+        }
+        let start = self.out.len();
+        self.out.reserve(data.len() + 8);
+        FrameEncoder::data_header(&mut self.out, id, false, data.len());
+        self.out.extend_from_slice(data);
+        self.open_data = Some((id, start));
+        self.wake_driver();
+    }
+
+    /// Hands what is queued to the driver (swapped with its empty `into`).
+    pub(super) fn take_out(&mut self, into: &mut BytesMut) {
+        self.open_data = None;
+        std::mem::swap(into, &mut self.out);
+        self.out.clear();
+    }
+
+    /// Drops what is queued.
+    pub(super) fn clear_out(&mut self) {
+        self.open_data = None;
+        self.out.clear();
     }
 
     pub(super) fn closed_error(&self) -> Option<Error> {
@@ -196,7 +240,7 @@ impl Inner {
     /// writer waiting for room or a window learns it.
     pub(super) fn fail_writes(&mut self, error: Error) {
         self.write_failed = Some(error);
-        self.out.clear();
+        self.clear_out();
         self.wake_writers();
         for st in self.streams.values_mut() {
             if let Some(w) = st.write_waker.take() {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::frame::{Frame, FrameEncoder, RstStatus};
+use super::frame::{Frame, RstStatus};
 use super::{Error, Headers, Stream};
 
 /// The largest DATA payload we send in one frame.
@@ -160,10 +160,7 @@ impl AsyncWrite for Stream {
                 headers: Headers::new(),
             })?;
         }
-        inner.out.reserve(avail + 8);
-        FrameEncoder::data_header(&mut inner.out, id, false, avail);
-        inner.out.extend_from_slice(&buf[..avail]);
-        inner.wake_driver();
+        inner.queue_data(id, &buf[..avail], MAX_SEND_FRAME);
         Poll::Ready(Ok(avail))
     }
 
