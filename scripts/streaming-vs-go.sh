@@ -16,7 +16,9 @@
 # both ways at once), pf-up / pf-down (containerd: FILE to a sink / from a source on the host).
 # For port forward, "wall" is the transfer's time as the local client sees it; CPU and peak are
 # the crictl process's. Figures come from /usr/bin/time (GNU time): wall seconds, user+system
-# seconds, maximum resident set size.
+# seconds, maximum resident set size. "server cpu s" is the user+system CPU the server's own
+# processes spent meanwhile (cri-fake; containerd and its shim, not the commands they run),
+# read from /proc: how much work the client's way of sending makes for the server.
 #
 # Binaries: $CRICTL (default target/release/crictl), $CRI_FAKE (default target/release/cri-fake;
 # both built with `cargo build --release` when missing), $GO_CRICTL (default: scripts/critools.sh).
@@ -80,8 +82,27 @@ crictl_cmd() { # crictl_cmd BINARY ENDPOINT ARGS...: the argv, as words
   echo "$bin" --config "$work/crictl.yaml" --runtime-endpoint "$endpoint" --image-endpoint "$endpoint" "$@"
 }
 
-# A shape's run for one client.
-run_shape() { # run_shape BINARY ENDPOINT TRANSPORT SHAPE CTR POD KIND
+# CPU ticks of the server's processes so far ($server_pids, set per target).
+server_ticks() {
+  local p t=0
+  for p in $server_pids; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+
+# A shape's run for one client: "wall cpu peak server_cpu" (see measure).
+run_shape() {
+  local before result
+  before=$(server_ticks)
+  result=$(run_shape_inner "$@")
+  case $result in
+    [0-9]*) echo "$result $(awk -v t=$(($(server_ticks) - before)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')" ;;
+    *) echo "$result" ;;
+  esac
+}
+
+run_shape_inner() { # run_shape_inner BINARY ENDPOINT TRANSPORT SHAPE CTR POD KIND
   local bin=$1 ep=$2 tr=$3 shape=$4 ctr=$5 pod=$6 kind=$7
   local c v4=
   c=$(crictl_cmd "$bin" "$ep" exec --transport "$tr")
@@ -194,35 +215,37 @@ median() { # median VALUES...: the median of the numbers, or the first non-numbe
 compare() { # compare TARGET TRANSPORT SHAPE ENDPOINT CTR POD KIND
   local target=$1 tr=$2 shape=$3 ep=$4 ctr=$5 pod=$6 kind=$7
   echo "$target $tr $shape" | grep -Eq -- "$only" || return 0
-  local ow=() oc=() op=() gw=() gc=() gp=() r
+  local ow=() oc=() op=() os=() gw=() gc=() gp=() gs=() r
   for _ in $(seq "$runs"); do
     read -r -a r <<<"$(run_shape "$ours" "$ep" "$tr" "$shape" "$ctr" "$pod" "$kind")"
-    ow+=("${r[0]}"); oc+=("${r[1]:-}"); op+=("${r[2]:-}")
+    ow+=("${r[0]}"); oc+=("${r[1]:-}"); op+=("${r[2]:-}"); os+=("${r[3]:-}")
     if [ "$kind" = containerd ] && [ "$tr" = websocket ]; then
       # Go crictl asks containerd 1.6 for v5 only (exec: 403) and tunnels SPDY (port forward),
       # which containerd does not serve.
-      gw+=(n/a); gc+=(""); gp+=("")
+      gw+=(n/a); gc+=(""); gp+=(""); gs+=("")
     else
       read -r -a r <<<"$(run_shape "$go" "$ep" "$tr" "$shape" "$ctr" "$pod" "$kind")"
-      gw+=("${r[0]}"); gc+=("${r[1]:-}"); gp+=("${r[2]:-}")
+      gw+=("${r[0]}"); gc+=("${r[1]:-}"); gp+=("${r[2]:-}"); gs+=("${r[3]:-}")
     fi
   done
-  printf '%-10s %-9s %-7s | %7s %7s | %7s %7s | %7s %7s\n' "$target" "$tr" "$shape" \
+  printf '%-10s %-9s %-7s | %7s %7s | %7s %7s | %7s %7s | %7s %7s\n' "$target" "$tr" "$shape" \
     "$(median "${ow[@]}")" "$(median "${gw[@]}")" \
     "$(median "${oc[@]}")" "$(median "${gc[@]}")" \
-    "$(median "${op[@]}")" "$(median "${gp[@]}")"
+    "$(median "${op[@]}")" "$(median "${gp[@]}")" \
+    "$(median "${os[@]}")" "$(median "${gs[@]}")"
 }
 
 header() {
   echo "streaming, the project's crictl (ours) beside Go crictl v1.36.0 (go): medians of $runs runs each, alternating; $bytes bytes per bulk shape"
   echo "ours: $ours"; echo "go:   $go"
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-10s %-9s %-7s | %15s | %15s | %15s\n' target transport shape "wall s (ours go)" "cpu s (ours go)" "peak MiB (ours go)"
+  printf '%-10s %-9s %-7s | %15s | %15s | %15s | %15s\n' target transport shape "wall s (ours go)" "cpu s (ours go)" "peak MiB (ours go)" "server cpu s"
 }
 
 # cri-fake: one seeded pod and container.
 "$fake_bin" --socket "$work/fake.sock" --seed 1 >"$work/fake.log" 2>&1 &
 pids+=($!)
+server_pids=$!
 for _ in $(seq 100); do [ -S "$work/fake.sock" ] && break; sleep 0.05; done
 fake_ep=unix://$work/fake.sock
 fake_ctr=$($go --config "$work/crictl.yaml" -r "$fake_ep" ps -q | head -n 1)
@@ -248,6 +271,7 @@ EOF
   ctrd_pod=$(g runp "$work/pod.json")
   ctrd_ctr=$(g create "$ctrd_pod" "$work/ctr.json" "$work/pod.json")
   g start "$ctrd_ctr" >/dev/null
+  server_pids="$ctrd_pid $(pgrep -f "containerd-shim.* -address $work/c.sock" | tr '\n' ' ')"
   # The pod shares the host's network: a sink and a source for port forward.
   python3 - "$bytes" >"$work/ports" <<'EOF' &
 import socket, sys, threading
