@@ -123,7 +123,8 @@ run_shape_inner() { # run_shape_inner BINARY ENDPOINT TRANSPORT SHAPE CTR POD KI
       fi ;;
     in)
       if [ -n "$v4" ]; then
-        measure "exec @T@ $c -i $ctr sh -c 'busybox head -c $bytes >/dev/null' <'$work/data'"
+        # (busybox's head with its stdout on /dev/null ends at once, having read nothing)
+        measure "exec @T@ $c -i $ctr sh -c 'busybox head -c $bytes | busybox wc -c' <'$work/data' >/dev/null"
       elif [ "$kind" = containerd ]; then
         # (in containerd's busybox, `cat` or `wc` with stdout on /dev/null end at once)
         measure "exec @T@ $c -i $ctr busybox wc -c <'$work/data' >/dev/null"
