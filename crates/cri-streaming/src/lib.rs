@@ -96,7 +96,7 @@
 #![forbid(unsafe_code)]
 
 /// The README's examples, compiled as doctests.
-#[cfg(all(doctest, feature = "server", feature = "client"))]
+#[cfg(all(doctest, feature = "server", feature = "client", feature = "tls"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
